@@ -1,0 +1,114 @@
+"""The exception tree of sluice.
+
+Every error that reaches a user is a :class:`SluiceError`. Each carries a message that says
+what failed and where, and an optional ``tip`` with the next thing to do. The CLI prints
+``Error: <message>`` and ``Tip: <tip>`` and maps the class to an exit code; it never shows a
+traceback unless ``--debug`` is given.
+
+::
+
+    SluiceError
+    ├── UsageError               bad command-line input (exit 2)
+    ├── ConfigError              invalid configuration (exit 2)
+    ├── QualityError             data-quality layer
+    │   ├── DQDLSyntaxError      a ruleset that does not parse (line:column, quoted text)
+    │   ├── RuleDefinitionError  a ruleset that parses but cannot be evaluated as written
+    │   ├── DataSourceError      a dataset that cannot be read (missing file, unknown table)
+    │   └── HistoryError         the metric history store cannot be read or written
+    └── EngineError              an execution engine failed
+        └── EngineUnavailableError  an engine's driver, server or runtime is missing
+
+Third-party exceptions are caught at the seam where they happen and re-raised as the most
+specific of these with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a source file something is (1-based line and column)."""
+
+    source: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}"
+
+
+class SluiceError(Exception):
+    """Base of every error sluice reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, tip: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tip = tip
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SluiceError):
+    """The command line asks for something that cannot be done."""
+
+    exit_code = 2
+
+
+class ConfigError(SluiceError):
+    """Configuration is invalid."""
+
+    exit_code = 2
+
+
+class QualityError(SluiceError):
+    """Base of the data-quality layer's errors."""
+
+    exit_code = 2
+
+
+class DQDLSyntaxError(QualityError):
+    """A DQDL document that does not parse."""
+
+    def __init__(
+        self, message: str, *, location: Location, snippet: str = "", tip: str | None = None
+    ) -> None:
+        full = f"{location}: {message}"
+        if snippet:
+            full = f"{full}\n{snippet}"
+        super().__init__(full, tip=tip)
+        self.location = location
+        self.reason = message
+
+
+class RuleDefinitionError(QualityError):
+    """A rule that parses but cannot be evaluated as written (bad arity, unknown type)."""
+
+    def __init__(
+        self, message: str, *, location: Location | None = None, tip: str | None = None
+    ) -> None:
+        super().__init__(f"{location}: {message}" if location else message, tip=tip)
+        self.location = location
+        self.reason = message
+
+
+class DataSourceError(QualityError):
+    """A dataset that cannot be read."""
+
+
+class HistoryError(QualityError):
+    """The metric history store cannot be read or written."""
+
+
+class EngineError(SluiceError):
+    """An execution engine failed to run a statement."""
+
+    exit_code = 2
+
+
+class EngineUnavailableError(EngineError):
+    """An engine's driver, server or runtime is not installed or not reachable."""
