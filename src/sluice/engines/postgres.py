@@ -1,0 +1,97 @@
+"""PostgreSQL (and the Redshift stand-in): a real server reached through psycopg 3."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlglot import exp
+
+from sluice.engines.base import Column, DataRef, Engine, family_of
+from sluice.errors import DataSourceError, EngineError, EngineUnavailableError
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+    dialect = "postgres"
+
+    def __init__(self, url: str | None = None) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EngineUnavailableError(
+                "the postgres engine needs psycopg", tip="pip install 'sluice[postgres]'"
+            ) from exc
+        self._psycopg = psycopg
+        url = url or os.environ.get("SLUICE_POSTGRES_URL") or os.environ.get("DATABASE_URL")
+        if not url:
+            raise EngineUnavailableError(
+                "no PostgreSQL URL given",
+                tip="pass --postgres-url postgresql://user@host/db or set SLUICE_POSTGRES_URL",
+            )
+        try:
+            self.con = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise EngineUnavailableError(
+                f"cannot connect to PostgreSQL: {str(exc).splitlines()[0]}",
+                tip="check that the server runs and the URL is right",
+            ) from None
+        self.con.execute("SET TIME ZONE 'UTC'")
+
+    def register(self, alias: str, data: DataRef) -> None:
+        ident = exp.to_identifier(alias).sql(self.dialect)
+        if data.kind == "table":
+            source = exp.to_table(data.location, dialect=self.dialect).sql(self.dialect)
+            try:
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {ident} AS SELECT * FROM {source}")
+            except self._psycopg.Error as exc:
+                raise DataSourceError(
+                    f"cannot read table {data.location}: {str(exc).splitlines()[0]}"
+                ) from exc
+            return
+        self._load_file(ident, data)
+
+    def _load_file(self, ident: str, data: DataRef) -> None:
+        """Load files into a temporary table: DuckDB reads them, COPY writes them."""
+        from sluice.engines.duckdb import DuckDBEngine
+
+        with DuckDBEngine() as reader:
+            reader.register("src", data)
+            cols = reader.columns("src")
+            table = reader.con.execute("SELECT * FROM src").fetch_arrow_table()
+        defs = ", ".join(
+            f"{exp.to_identifier(c.name).sql(self.dialect)} "
+            f"{exp.DataType.build(c.type, dialect='duckdb').sql(self.dialect)}"
+            for c in cols
+        )
+        self.con.execute(f"DROP TABLE IF EXISTS {ident}")
+        self.con.execute(f"CREATE TEMP TABLE {ident} ({defs})")
+        names = ", ".join(exp.to_identifier(c.name).sql(self.dialect) for c in cols)
+        with self.con.cursor() as cur, cur.copy(f"COPY {ident} ({names}) FROM STDIN") as copy:
+            for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
+                           strict=True):
+                copy.write_row(row)
+        self.con.execute(f"ANALYZE {ident}")
+
+    def columns(self, alias: str) -> list[Column]:
+        ident = exp.to_identifier(alias).sql(self.dialect)
+        with self.con.cursor() as cur:
+            cur.execute(f"SELECT * FROM {ident} LIMIT 0")
+            desc = cur.description or []
+            return [Column(d.name, d.type_display, family_of(d.type_display, self.dialect))
+                    for d in desc]
+
+    def fetch(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall()
+                names = [d.name for d in (cur.description or [])]
+        except self._psycopg.Error as exc:
+            raise EngineError(
+                f"PostgreSQL failed: {str(exc).splitlines()[0]}\n  SQL: {sql}"
+            ) from exc
+        return names, [tuple(r) for r in rows]
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,122 @@
+"""sqlglot expression helpers shared by the rule compilers (no string pasting of SQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import sqlglot
+from sqlglot import exp
+
+from sluice.engines.base import TypeFamily
+from sluice.errors import RuleDefinitionError
+from sluice.quality import model as m
+
+PRIMARY = "sluice_primary"
+#: DQDL's where clauses and CustomSql statements are Spark SQL on AWS Glue
+SOURCE_DIALECT = "spark"
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def num(value: float | int) -> exp.Expression:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RuleDefinitionError(f"{value} is not a finite number")
+    return exp.Literal.number(repr(value) if isinstance(value, float) else value)
+
+
+def string(value: str) -> exp.Expression:
+    return exp.Literal.string(value)
+
+
+def timestamp(value: dt.datetime) -> exp.Expression:
+    naive = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    return exp.cast(string(naive.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+
+
+def date(value: dt.date) -> exp.Expression:
+    return exp.cast(string(value.isoformat()), exp.DataType.build("DATE"))
+
+
+def as_double(x: exp.Expression) -> exp.Expression:
+    return exp.cast(x, exp.DataType.build("DOUBLE"))
+
+
+def count_if(pred: exp.Expression) -> exp.Expression:
+    """SUM(CASE WHEN pred THEN 1 ELSE 0 END): NULL predicates count as not passing."""
+    case = exp.Case(ifs=[exp.If(this=pred, true=exp.Literal.number(1))],
+                    default=exp.Literal.number(0))
+    return exp.Coalesce(this=exp.Sum(this=case), expressions=[exp.Literal.number(0)])
+
+
+def masked(value: exp.Expression, where: exp.Expression | None) -> exp.Expression:
+    """The value where the rule's where clause holds, NULL elsewhere."""
+    if where is None:
+        return value
+    return exp.Case(ifs=[exp.If(this=where.copy(), true=value)])
+
+
+def both(a: exp.Expression | None, b: exp.Expression) -> exp.Expression:
+    return b if a is None else exp.and_(exp.paren(a.copy()), exp.paren(b))
+
+
+def is_true(pred: exp.Expression) -> exp.Expression:
+    """COALESCE(pred, FALSE): three-valued logic folded into pass/fail."""
+    return exp.Coalesce(this=exp.paren(pred), expressions=[exp.false()])
+
+
+def parse_where(sql: str | None, rule: m.Rule) -> exp.Expression | None:
+    """A rule's where clause, read as Spark SQL like AWS Glue does."""
+    if sql is None:
+        return None
+    try:
+        parsed = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+    except sqlglot.errors.ParseError as exc:
+        raise RuleDefinitionError(
+            f"the where clause {sql!r} is not valid SQL: {str(exc).splitlines()[0]}",
+            location=rule.location,
+        ) from exc
+    if isinstance(parsed, exp.Select | exp.Subquery):
+        raise RuleDefinitionError(
+            f"the where clause {sql!r} must be a predicate, not a query", location=rule.location
+        )
+    return exp.paren(parsed)
+
+
+def regex_full(x: exp.Expression, pattern: str) -> exp.Expression:
+    return exp.RegexpLike(this=x, expression=string(f"^(?:{pattern})$"))
+
+
+def literal_for(
+    value: m.Operand, family: TypeFamily, rule: m.Rule, now: dt.datetime
+) -> exp.Expression:
+    """Render a DQDL value as a literal compatible with a column of the given family."""
+    if isinstance(value, m.Number):
+        return num(value.value)
+    if isinstance(value, m.Now):
+        return timestamp(now + value.offset)
+    if isinstance(value, m.Text):
+        text = value.value
+        if family.numeric:
+            try:
+                return num(float(text) if any(c in text for c in ".eE") else int(text))
+            except ValueError:
+                pass
+        if family.temporal:
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError as exc:
+                raise RuleDefinitionError(
+                    f"{text!r} is not a date or timestamp (use YYYY-MM-DD)",
+                    location=rule.location,
+                ) from exc
+            if family is TypeFamily.DATE and len(text) <= 10:
+                return date(parsed.date())
+            return timestamp(parsed)
+        return string(text)
+    raise RuleDefinitionError(
+        f"{rule.type} cannot compare a column with this value: {rule.text}",
+        location=rule.location,
+    )
