@@ -58,7 +58,6 @@ _TOKEN_NAMES = {
     "UNIT": "a time unit (minutes, hours, days)",
     "KEYWORD": "NULL, EMPTY or WHITESPACES_ONLY",
     "PLUS": "'+'",
-    "_EQUAL": "'='",
     "MUL_OP": "'*' or '/'",
     "MINUS": "'-'",
     "CONN_AND": "'and'",

@@ -1,0 +1,52 @@
+"""``sluice`` console script: Typer commands that call the library and report.
+
+Exit codes: 0 success (warnings allowed), 1 a check failed, 2 unusable input or usage.
+Errors print ``Error: …`` and ``Tip: …``; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from sluice import __version__
+from sluice.cli.quality import quality_app
+
+app = typer.Typer(
+    name="sluice",
+    help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(quality_app, name="quality")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sluice {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """sluice — CI/CD for data pipelines."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args.remove("--debug")
+        os.environ["SLUICE_DEBUG"] = "1"
+    app(args=args, prog_name="sluice")
+
+
+__all__ = ["app", "main"]

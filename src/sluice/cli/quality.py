@@ -1,0 +1,88 @@
+"""``sluice quality …``: check a dataset against a DQDL ruleset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sluice.cli.errors import guarded
+from sluice.console import JsonReporter, RichReporter
+from sluice.engines.base import create_engine
+from sluice.errors import SluiceError, UsageError
+from sluice.quality import EvaluationOptions, MetricHistory, evaluate, parse_ruleset_file
+from sluice.quality.evaluate import DEFAULT_SAMPLE_LIMIT
+from sluice.quality.junit import write_junit
+
+quality_app = typer.Typer(help="Data-quality rules in DQDL.", no_args_is_help=True)
+
+
+def _refs(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, loc = v.partition("=")
+        if not sep or not name or not loc:
+            raise UsageError(f"--ref {v!r} is not NAME=PATH_OR_TABLE",
+                             tip="for example  --ref reference=data/customers.parquet")
+        out[name.strip()] = loc.strip()
+    return out
+
+
+@quality_app.command("check")
+@guarded
+def check(
+    rules: Annotated[Path, typer.Argument(help="The DQDL ruleset file.")],
+    data: Annotated[str, typer.Option("--data", "-d",
+                                      help="Parquet/CSV/JSON file, glob, folder or table.")],
+    engine: Annotated[str, typer.Option(help="duckdb, postgres or spark.")] = "duckdb",
+    ref: Annotated[list[str] | None, typer.Option(
+        "--ref", help="Reference dataset for cross-dataset rules: NAME=PATH_OR_TABLE.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    sample_limit: Annotated[int, typer.Option(
+        help="Failing rows to sample per rule (0: none).", min=0)] = DEFAULT_SAMPLE_LIMIT,
+    history: Annotated[Path | None, typer.Option(
+        help="Metric history database (default .sluice/state.db or $SLUICE_HOME).")] = None,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Neither read nor record metric history.")] = False,
+    dataset_name: Annotated[str | None, typer.Option(
+        help="Name the metrics are recorded under (default: file stem or table).")] = None,
+    postgres_url: Annotated[str | None, typer.Option(
+        envvar="SLUICE_POSTGRES_URL", help="Connection URL for --engine postgres.")] = None,
+) -> int:
+    """Evaluate RULES on a dataset. Exit 0 passed (warnings allowed), 1 failed, 2 bad input."""
+    reporter: JsonReporter | RichReporter = JsonReporter() if as_json else RichReporter()
+    try:
+        ruleset = parse_ruleset_file(rules)
+        options = EvaluationOptions(sample_limit=sample_limit, dataset_name=dataset_name,
+                                    references=_refs(ref or []))
+        kwargs = {"url": postgres_url} if engine == "postgres" else {}
+        store = None if no_history else MetricHistory(history)
+        eng = create_engine(engine, **kwargs)
+        try:
+            result = evaluate(ruleset, data, engine=eng, history=store, options=options)
+        finally:
+            eng.close()
+            if store is not None:
+                store.close()
+    except SluiceError as exc:
+        if as_json:
+            reporter.error(exc)
+            return exc.exit_code
+        raise
+    reporter.ruleset_result(result)
+    if junit is not None:
+        write_junit(result, junit)
+    return 0 if result.passed else 1
+
+
+@quality_app.command("parse")
+@guarded
+def parse(rules: Annotated[Path, typer.Argument(help="The DQDL ruleset file.")]) -> int:
+    """Parse and validate RULES without data; list the rules found."""
+    ruleset = parse_ruleset_file(rules)
+    for leaf in ruleset.leaves():
+        typer.echo(f"{leaf.location}  {leaf.type:<24} {leaf.text}")
+    typer.echo(f"{len(ruleset.rules)} rules, {len(ruleset.analyzers)} analyzers: OK")
+    return 0
