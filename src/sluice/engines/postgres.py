@@ -58,18 +58,22 @@ class PostgresEngine(Engine):
         with DuckDBEngine() as reader:
             reader.register("src", data)
             cols = reader.columns("src")
-            table = reader.con.execute("SELECT * FROM src").fetch_arrow_table()
+            rows = reader.con.execute("SELECT * FROM src").fetchall()
+        types = [_pg_type(c.type) for c in cols]
         defs = ", ".join(
-            f"{exp.to_identifier(c.name).sql(self.dialect)} "
-            f"{exp.DataType.build(c.type, dialect='duckdb').sql(self.dialect)}"
-            for c in cols
+            f"{exp.to_identifier(c.name).sql(self.dialect)} {t.sql(self.dialect)}"
+            for c, t in zip(cols, types, strict=True)
         )
+        as_json = [i for i, t in enumerate(types) if t.this == exp.DataType.Type.JSONB]
         self.con.execute(f"DROP TABLE IF EXISTS {ident}")
         self.con.execute(f"CREATE TEMP TABLE {ident} ({defs})")
         names = ", ".join(exp.to_identifier(c.name).sql(self.dialect) for c in cols)
         with self.con.cursor() as cur, cur.copy(f"COPY {ident} ({names}) FROM STDIN") as copy:
-            for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
-                           strict=True):
+            for row in rows:
+                if as_json:
+                    row = list(row)
+                    for i in as_json:
+                        row[i] = None if row[i] is None else _jsonb(row[i])
                 copy.write_row(row)
         self.con.execute(f"ANALYZE {ident}")
 
@@ -95,3 +99,41 @@ class PostgresEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+
+
+_T = exp.DataType.Type
+#: DuckDB types PostgreSQL lacks, and what holds their values there
+_PG_TYPES = {
+    _T.UTINYINT: "SMALLINT", _T.USMALLINT: "INTEGER", _T.UINT: "BIGINT",
+    _T.UBIGINT: "NUMERIC(20, 0)", _T.INT128: "NUMERIC(39, 0)", _T.UINT128: "NUMERIC(39, 0)",
+    _T.BIGNUM: "NUMERIC", _T.TIMESTAMP_S: "TIMESTAMP", _T.TIMESTAMP_MS: "TIMESTAMP",
+    _T.TIMESTAMP_NS: "TIMESTAMP", _T.BIT: "TEXT", _T.UNION: "JSONB", _T.STRUCT: "JSONB",
+    _T.MAP: "JSONB",
+}
+
+
+def _pg_type(duckdb_type: str) -> exp.DataType:
+    """The PostgreSQL column type for a DuckDB type (nested values become JSONB)."""
+    try:
+        dtype = exp.DataType.build(duckdb_type, dialect="duckdb")
+    except Exception:  # noqa: BLE001 - an exotic type: keep its text
+        return exp.DataType.build("TEXT")
+    if dtype.this == _T.ARRAY:
+        inner = dtype.expressions[0] if dtype.expressions else None
+        if inner is None or not isinstance(inner, exp.DataType):
+            return exp.DataType.build("JSONB")
+        mapped = _pg_type(inner.sql("duckdb"))
+        if mapped.this in {_T.JSONB, _T.ARRAY}:
+            return exp.DataType.build("JSONB")
+        return exp.DataType(this=_T.ARRAY, expressions=[mapped], nested=True)
+    if dtype.this in _PG_TYPES:
+        return exp.DataType.build(_PG_TYPES[dtype.this], dialect="postgres")
+    return dtype
+
+
+def _jsonb(value: Any) -> Any:
+    import json
+
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))

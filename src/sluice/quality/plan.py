@@ -539,7 +539,8 @@ def _agg_side(spec: str, rule: m.Rule, ctx: Context) -> exp.Expression:
             raise ColumnNotFound(f"reference {alias!r} has no column {cols[0]!r}",
                                  location=rule.location)
         name, table = cols[0], ref_table(alias)
-    return exp.select(fn(this=sx.as_double(sx.col(name)))).from_(table).subquery()
+    arg = sx.col(name) if fn is exp.Count else sx.as_double(sx.col(name))  # count any type
+    return exp.select(fn(this=arg)).from_(table).subquery()
 
 
 def _aggregate_match(rule: m.Rule, ctx: Context) -> RulePlan:

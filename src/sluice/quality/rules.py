@@ -180,7 +180,7 @@ def validate_rule(rule: m.Rule) -> None:
         return
     if spec.condition is ConditionKind.NUMBER:
         for op in m.condition_operands(cond):
-            if isinstance(op, m.Call) and op.name == "last":
+            if isinstance(op, m.Call) and op.name == "last" and _list_length(op) > 1:
                 raise RuleDefinitionError(
                     f"last(k) is a list of k values; aggregate it first: {rule.text}",
                     location=rule.location,
@@ -212,6 +212,14 @@ def validate_rule(rule: m.Rule) -> None:
                     f"{spec.name} compares a type name such as \"INTEGER\", not {_describe(op)}",
                     location=rule.location,
                 )
+
+
+def _list_length(call: m.Call) -> int:
+    """k of last(k); last() is the newest value alone."""
+    if not call.args:
+        return 1
+    arg = call.args[0]
+    return int(arg.value) if isinstance(arg, m.Number) else 2
 
 
 def _is_number(value: str) -> bool:
