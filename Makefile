@@ -24,7 +24,6 @@ demo: $(STAMP_RUN)
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)

@@ -83,18 +83,22 @@ def _call(op: m.Call, history: History, rule: m.Rule) -> float:
         return newest_first[i]
     if op.name == "abs":
         return abs(resolve(op.args[0], history, rule))
-    values: list[float] = []
+    pooled: list[float] = []
     for a in op.args:
-        values.extend(_series(a, history, rule))
+        pooled.extend(_series(a, history, rule))
+    return _aggregate(op.name, pooled)
+
+
+def _aggregate(name: str, values: list[float]) -> float:
     if not values:
         raise NoHistory()
-    if op.name == "avg":
+    if name == "avg":
         return statistics.fmean(values)
-    if op.name == "min":
+    if name == "min":
         return min(values)
-    if op.name == "max":
+    if name == "max":
         return max(values)
-    if op.name == "sum":
+    if name == "sum":
         return math.fsum(values)
     return statistics.pstdev(values)
 

@@ -172,8 +172,9 @@ class _Runner:
         stmt = exp.select("*").from_(select.subquery("s"))
         for name, group in self.group_plans.items():
             cols = [sx.col(c) for c in group.columns]
-            not_null = exp.and_(*[exp.not_(exp.Is(this=c.copy(), expression=exp.Null()))
-                                  for c in cols])
+            not_null: exp.Expression = exp.and_(
+                *[exp.not_(exp.Is(this=c.copy(), expression=exp.Null())) for c in cols]
+            )
             inner = (
                 exp.select(exp.alias_(exp.Count(this=exp.Star()), "c"))
                 .from_(sx.PRIMARY)

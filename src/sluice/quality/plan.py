@@ -208,7 +208,10 @@ def _aggregate(kind: str) -> Callable[[m.Rule, Context], RulePlan]:
                     f"{rule.type} needs a numeric column; {c.name!r} is {c.type}",
                     location=rule.location,
                 )
-        xs = [sx.masked(sx.as_double(sx.col(c.name)), where) for c in cols]
+        # booleans go through INT: PostgreSQL cannot cast boolean to double
+        xs = [sx.masked(sx.as_double(exp.cast(sx.col(c.name), exp.DataType.build("INT"))
+                                     if c.family is TypeFamily.BOOLEAN else sx.col(c.name)),
+                        where) for c in cols]
         if kind == "Mean":
             agg: exp.Expression = exp.Avg(this=xs[0])
         elif kind == "Sum":
@@ -239,7 +242,7 @@ def _column_values(rule: m.Rule, ctx: Context) -> RulePlan:
     needs_number = any(isinstance(v, m.Number) for v in m.condition_operands(rule.condition))
     family = c.family
     if needs_number and family is TypeFamily.STRING:
-        x, family = exp.TryCast(this=x, to=exp.DataType.build("DOUBLE")), TypeFamily.FLOAT
+        x, family = sx.try_double(x), TypeFamily.FLOAT
     pred = value_predicate(x, rule.condition, family, rule, ctx.now)
     extra: dict[str, exp.Expression] = {}
     if c.family.numeric:
@@ -399,7 +402,13 @@ def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expression:
             return exp.to_table(ref_table(node.name)).as_(node.alias or node.name)
         return node
 
-    return parsed.transform(swap)
+    def quote_primary(node: exp.Expression) -> exp.Expression:
+        # PRIMARY is a reserved word in PostgreSQL: as an alias it must be quoted
+        if isinstance(node, exp.Identifier) and node.name.lower() == "primary":
+            return exp.to_identifier("primary", quoted=True)
+        return node
+
+    return parsed.transform(swap).transform(quote_primary)
 
 
 def _custom_sql(rule: m.Rule, ctx: Context) -> RulePlan:

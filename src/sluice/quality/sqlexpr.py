@@ -44,6 +44,15 @@ def as_double(x: exp.Expression) -> exp.Expression:
     return exp.cast(x, exp.DataType.build("DOUBLE"))
 
 
+_NUMBER = r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*"
+
+
+def try_double(x: exp.Expression) -> exp.Expression:
+    """``x`` (a string) as DOUBLE, NULL when it is not a number: a portable TRY_CAST
+    (PostgreSQL has none, and sqlglot renders TRY_CAST there as a failing CAST)."""
+    return exp.Case(ifs=[exp.If(this=regex_full(x.copy(), _NUMBER), true=as_double(x))])
+
+
 def count_if(pred: exp.Expression) -> exp.Expression:
     """SUM(CASE WHEN pred THEN 1 ELSE 0 END): NULL predicates count as not passing."""
     case = exp.Case(ifs=[exp.If(this=pred, true=exp.Literal.number(1))],

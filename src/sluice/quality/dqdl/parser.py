@@ -409,7 +409,7 @@ class _Builder(Transformer[Token, Any]):
                         raise self._err(meta, f"rule {name} has two thresholds")
                     threshold = child.value  # type: ignore[assignment]
                 elif child.kind == "labels":
-                    labels.update(child.value)  # type: ignore[arg-type]
+                    labels.update(child.value)  # type: ignore[call-overload]
                 else:
                     options.update(child.value)  # type: ignore[call-overload]
             else:
