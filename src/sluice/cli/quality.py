@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from sluice.cli.errors import guarded
 from sluice.console import JsonReporter, RichReporter
 from sluice.engines.base import create_engine
 from sluice.errors import SluiceError, UsageError
 from sluice.quality import EvaluationOptions, MetricHistory, evaluate, parse_ruleset_file
-from sluice.quality.evaluate import DEFAULT_SAMPLE_LIMIT
+from sluice.quality.evaluate import DEFAULT_SAMPLE_LIMIT, explain
 from sluice.quality.junit import write_junit
 
 quality_app = typer.Typer(help="Data-quality rules in DQDL.", no_args_is_help=True)
@@ -59,9 +61,13 @@ def check(
                                     references=_refs(ref or []))
         kwargs = {"url": postgres_url} if engine == "postgres" else {}
         store = None if no_history else MetricHistory(history)
+        status = Console(stderr=True).status(
+            f"Evaluating {len(ruleset.leaves())} rules on {data} with {engine}…"
+        )
         eng = create_engine(engine, **kwargs)
         try:
-            result = evaluate(ruleset, data, engine=eng, history=store, options=options)
+            with status if not as_json else contextlib.nullcontext():
+                result = evaluate(ruleset, data, engine=eng, history=store, options=options)
         finally:
             eng.close()
             if store is not None:
@@ -85,4 +91,21 @@ def parse(rules: Annotated[Path, typer.Argument(help="The DQDL ruleset file.")])
     for leaf in ruleset.leaves():
         typer.echo(f"{leaf.location}  {leaf.type:<24} {leaf.text}")
     typer.echo(f"{len(ruleset.rules)} rules, {len(ruleset.analyzers)} analyzers: OK")
+    return 0
+
+
+@quality_app.command("sql")
+@guarded
+def sql(
+    rules: Annotated[Path, typer.Argument(help="The DQDL ruleset file.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Data whose schema to compile for.")],
+    dialect: Annotated[str, typer.Option(
+        help="duckdb, postgres, spark, redshift, trino or athena.")] = "duckdb",
+    ref: Annotated[list[str] | None, typer.Option("--ref", help="NAME=PATH_OR_TABLE.")] = None,
+) -> int:
+    """Print the SQL that evaluates RULES, in any supported dialect (nothing is run)."""
+    ruleset = parse_ruleset_file(rules)
+    options = EvaluationOptions(references=_refs(ref or []))
+    for label, text in explain(ruleset, data, dialect=dialect, options=options):
+        typer.echo(f"-- {label}\n{text};\n")
     return 0

@@ -25,7 +25,7 @@ class DuckDBEngine(Engine):
 
     def register(self, alias: str, data: DataRef) -> None:
         if data.kind == "table":
-            source: exp.Expression = exp.to_table(data.location, dialect=self.dialect)
+            source: exp.Expr = exp.to_table(data.location, dialect=self.dialect)
         else:
             source = exp.func(_READERS[data.kind], exp.Literal.string(data.location))
         view = exp.Create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from sluice.engines.base import Column, DataRef, Engine, family_of
@@ -116,7 +117,7 @@ def _pg_type(duckdb_type: str) -> exp.DataType:
     """The PostgreSQL column type for a DuckDB type (nested values become JSONB)."""
     try:
         dtype = exp.DataType.build(duckdb_type, dialect="duckdb")
-    except Exception:  # noqa: BLE001 - an exotic type: keep its text
+    except (sqlglot.errors.ParseError, ValueError):  # an exotic type: keep its text
         return exp.DataType.build("TEXT")
     if dtype.this == _T.ARRAY:
         inner = dtype.expressions[0] if dtype.expressions else None

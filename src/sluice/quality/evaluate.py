@@ -106,7 +106,7 @@ class _Runner:
         self.engine, self.ctx, self.dataset = engine, ctx, dataset
         self.history, self.sample_limit = history, sample_limit
         self.scan: dict[str, str] = {}  # agg key -> alias
-        self.scan_exprs: dict[str, exp.Expression] = {}
+        self.scan_exprs: dict[str, exp.Expr] = {}
         self.groups: dict[tuple[tuple[str, ...], str | None], str] = {}
         self.group_plans: dict[str, Any] = {}
         self.pending: list[_Pending] = []
@@ -172,7 +172,7 @@ class _Runner:
         stmt = exp.select("*").from_(select.subquery("s"))
         for name, group in self.group_plans.items():
             cols = [sx.col(c) for c in group.columns]
-            not_null: exp.Expression = exp.and_(
+            not_null = exp.and_(
                 *[exp.not_(exp.Is(this=c.copy(), expression=exp.Null())) for c in cols]
             )
             inner = (
@@ -317,7 +317,7 @@ class _Runner:
         return ok, (f"{plan.metric} = {meas.value:g}, expected {mean:g} ± {band:g} "
                     f"from the last {len(past)} runs")
 
-    def _sample(self, failing: exp.Expression) -> list[dict[str, Any]]:
+    def _sample(self, failing: exp.Expr) -> list[dict[str, Any]]:
         assert isinstance(failing, exp.Select)
         sql = failing.limit(self.sample_limit).sql(self.engine.dialect)
         try:
@@ -339,3 +339,45 @@ def _message(exc: SluiceError | None) -> str:
     if exc is None:
         return ""
     return f"{exc.message}" + (f" ({exc.tip})" if exc.tip else "")
+
+
+SQL_DIALECTS = ("duckdb", "postgres", "spark", "redshift", "trino", "athena")
+
+
+def explain(
+    ruleset: m.Ruleset,
+    data: DataRef | str,
+    *,
+    dialect: str = "duckdb",
+    options: EvaluationOptions | None = None,
+) -> list[tuple[str, str]]:
+    """The SQL sluice would run for ``ruleset``, rendered for ``dialect``.
+
+    The schema is read with DuckDB; nothing is evaluated. Returns (label, sql) pairs: the
+    shared statement first, then each rule's own query.
+    """
+    if dialect not in SQL_DIALECTS:
+        raise RuleDefinitionError(
+            f"unknown SQL dialect {dialect!r}", tip=f"choose one of {', '.join(SQL_DIALECTS)}"
+        )
+    from sluice.engines.duckdb import DuckDBEngine
+
+    opts = options or EvaluationOptions()
+    ref = data if isinstance(data, DataRef) else DataRef.parse(data)
+    with DuckDBEngine() as eng:
+        eng.register(sx.PRIMARY, ref)
+        references = {}
+        for alias, r in opts.references.items():
+            eng.register(ref_table(alias), r if isinstance(r, DataRef) else DataRef.parse(r))
+            references[alias] = eng.columns(ref_table(alias))
+        ctx = Context(eng.columns(sx.PRIMARY), opts.now or dt.datetime.now(dt.UTC), references)
+        runner = _Runner(eng, ctx, ref.name, None, opts.sample_limit)
+        for node in ruleset.rules:
+            runner.node(node)
+        out = [("shared scan", runner.statement().sql(dialect, pretty=True))]
+        for p in runner.pending:
+            if p.error is not None:
+                out.append((p.rule.text, f"-- error: {_message(p.error)}"))
+            elif p.plan is not None and p.plan.query is not None:
+                out.append((p.rule.text, p.plan.query.sql(dialect, pretty=True)))
+        return out

@@ -28,7 +28,9 @@ def _keyword_pred(x: exp.Expression, kw: m.Keyword) -> exp.Expression:
         return exp.Is(this=x.copy(), expression=exp.Null())
     if kw is m.Keyword.EMPTY:
         return exp.EQ(this=x.copy(), expression=string(""))
-    trimmed = exp.Trim(this=x.copy())
+    # AWS (Spark's TRIM) strips U+0020 only; a bare TRIM strips other space characters on
+    # some engines (DuckDB: NBSP, U+3000 ...)
+    trimmed = exp.Trim(this=x.copy(), expression=string(" "))
     return exp.and_(
         exp.EQ(this=trimmed, expression=string("")),
         exp.GT(this=exp.Length(this=x.copy()), expression=exp.Literal.number(0)),

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from enum import Enum
 
-from sluice.errors import RuleDefinitionError
+from sluice.errors import Location, RuleDefinitionError
 from sluice.quality import model as m
 
 
@@ -115,7 +115,7 @@ ANALYZER_TYPES = {
 }
 
 
-def spec_for(name: str, location: m.Location | None = None) -> RuleSpec:
+def spec_for(name: str, location: Location | None = None) -> RuleSpec:
     """The spec of a rule type; rule type names are matched case-insensitively as AWS does."""
     spec = _BY_LOWER.get(name.lower())
     if spec is None:
@@ -144,7 +144,7 @@ def validate_ruleset(ruleset: m.Ruleset) -> None:
         _check_arity(spec, analyzer.params, analyzer.location, analyzer.text)
 
 
-def _check_arity(spec: RuleSpec, params: tuple[str, ...], loc: m.Location, text: str) -> None:
+def _check_arity(spec: RuleSpec, params: tuple[str, ...], loc: Location, text: str) -> None:
     n = len(params)
     if n < spec.min_params or (spec.max_params is not None and n > spec.max_params):
         if spec.max_params is None:

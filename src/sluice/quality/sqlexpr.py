@@ -21,62 +21,62 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def num(value: float | int) -> exp.Expression:
+def num(value: float | int) -> exp.Expr:
     if isinstance(value, float) and not math.isfinite(value):
         raise RuleDefinitionError(f"{value} is not a finite number")
     return exp.Literal.number(repr(value) if isinstance(value, float) else value)
 
 
-def string(value: str) -> exp.Expression:
+def string(value: str) -> exp.Expr:
     return exp.Literal.string(value)
 
 
-def timestamp(value: dt.datetime) -> exp.Expression:
+def timestamp(value: dt.datetime) -> exp.Expr:
     naive = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
     return exp.cast(string(naive.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
 
 
-def date(value: dt.date) -> exp.Expression:
+def date(value: dt.date) -> exp.Expr:
     return exp.cast(string(value.isoformat()), exp.DataType.build("DATE"))
 
 
-def as_double(x: exp.Expression) -> exp.Expression:
+def as_double(x: exp.Expr) -> exp.Expr:
     return exp.cast(x, exp.DataType.build("DOUBLE"))
 
 
 _NUMBER = r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*"
 
 
-def try_double(x: exp.Expression) -> exp.Expression:
+def try_double(x: exp.Expr) -> exp.Expr:
     """``x`` (a string) as DOUBLE, NULL when it is not a number: a portable TRY_CAST
     (PostgreSQL has none, and sqlglot renders TRY_CAST there as a failing CAST)."""
     return exp.Case(ifs=[exp.If(this=regex_full(x.copy(), _NUMBER), true=as_double(x))])
 
 
-def count_if(pred: exp.Expression) -> exp.Expression:
+def count_if(pred: exp.Expr) -> exp.Expr:
     """SUM(CASE WHEN pred THEN 1 ELSE 0 END): NULL predicates count as not passing."""
     case = exp.Case(ifs=[exp.If(this=pred, true=exp.Literal.number(1))],
                     default=exp.Literal.number(0))
     return exp.Coalesce(this=exp.Sum(this=case), expressions=[exp.Literal.number(0)])
 
 
-def masked(value: exp.Expression, where: exp.Expression | None) -> exp.Expression:
+def masked(value: exp.Expr, where: exp.Expr | None) -> exp.Expr:
     """The value where the rule's where clause holds, NULL elsewhere."""
     if where is None:
         return value
     return exp.Case(ifs=[exp.If(this=where.copy(), true=value)])
 
 
-def both(a: exp.Expression | None, b: exp.Expression) -> exp.Expression:
+def both(a: exp.Expr | None, b: exp.Expr) -> exp.Expr:
     return b if a is None else exp.and_(exp.paren(a.copy()), exp.paren(b))
 
 
-def is_true(pred: exp.Expression) -> exp.Expression:
+def is_true(pred: exp.Expr) -> exp.Expr:
     """COALESCE(pred, FALSE): three-valued logic folded into pass/fail."""
     return exp.Coalesce(this=exp.paren(pred), expressions=[exp.false()])
 
 
-def parse_where(sql: str | None, rule: m.Rule) -> exp.Expression | None:
+def parse_where(sql: str | None, rule: m.Rule) -> exp.Expr | None:
     """A rule's where clause, read as Spark SQL like AWS Glue does."""
     if sql is None:
         return None
@@ -94,13 +94,13 @@ def parse_where(sql: str | None, rule: m.Rule) -> exp.Expression | None:
     return exp.paren(parsed)
 
 
-def regex_full(x: exp.Expression, pattern: str) -> exp.Expression:
+def regex_full(x: exp.Expr, pattern: str) -> exp.Expr:
     return exp.RegexpLike(this=x, expression=string(f"^(?:{pattern})$"))
 
 
 def literal_for(
     value: m.Operand, family: TypeFamily, rule: m.Rule, now: dt.datetime
-) -> exp.Expression:
+) -> exp.Expr:
     """Render a DQDL value as a literal compatible with a column of the given family."""
     if isinstance(value, m.Number):
         return num(value.value)

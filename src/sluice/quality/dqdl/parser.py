@@ -167,7 +167,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, source: str) -> DQDLSyntaxErr
         found = "the end of the ruleset"
         width = 1
     elif isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         found = f"unexpected character {ch!r}"
         if ch == '"':
             found = "an unterminated string (a '\"' without its closing '\"')"
