@@ -51,16 +51,19 @@ def expected(table: str) -> dict[str, bool]:
     return {k: table == "pass" for k in RULES}
 
 
-def run_contender(check: Callable[[dict[str, Any]], dict[str, bool]]) -> None:
+def run_contender(check: Callable[[dict[str, Any], Any], dict[str, bool]],
+                  setup: Callable[[dict[str, Any]], Any] | None = None) -> None:
     """Shared main() of the contender scripts.
 
     argv[1] is a JSON object: {"data": path, "samples": bool, "rows_min": int, "rows_max": int}.
-    ``check`` loads the data and evaluates the 8 rules; it is timed (imports and one-time
-    setup done at module import are not). Prints one JSON line: seconds and verdicts.
+    ``setup(args)`` builds the checks (parse the ruleset, build the suite or schema): not
+    timed, like the imports. ``check(args, state)`` loads the data and evaluates the 8 rules:
+    timed. Prints one line, RESULT and a JSON object of the seconds and the verdicts.
     """
     args = json.loads(sys.argv[1])
+    state = setup(args) if setup is not None else None
     t0 = time.perf_counter()
-    verdicts = check(args)
+    verdicts = check(args, state)
     seconds = time.perf_counter() - t0
     missing = [k for k in RULES if k not in verdicts]
     if missing:

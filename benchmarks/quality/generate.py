@@ -1,8 +1,8 @@
 """Deterministic generation of the benchmark tables (run by run.py when a table is absent).
 
-The values come from integer arithmetic on the row number (Lehmer steps modulo the Mersenne
-prime 2^31-1 mixed by xorshifts), evaluated by DuckDB and written with COPY, so the same --rows gives
-the same table on every machine and DuckDB version.
+The values come from integer arithmetic on the row number (Lehmer steps modulo the
+Mersenne prime 2^31-1 mixed by xorshifts), evaluated by DuckDB and written with COPY, so
+the same --rows gives the same table on every machine and DuckDB version.
 
 pass table (N rows): every rule holds.
 fail table (1.3*N rows): every rule fails —
@@ -73,6 +73,7 @@ def generate(path: Path, rows: int, failing: bool) -> None:
     tmp = path.with_suffix(".tmp.parquet")
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"COPY ({table_sql(rows, failing)}) TO '{tmp}' "
                     "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pytest
@@ -217,7 +218,7 @@ def test_one_query_serves_all_scan_and_group_rules(orders: str) -> None:
     from sluice.engines.duckdb import DuckDBEngine
 
     class Counting(DuckDBEngine):
-        statements: list[str] = []
+        statements: ClassVar[list[str]] = []
 
         def fetch(self, sql: str):  # type: ignore[no-untyped-def]
             self.statements.append(sql)

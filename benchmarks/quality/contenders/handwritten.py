@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import duckdb  # noqa: E402
-from common import (  # noqa: E402
+import duckdb
+from common import (
     AMOUNT_MAX,
     AMOUNT_MIN,
     FRESH_SINCE,
@@ -29,7 +29,7 @@ FROM read_parquet(?)
 """
 
 
-def check(args: dict) -> dict[str, bool]:
+def check(args: dict, _state: object) -> dict[str, bool]:
     sql = SQL.format(amin=AMOUNT_MIN, amax=AMOUNT_MAX,
                      statuses=", ".join(f"'{s}'" for s in STATUSES),
                      fresh=f"{FRESH_SINCE:%Y-%m-%d %H:%M:%S}")
