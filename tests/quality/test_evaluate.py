@@ -231,3 +231,14 @@ def test_one_query_serves_all_scan_and_group_rules(orders: str) -> None:
     ), orders, engine=eng, options=EvaluationOptions(now=NOW, sample_limit=0))
     assert len(eng.statements) == 1
     assert eng.statements[0].count("GROUP BY") == 2  # one per distinct column set
+
+
+def test_detect_anomalies_on_a_group_metric(tmp_path: Path, orders: str) -> None:
+    history = MetricHistory(tmp_path / "state.db")
+    for i, v in enumerate([0.64, 0.64, 0.64]):
+        history.record("orders", f"r{i}", {"Column.status.Entropy": v},
+                       NOW - dt.timedelta(days=3 - i))
+    result = run('Rules = [ DetectAnomalies "Entropy" "status" ]', orders, history=history,
+                 dataset_name="orders")
+    assert result.passed, result.results[0].message
+    assert result.results[0].metrics["Column.status.Entropy"] == pytest.approx(0.6410, abs=1e-3)

@@ -109,6 +109,7 @@ class _Runner:
         self.scan_exprs: dict[str, exp.Expr] = {}
         self.groups: dict[tuple[tuple[str, ...], str | None], str] = {}
         self.group_plans: dict[str, Any] = {}
+        self.entropy_groups: set[str] = set()  # only these pay for SUM(c * LN(c))
         self.pending: list[_Pending] = []
         self.scan_values: dict[str, Any] = {}
         self.group_values: dict[str, dict[str, Any]] = {}
@@ -134,9 +135,14 @@ class _Runner:
             if key not in self.scan:
                 self.scan[key] = f"m{len(self.scan)}"
                 self.scan_exprs[key] = expr
-        if plan.group is not None and plan.group.key() not in self.groups:
-            self.groups[plan.group.key()] = f"g{len(self.groups)}"
-            self.group_plans[self.groups[plan.group.key()]] = plan.group
+        if plan.group is not None:
+            if plan.group.key() not in self.groups:
+                self.groups[plan.group.key()] = f"g{len(self.groups)}"
+                self.group_plans[self.groups[plan.group.key()]] = plan.group
+            self.entropy_groups.update(
+                {self.groups[plan.group.key()]}
+                if plan.metric.split(" where ")[0].endswith(".Entropy") else set()
+            )
 
     def analyzers(self, analyzers: tuple[m.Analyzer, ...]) -> Any:
         plans: list[RulePlan] = []
@@ -183,13 +189,16 @@ class _Runner:
             )
             c = exp.column("c")
             cd = sx.as_double(c.copy())
+            entropy = (
+                exp.Sum(this=exp.Mul(this=cd, expression=exp.Ln(this=cd.copy())))
+                if name in self.entropy_groups else exp.Null()
+            )
             stats = exp.select(
                 exp.alias_(exp.Count(this=exp.Star()), f"{name}_groups"),
                 exp.alias_(sx.count_if(exp.EQ(this=c.copy(), expression=exp.Literal.number(1))),
                            f"{name}_singles"),
                 exp.alias_(exp.Sum(this=c.copy()), f"{name}_n"),
-                exp.alias_(exp.Sum(this=exp.Mul(this=cd, expression=exp.Ln(this=cd.copy()))),
-                           f"{name}_clnc"),
+                exp.alias_(entropy, f"{name}_clnc"),
             ).from_(inner.subquery("t"))
             stmt = stmt.join(stats.subquery(name), join_type="cross")
         return stmt

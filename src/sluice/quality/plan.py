@@ -340,17 +340,27 @@ def _group_rule(rule: m.Rule, ctx: Context) -> RulePlan:
             metrics[_metric_name(rule, "Completeness")] = _ratio(total - nulls, total)
         return Measurement(metrics=metrics, value=uniq, passed=singles, total=total)
 
-    counted = exp.Window(this=exp.Count(this=exp.Star()),
-                         partition_by=[sx.col(c) for c in cols])
-    inner = exp.select(exp.Star(), exp.alias_(counted, "sluice_n")).from_(sx.PRIMARY)
-    if where is not None:
-        inner = inner.where(where.copy())
-    null_any = exp.or_(*[exp.Is(this=sx.col(c), expression=exp.Null()) for c in cols])
+    # Rows in duplicate groups, found by joining the (small) set of duplicate keys rather than
+    # a window over the whole table: the aggregation reads only the key columns, and the
+    # probe side can stop at the sample limit.
+    not_null = exp.and_(*[exp.not_(exp.Is(this=sx.col(c), expression=exp.Null())) for c in cols])
+    dups = (
+        exp.select(*[sx.col(c) for c in cols],
+                   exp.alias_(exp.Literal.number(1), "sluice_dup"))
+        .from_(sx.PRIMARY)
+        .where(sx.both(where, not_null))
+        .group_by(*[sx.col(c) for c in cols])
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+    )
+    on = exp.and_(*[exp.EQ(this=sx.col(c, "p"), expression=sx.col(c, "d")) for c in cols])
+    null_any = exp.or_(*[exp.Is(this=sx.col(c, "p"), expression=exp.Null()) for c in cols])
+    is_dup = exp.EQ(this=exp.column("sluice_dup", "d"), expression=exp.Literal.number(1))
     failing = (
-        exp.select(*[sx.col(c.name) for c in ctx.columns])
-        .from_(inner.subquery("sluice_t"))
-        .where(exp.or_(exp.GT(this=exp.column("sluice_n"), expression=exp.Literal.number(1)),
-                       null_any))
+        exp.select(*[sx.col(c.name, "p") for c in ctx.columns])
+        .from_(exp.to_table(sx.PRIMARY).as_("p"))
+        .join(dups.subquery("d"), on=on, join_type="left")
+        .where(sx.both(_qualify(where, "p") if where is not None else None,
+                       exp.or_(is_dup, null_any)))
     )
     plan = RulePlan(rule, metric, scan=scan, group=group, finish=finish)
     if rule.type in {"IsUnique", "IsPrimaryKey", "Uniqueness"}:
