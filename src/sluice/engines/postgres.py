@@ -56,10 +56,13 @@ class PostgresEngine(Engine):
         """Load files into a temporary table: DuckDB reads them, COPY writes them."""
         from sluice.engines.duckdb import DuckDBEngine
 
-        with DuckDBEngine() as reader:
+        reader = DuckDBEngine()
+        try:
             reader.register("src", data)
             cols = reader.columns("src")
             rows = reader.con.execute("SELECT * FROM src").fetchall()
+        finally:
+            reader.close()
         types = [_pg_type(c.type) for c in cols]
         defs = ", ".join(
             f"{exp.to_identifier(c.name).sql(self.dialect)} {t.sql(self.dialect)}"
@@ -71,11 +74,10 @@ class PostgresEngine(Engine):
         names = ", ".join(exp.to_identifier(c.name).sql(self.dialect) for c in cols)
         with self.con.cursor() as cur, cur.copy(f"COPY {ident} ({names}) FROM STDIN") as copy:
             for row in rows:
-                if as_json:
-                    row = list(row)
-                    for i in as_json:
-                        row[i] = None if row[i] is None else _jsonb(row[i])
-                copy.write_row(row)
+                values = list(row)
+                for i in as_json:
+                    values[i] = None if values[i] is None else _jsonb(values[i])
+                copy.write_row(values)
         self.con.execute(f"ANALYZE {ident}")
 
     def columns(self, alias: str) -> list[Column]:

@@ -56,7 +56,7 @@ Values = Mapping[str, Any]
 @dataclass
 class GroupKey:
     columns: tuple[str, ...]
-    where: exp.Expression | None
+    where: exp.Expr | None
 
     def key(self) -> tuple[tuple[str, ...], str | None]:
         return self.columns, self.where.sql() if self.where is not None else None
@@ -66,14 +66,14 @@ class GroupKey:
 class RulePlan:
     rule: m.Rule
     metric: str  # the metric that dynamic conditions and anomaly detection read history of
-    scan: dict[str, exp.Expression] = field(default_factory=dict)
+    scan: dict[str, exp.Expr] = field(default_factory=dict)
     group: GroupKey | None = None
-    query: exp.Expression | None = None
+    query: exp.Expr | None = None
     finish: Callable[[Values, Values, list[tuple[Any, ...]]], Measurement] = (
         lambda s, g, q: Measurement()
     )
     #: rows failing the rule, for samples (a query over the primary dataset)
-    failing: exp.Expression | None = None
+    failing: exp.Expr | None = None
 
 
 @dataclass
@@ -141,7 +141,7 @@ def _f(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def _rows_key(where: exp.Expression | None) -> tuple[str, exp.Expression]:
+def _rows_key(where: exp.Expr | None) -> tuple[str, exp.Expr]:
     if where is None:
         return "rows", exp.Count(this=exp.Star())
     return f"rows where {where.sql()}", sx.count_if(where)
@@ -157,8 +157,8 @@ def plan_rule(rule: m.Rule, ctx: Context) -> RulePlan:
 
 
 def _row_level(
-    rule: m.Rule, ctx: Context, pred: exp.Expression, metric: str,
-    extra: dict[str, exp.Expression] | None = None,
+    rule: m.Rule, ctx: Context, pred: exp.Expr, metric: str,
+    extra: dict[str, exp.Expr] | None = None,
 ) -> RulePlan:
     where = sx.parse_where(rule.where, rule)
     rows_key, rows_expr = _rows_key(where)
@@ -213,7 +213,7 @@ def _aggregate(kind: str) -> Callable[[m.Rule, Context], RulePlan]:
                                      if c.family is TypeFamily.BOOLEAN else sx.col(c.name)),
                         where) for c in cols]
         if kind == "Mean":
-            agg: exp.Expression = exp.Avg(this=xs[0])
+            agg: exp.Expr = exp.Avg(this=xs[0])
         elif kind == "Sum":
             agg = exp.Sum(this=xs[0])
         elif kind == "StandardDeviation":
@@ -238,13 +238,13 @@ def _aggregate(kind: str) -> Callable[[m.Rule, Context], RulePlan]:
 def _column_values(rule: m.Rule, ctx: Context) -> RulePlan:
     c = ctx.column(rule.params[0], rule)
     assert rule.condition is not None
-    x: exp.Expression = sx.col(c.name)
+    x: exp.Expr = sx.col(c.name)
     needs_number = any(isinstance(v, m.Number) for v in m.condition_operands(rule.condition))
     family = c.family
     if needs_number and family is TypeFamily.STRING:
         x, family = sx.try_double(x), TypeFamily.FLOAT
     pred = value_predicate(x, rule.condition, family, rule, ctx.now)
-    extra: dict[str, exp.Expression] = {}
+    extra: dict[str, exp.Expr] = {}
     if c.family.numeric:
         extra = {f"Column.{c.name}.Minimum": exp.Min(this=sx.col(c.name)),
                  f"Column.{c.name}.Maximum": exp.Max(this=sx.col(c.name))}
@@ -260,7 +260,7 @@ def _column_length(rule: m.Rule, ctx: Context) -> RulePlan:
         expressions=[exp.Literal.number(0)],
     )
     pred = value_predicate(length, rule.condition, TypeFamily.INTEGER, rule, ctx.now)
-    extra = {f"Column.{c.name}.MinimumLength": exp.Min(this=length.copy()),
+    extra: dict[str, exp.Expr] = {f"Column.{c.name}.MinimumLength": exp.Min(this=length.copy()),
              f"Column.{c.name}.MaximumLength": exp.Max(this=length.copy())}
     return _row_level(rule, ctx, pred, _metric_name(rule, "ColumnLength.Compliance"), extra)
 
@@ -294,7 +294,7 @@ def _column_data_type(rule: m.Rule, ctx: Context) -> RulePlan:
     negated = negated or (isinstance(rule.condition, m.Compare) and rule.condition.op == "!=")
     if c.family is TypeFamily.STRING and not all(w == "STRING" for w in wanted):
         checks = [sx.regex_full(sx.col(c.name), TYPE_PATTERNS[w]) for w in wanted]
-        conforms: exp.Expression = exp.or_(*checks) if len(checks) > 1 else checks[0]
+        conforms: exp.Expr = exp.or_(*checks) if len(checks) > 1 else checks[0]
     else:
         conforms = exp.true() if matches_family else exp.false()
     if negated:
@@ -393,7 +393,7 @@ def _schema_rule(rule: m.Rule, ctx: Context) -> RulePlan:
     return RulePlan(rule, metric, finish=finish)
 
 
-def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expression:
+def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expr:
     try:
         parsed = sqlglot.parse_one(sql, read=sx.SOURCE_DIALECT)
     except sqlglot.errors.ParseError as exc:
@@ -404,7 +404,7 @@ def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expression:
     if not isinstance(parsed, exp.Query):
         raise RuleDefinitionError("CustomSql must be a SELECT statement", location=rule.location)
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Table) and node.name.lower() == "primary" and not node.db:
             alias = node.alias or "primary"
             return exp.to_table(sx.PRIMARY).as_(alias)
@@ -412,7 +412,7 @@ def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expression:
             return exp.to_table(ref_table(node.name)).as_(node.alias or node.name)
         return node
 
-    def quote_primary(node: exp.Expression) -> exp.Expression:
+    def quote_primary(node: exp.Expr) -> exp.Expr:
         # PRIMARY is a reserved word in PostgreSQL: as an alias it must be quoted
         if isinstance(node, exp.Identifier) and node.name.lower() == "primary":
             return exp.to_identifier("primary", quoted=True)
@@ -511,8 +511,8 @@ def _referential_integrity(rule: m.Rule, ctx: Context) -> RulePlan:
     return RulePlan(rule, metric, query=query, finish=finish, failing=failing)
 
 
-def _qualify(where: exp.Expression, table: str) -> exp.Expression:
-    def q(node: exp.Expression) -> exp.Expression:
+def _qualify(where: exp.Expr, table: str) -> exp.Expr:
+    def q(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table:
             return exp.column(node.name, table=table, quoted=True)
         return node
@@ -542,7 +542,7 @@ _AGG_FUNCS: dict[str, type[exp.Func]] = {"sum": exp.Sum, "avg": exp.Avg, "count"
                                          "min": exp.Min, "max": exp.Max}
 
 
-def _agg_side(spec: str, rule: m.Rule, ctx: Context) -> exp.Expression:
+def _agg_side(spec: str, rule: m.Rule, ctx: Context) -> exp.Expr:
     found = re.fullmatch(r"\s*(\w+)\s*\(\s*([^()]+?)\s*\)\s*", spec)
     if not found or found.group(1).lower() not in _AGG_FUNCS:
         raise RuleDefinitionError(
@@ -645,7 +645,9 @@ def _file_freshness(rule: m.Rule, ctx: Context) -> RulePlan:
         from sluice.quality.conditions import holds_time
 
         stamps = [dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC) for p in files]
-        passed = sum(1 for s in stamps if holds_time(rule.condition, s, ctx.now, rule))  # type: ignore[arg-type]
+        cond = rule.condition
+        assert cond is not None
+        passed = sum(1 for s in stamps if holds_time(cond, s, ctx.now, rule))
         v = _ratio(passed, len(files))
         return Measurement(metrics={metric: v}, value=v, passed=passed, total=len(files))
 

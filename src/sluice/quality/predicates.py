@@ -23,7 +23,7 @@ _OPS: dict[str, type[exp.Binary]] = {
 }
 
 
-def _keyword_pred(x: exp.Expression, kw: m.Keyword) -> exp.Expression:
+def _keyword_pred(x: exp.Expr, kw: m.Keyword) -> exp.Expr:
     if kw is m.Keyword.NULL:
         return exp.Is(this=x.copy(), expression=exp.Null())
     if kw is m.Keyword.EMPTY:
@@ -38,11 +38,11 @@ def _keyword_pred(x: exp.Expression, kw: m.Keyword) -> exp.Expression:
 
 
 def value_predicate(
-    x: exp.Expression, cond: m.Condition, family: TypeFamily, rule: m.Rule, now: dt.datetime
-) -> exp.Expression:
+    x: exp.Expr, cond: m.Condition, family: TypeFamily, rule: m.Rule, now: dt.datetime
+) -> exp.Expr:
     """The predicate ``x <cond>`` for one row."""
 
-    def lit(v: m.Operand) -> exp.Expression:
+    def lit(v: m.Operand) -> exp.Expr:
         return literal_for(v, family, rule, now)
 
     if isinstance(cond, m.Compare):
@@ -70,7 +70,7 @@ def value_predicate(
     if isinstance(cond, m.InSet):
         keywords = [v.keyword for v in cond.values if isinstance(v, m.KeywordValue)]
         values = [lit(v) for v in cond.values if not isinstance(v, m.KeywordValue)]
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         if values:
             parts.append(exp.In(this=x.copy(), expressions=values))
         parts.extend(_keyword_pred(x, kw) for kw in keywords)
@@ -84,8 +84,8 @@ def value_predicate(
 
 
 def duration_predicate(
-    x: exp.Expression, cond: m.Condition, rule: m.Rule, now: dt.datetime
-) -> exp.Expression:
+    x: exp.Expr, cond: m.Condition, rule: m.Rule, now: dt.datetime
+) -> exp.Expr:
     """``age(x) <cond>`` where age = now - x, written as a comparison of timestamps."""
     flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 
