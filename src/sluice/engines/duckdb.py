@@ -20,6 +20,8 @@ class DuckDBEngine(Engine):
     def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
         self.con = duckdb.connect(database)
         self.con.execute("SET TimeZone = 'UTC'")
+        # results carry no order without ORDER BY; letting DuckDB drop it speeds up scans
+        self.con.execute("SET preserve_insertion_order = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
