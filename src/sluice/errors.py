@@ -15,8 +15,11 @@ traceback unless ``--debug`` is given.
     │   ├── RuleDefinitionError  a ruleset that parses but cannot be evaluated as written
     │   ├── DataSourceError      a dataset that cannot be read (missing file, unknown table)
     │   └── HistoryError         the metric history store cannot be read or written
-    └── EngineError              an execution engine failed
-        └── EngineUnavailableError  an engine's driver, server or runtime is missing
+    ├── EngineError              an execution engine failed
+    │   └── EngineUnavailableError  an engine's driver, server or runtime is missing
+    ├── ReleaseError             a release cannot be built, found, verified or materialised (exit 2)
+    └── StateError               the state store cannot be opened, migrated, read or written
+        └── LockError            an environment is locked by another deployment
 
 Third-party exceptions are caught at the seam where they happen and re-raised as the most
 specific of these with ``raise ... from exc``.
@@ -112,3 +115,17 @@ class EngineError(SluiceError):
 
 class EngineUnavailableError(EngineError):
     """An engine's driver, server or runtime is not installed or not reachable."""
+
+
+class ReleaseError(SluiceError):
+    """A release cannot be built, found, verified or materialised."""
+
+    exit_code = 2
+
+
+class StateError(SluiceError):
+    """The state store cannot be opened, migrated, read or written, or a record is missing."""
+
+
+class LockError(StateError):
+    """An environment's deployment lock is held by someone else."""

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from sluice import __version__
+from sluice.cli.flow import register as register_flow
 from sluice.cli.quality import quality_app
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(quality_app, name="quality")
+register_flow(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,333 @@
+"""Release, plan, deploy, run, promote, approve/reject, rollback, status, history, load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sluice.cli.errors import guarded
+from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
+from sluice.errors import SluiceError
+from sluice.flow.gates import decide, promote, rollback
+from sluice.flow.releases import make_release
+from sluice.project.workspace import Workspace, current_actor
+from sluice.release import list_releases, verify_release
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+WaitOpt = Annotated[float, typer.Option(
+    "--wait", help="Seconds to wait for another deployment's lock.")]
+out = Console()
+err = Console(stderr=True)
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@contextmanager
+def _workspace() -> Iterator[Workspace]:
+    ws = Workspace.open()
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[str, str], None]]:
+    if quiet:
+        yield lambda s, st: None
+        return
+    with err.status(label) as status:
+        def on_step(step: str, state: str) -> None:
+            mark = {"done": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "…")
+            if state != "started":
+                err.print(f"  {mark} {step}")
+            status.update(f"{label}: {step}")
+
+        yield on_step
+
+
+def _latest_release(ws: Workspace) -> str:
+    releases = list_releases(ws.artifacts)
+    if not releases:
+        raise SluiceError("no release has been built yet", tip="sluice release")
+    return releases[0].id
+
+
+def _show_audit_failure(exc: AuditFailed) -> None:
+    from sluice.console import RichReporter
+
+    rep = RichReporter(console=err, err=err)
+    for audit in exc.audits:
+        for res in (audit.contract, audit.rules):
+            if res is not None and not res.passed:
+                rep.ruleset_result(res)
+
+
+def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
+    if as_json:
+        _emit(outcome.to_dict())
+        return
+    plan = outcome.plan
+    out.print(Text(f"{outcome.env}: release {outcome.release_id} is live "
+                   f"({len(outcome.versions)} new dataset versions, "
+                   f"{len(plan.jobs) - len(plan.recompute)} jobs reused)", style="green"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the flow commands to the root app."""
+
+    @app.command("release")
+    @guarded
+    def release_cmd(
+        allow_dirty: Annotated[bool, typer.Option(help="Bundle uncommitted changes too.")] = False,
+        message: Annotated[str, typer.Option("--message", "-m")] = "",
+        as_json: JsonOpt = False,
+    ) -> int:
+        """Build an immutable release of the current git tree."""
+        with _workspace() as ws:
+            manifest, created = make_release(ws, allow_dirty=allow_dirty, message=message)
+            if as_json:
+                _emit({"id": manifest.id, "digest": manifest.digest, "created": created,
+                       "commit": manifest.commit, "files": len(manifest.files),
+                       "jobs": manifest.jobs})
+            else:
+                verb = "built" if created else "already exists:"
+                out.print(f"release {verb} [bold]{manifest.id}[/] (commit "
+                          f"{manifest.commit[:10]}, {len(manifest.files)} files, "
+                          f"{len(manifest.jobs)} jobs)")
+        return 0
+
+    @app.command("releases")
+    @guarded
+    def releases_cmd(as_json: JsonOpt = False) -> int:
+        """List releases, newest first."""
+        with _workspace() as ws:
+            items = list_releases(ws.artifacts)
+            if as_json:
+                _emit([{"id": m.id, "commit": m.commit, "author": m.author,
+                        "created_at": m.created_at, "dirty": m.dirty, "files": len(m.files)}
+                       for m in items])
+                return 0
+            t = Table("release", "commit", "author", "created", "files", "dirty")
+            for m in items:
+                t.add_row(m.id, m.commit[:10], m.author, m.created_at, str(len(m.files)),
+                          "yes" if m.dirty else "")
+            out.print(t)
+        return 0
+
+    @app.command("plan")
+    @guarded
+    def plan_cmd(
+        env: Annotated[str, typer.Argument(help="Environment.")],
+        release: Annotated[str | None, typer.Option(help="Release id (default: newest).")] = None,
+        as_json: JsonOpt = False,
+    ) -> int:
+        """Show what deploying a release to ENV would change."""
+        with _workspace() as ws:
+            manifest = verify_release(ws.artifacts, release or _latest_release(ws))
+            plan, _, _ = plan_deploy(ws, env, manifest)
+            if as_json:
+                _emit(plan.to_dict())
+                return 0
+            out.print(f"plan: release [bold]{plan.release_id}[/] → {env} "
+                      f"(live: {plan.live_release or 'nothing'})")
+            t = Table("job", "status", "outputs", "reason")
+            for j in plan.jobs:
+                style = {"unchanged": "dim", "removed": "red"}.get(j.status, "yellow")
+                t.add_row(j.job, Text(j.status, style=style), ", ".join(j.outputs), j.reason)
+            out.print(t)
+            for c in plan.contract_changes:
+                out.print(Text(f"  contract {c.dataset}: {c.change}"
+                               + (" (BREAKING)" if c.breaking else ""),
+                               style="red" if c.breaking else "yellow"))
+            out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
+                      f"{', '.join(plan.datasets) or 'none'}")
+        return 0
+
+    @app.command("deploy")
+    @guarded
+    def deploy_cmd(
+        env: Annotated[str, typer.Argument(help="Environment.")],
+        release: Annotated[str | None, typer.Option(help="Release id (default: newest).")] = None,
+        wait: WaitOpt = 0.0,
+        as_json: JsonOpt = False,
+    ) -> int:
+        """Deploy a release to ENV with write-audit-publish."""
+        with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
+            try:
+                outcome = deploy(ws, env, release or _latest_release(ws), actor=current_actor(),
+                                 wait=wait, on_step=step)
+            except AuditFailed as exc:
+                if not as_json:
+                    _show_audit_failure(exc)
+                raise
+            _deploy_result(outcome, as_json)
+        return 0
+
+    @app.command("run")
+    @guarded
+    def run_cmd(env: Annotated[str, typer.Argument(help="Environment.")], wait: WaitOpt = 0.0,
+                as_json: JsonOpt = False) -> int:
+        """Run the live release's pipeline on ENV's current inputs (write-audit-publish)."""
+        with _workspace() as ws, _progress(f"running {env}", as_json) as step:
+            live = ws.state.live(env)
+            if live is None:
+                raise SluiceError(f"nothing is live in {env}", tip=f"sluice deploy {env}")
+            try:
+                outcome = deploy(ws, env, live.release_id, kind="run", actor=current_actor(),
+                                 wait=wait, force_all=True, on_step=step)
+            except AuditFailed as exc:
+                if not as_json:
+                    _show_audit_failure(exc)
+                raise
+            _deploy_result(outcome, as_json)
+        return 0
+
+    @app.command("promote")
+    @guarded
+    def promote_cmd(source: Annotated[str, typer.Argument(help="From environment.")],
+                    dest: Annotated[str, typer.Argument(help="To environment.")],
+                    wait: WaitOpt = 0.0, as_json: JsonOpt = False) -> int:
+        """Deploy to DEST the release live in SOURCE, when its gates hold."""
+        with _workspace() as ws, _progress(f"promoting {source} → {dest}", as_json) as step:
+            try:
+                outcome = promote(ws, source, dest, wait=wait, on_step=step)
+            except AuditFailed as exc:
+                if not as_json:
+                    _show_audit_failure(exc)
+                raise
+            _deploy_result(outcome, as_json)
+        return 0
+
+    def _decide(env: str, release: str | None, comment: str, approve: bool,
+                as_json: bool) -> int:
+        with _workspace() as ws:
+            rec = decide(ws, env, release, approve=approve, comment=comment)
+            if as_json:
+                _emit({"env": env, "release": rec.release_id, "decision": rec.decision.value,
+                       "actor": rec.actor, "comment": rec.comment})
+            else:
+                out.print(f"{rec.decision.value} release {rec.release_id} for {env} "
+                          f"by {rec.actor}")
+        return 0
+
+    @app.command("approve")
+    @guarded
+    def approve_cmd(env: Annotated[str, typer.Argument(help="Protected environment.")],
+                    release: Annotated[str | None, typer.Option()] = None,
+                    comment: Annotated[str, typer.Option()] = "",
+                    as_json: JsonOpt = False) -> int:
+        """Approve a release (default: the one live upstream) for ENV."""
+        return _decide(env, release, comment, True, as_json)
+
+    @app.command("reject")
+    @guarded
+    def reject_cmd(env: Annotated[str, typer.Argument(help="Protected environment.")],
+                   release: Annotated[str | None, typer.Option()] = None,
+                   comment: Annotated[str, typer.Option()] = "",
+                   as_json: JsonOpt = False) -> int:
+        """Reject a release for ENV."""
+        return _decide(env, release, comment, False, as_json)
+
+    @app.command("rollback")
+    @guarded
+    def rollback_cmd(env: Annotated[str, typer.Argument(help="Environment.")],
+                     to: Annotated[str | None, typer.Option(
+                         help="Release to return to (default: the previous one).")] = None,
+                     as_json: JsonOpt = False) -> int:
+        """Re-point ENV to an earlier release and its data versions, without recomputing."""
+        with _workspace() as ws:
+            res = rollback(ws, env, to)
+            if as_json:
+                _emit(res.__dict__)
+            else:
+                out.print(Text(f"{env}: rolled back from {res.from_release} to "
+                               f"{res.to_release}", style="green"))
+        return 0
+
+    @app.command("status")
+    @guarded
+    def status_cmd(as_json: JsonOpt = False) -> int:
+        """Which release and data versions are live where; pending approvals."""
+        with _workspace() as ws:
+            cfg = ws.config()
+            rows: list[dict[str, Any]] = []
+            order = cfg.promotion_order()
+            for i, env in enumerate(order):
+                live = ws.state.live(env)
+                recent = ws.state.deployments(env, limit=1)
+                pending = None
+                if i > 0 and cfg.environment(env).protection.approval_required:
+                    up = ws.state.live(order[i - 1])
+                    if up and (live is None or up.release_id != live.release_id) and \
+                            not ws.state.is_approved(env, up.release_id):
+                        pending = up.release_id
+                row: dict[str, Any] = {
+                    "env": env, "release": live.release_id if live else None,
+                    "since": live.since if live else None,
+                    "versions": live.versions if live else {},
+                    "last_deployment": ({"kind": recent[0].kind.value, "status":
+                                         recent[0].status.value,
+                                         "release": recent[0].release_id,
+                                         "message": recent[0].message} if recent else None),
+                    "pending_approval": pending,
+                }
+                rows.append(row)
+            if as_json:
+                _emit(rows)
+                return 0
+            t = Table("env", "live release", "since", "datasets", "last deployment",
+                      "pending approval")
+            for r in rows:
+                last: Any = r["last_deployment"]
+                versions: Any = r["versions"]
+                t.add_row(str(r["env"]), str(r["release"] or "-"), str(r["since"] or "-"),
+                          "\n".join(f"{d} @ {v}" for d, v in sorted(versions.items())),
+                          f"{last['kind']} {last['status']}" if last else "-",
+                          str(r["pending_approval"] or ""))
+            out.print(t)
+        return 0
+
+    @app.command("history")
+    @guarded
+    def history_cmd(env: Annotated[str | None, typer.Argument(help="Environment.")] = None,
+                    limit: Annotated[int, typer.Option()] = 30,
+                    as_json: JsonOpt = False) -> int:
+        """Deployments, runs, approvals and rollbacks: who, when, why."""
+        with _workspace() as ws:
+            events = ws.state.events(env, limit=limit)
+            if as_json:
+                _emit([e.__dict__ for e in events])
+                return 0
+            t = Table("#", "when", "event", "env", "release", "who", "detail")
+            for e in events:
+                t.add_row(str(e.seq), str(e.at), e.kind, e.env or "", e.release_id or "",
+                          e.actor or "", json.dumps(e.payload, default=str)[:80]
+                          if e.payload else "")
+            out.print(t)
+        return 0
+
+    @app.command("load")
+    @guarded
+    def load_cmd(env: Annotated[str, typer.Argument(help="Environment.")],
+                 folder: Annotated[Path, typer.Argument(help="Folder to copy.")]) -> int:
+        """Copy FOLDER into ENV's object storage (the local stand-in for `aws s3 sync`)."""
+        with _workspace() as ws:
+            ws.config().environment(env)
+            dest = ws.home / "envs" / env / "objects"
+            if not folder.is_dir():
+                raise SluiceError(f"{folder} is not a folder")
+            shutil.copytree(folder, dest, dirs_exist_ok=True)
+            out.print(f"copied {folder} into {dest}")
+        return 0

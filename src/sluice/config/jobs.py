@@ -1,0 +1,79 @@
+"""Job declarations: a discriminated union on ``type`` (sql, python, pyspark)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from sluice.config.base import ConfigModel, Loc, duplicates, problems_error
+from sluice.config.names import DatasetRef, ParamValue, RelPath, check_relative_path
+
+
+class SqlJob(ConfigModel):
+    """A SELECT in a ``.sql`` file whose result becomes one dataset."""
+
+    type: Literal["sql"]
+    sql: RelPath
+    output: DatasetRef
+
+
+class _MultiOutputJob(ConfigModel):
+    inputs: list[DatasetRef] = Field(default_factory=list)
+    outputs: list[DatasetRef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_lists(self) -> Self:
+        problems: list[tuple[Loc, str]] = []
+        for field in ("inputs", "outputs"):
+            items: list[str] = getattr(self, field)
+            problems += [((field, i), f"{d!r} is listed twice") for i, d in duplicates(items)]
+        problems += [
+            (("outputs", i), f"{d!r} is both an input and an output of this job")
+            for i, d in enumerate(self.outputs)
+            if d in self.inputs
+        ]
+        if problems:
+            raise problems_error(type(self).__name__, problems)
+        return self
+
+
+class PythonJob(_MultiOutputJob):
+    """A Python function ``path.py:function`` that reads inputs and returns outputs."""
+
+    type: Literal["python"]
+    function: str
+
+    @field_validator("function")
+    @classmethod
+    def _check_function(cls, value: str) -> str:
+        path, sep, func = value.rpartition(":")
+        if not sep or not path:
+            raise ValueError(f"expected 'path/to/file.py:function', got {value!r}")
+        if not func.isidentifier():
+            raise ValueError(f"{func!r} after ':' is not a Python function name")
+        if not path.endswith(".py"):
+            raise ValueError(f"{path!r} before ':' is not a .py file")
+        check_relative_path(path)
+        return value
+
+    @property
+    def function_path(self) -> str:
+        """The ``.py`` file part of ``function``."""
+        return self.function.rpartition(":")[0]
+
+    @property
+    def function_name(self) -> str:
+        """The function name part of ``function``."""
+        return self.function.rpartition(":")[2]
+
+
+class PySparkJob(_MultiOutputJob):
+    """A PySpark script run with ``spark_conf``."""
+
+    type: Literal["pyspark"]
+    script: RelPath
+    spark_conf: dict[str, ParamValue] = Field(default_factory=dict)
+
+
+Job = Annotated[SqlJob | PythonJob | PySparkJob, Field(discriminator="type")]

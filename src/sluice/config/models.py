@@ -1,0 +1,258 @@
+"""Pydantic models of ``sluice.yaml``; :class:`ProjectConfig` is the root.
+
+Every model forbids unknown keys. Field-level rules (names, relative paths) live in
+:mod:`sluice.config.names`; each section's models in :mod:`~sluice.config.datasets`,
+:mod:`~sluice.config.jobs` and :mod:`~sluice.config.environments`. Rules that need more than
+one section (a job writing an undeclared dataset, promotion naming an unknown environment) are
+checked here and raised as ordinary pydantic errors with the ``loc`` of the offending value,
+so the loader can point at its line and column.
+
+After validation, dataset names are qualified (``orders`` → ``main.orders``) everywhere:
+keys of ``sources`` and ``datasets``, job inputs and outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+import sqlglot
+from pydantic import Field, field_validator, model_validator
+from sqlglot import exp
+
+from sluice.config.base import (
+    DATASET_CUTOFF,
+    ConfigModel,
+    Loc,
+    did_you_mean,
+    duplicates,
+    problems_error,
+    unknown_environment,
+)
+from sluice.config.datasets import Column, Contract, Dataset, Source
+from sluice.config.environments import (
+    RESERVED_PARAMETERS,
+    Environment,
+    LocalTarget,
+    Protection,
+    Target,
+)
+from sluice.config.jobs import Job, PySparkJob, PythonJob, SqlJob
+from sluice.config.names import DatasetKey, Name, qualify
+from sluice.errors import ConfigError
+
+__all__ = [
+    "DIALECTS",
+    "RESERVED_PARAMETERS",
+    "Column",
+    "Contract",
+    "Dataset",
+    "Environment",
+    "Job",
+    "LocalTarget",
+    "ProjectConfig",
+    "Protection",
+    "PySparkJob",
+    "PythonJob",
+    "Retention",
+    "Source",
+    "SqlJob",
+    "Target",
+]
+
+DIALECTS = tuple(sorted(d.value for d in sqlglot.Dialects if d.value))
+
+
+class Retention(ConfigModel):
+    """How many versions of each dataset are kept before garbage collection."""
+
+    versions: int = Field(default=5, ge=1, strict=True)
+
+
+class ProjectConfig(ConfigModel):
+    """The root of ``sluice.yaml``."""
+
+    project: Name
+    dialect: str = "duckdb"
+    sources: dict[DatasetKey, Source] = Field(default_factory=dict)
+    datasets: dict[DatasetKey, Dataset] = Field(default_factory=dict)
+    jobs: dict[Name, Job] = Field(default_factory=dict)
+    environments: dict[Name, Environment] = Field(default_factory=dict)
+    promotion: list[Name] | None = None
+    retention: Retention = Field(default_factory=Retention)
+
+    @field_validator("dialect")
+    @classmethod
+    def _check_dialect(cls, value: str) -> str:
+        if value not in DIALECTS:
+            hint = did_you_mean(value, DIALECTS) or f" (known: {', '.join(DIALECTS)})"
+            raise ValueError(f"unknown SQL dialect {value!r}{hint}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Self:
+        problems = (
+            self._dataset_problems()
+            + self._column_type_problems()
+            + self._job_problems()
+            + self._promotion_problems()
+        )
+        if problems:
+            raise problems_error("ProjectConfig", problems)
+        # Qualify keys last, so every problem above points at the key as written.
+        self.sources = {qualify(k): v for k, v in self.sources.items()}
+        self.datasets = {qualify(k): v for k, v in self.datasets.items()}
+        return self
+
+    def _dataset_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        seen: dict[str, tuple[str, str]] = {}
+        for section in ("sources", "datasets"):
+            for key in getattr(self, section):
+                name = qualify(key)
+                if name in seen:
+                    other_section, other_key = seen[name]
+                    problems.append(
+                        (
+                            (section, key),
+                            f"{key!r} names the same dataset as {other_key!r} in {other_section}",
+                        )
+                    )
+                else:
+                    seen[name] = (section, key)
+        return problems
+
+    def _column_type_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        owners: list[tuple[str, Mapping[str, Source | Dataset]]] = [
+            ("sources", self.sources),
+            ("datasets", self.datasets),
+        ]
+        for section, entries in owners:
+            for key, entry in entries.items():
+                if entry.contract is None:
+                    continue
+                for col, column in entry.contract.columns.items():
+                    try:
+                        exp.DataType.build(column.type, dialect=self.dialect, udt=False)
+                    except (sqlglot.ParseError, ValueError):
+                        problems.append(
+                            (
+                                (section, key, "contract", "columns", col, "type"),
+                                f"{column.type!r} is not a {self.dialect} column type",
+                            )
+                        )
+        return problems
+
+    def _job_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        declared = {qualify(k) for k in self.datasets}
+        sources = {qualify(k) for k in self.sources}
+        writer: dict[str, str] = {}
+        for job_name, job in self.jobs.items():
+            # The union tag sits in the loc like pydantic's own errors: jobs.<name>.<type>.
+            base: Loc = ("jobs", job_name, job.type)
+            outputs: list[tuple[Loc, str]] = (
+                [((*base, "output"), job.output)]
+                if isinstance(job, SqlJob)
+                else [((*base, "outputs", i), d) for i, d in enumerate(job.outputs)]
+            )
+            for loc, name in outputs:
+                if name in sources:
+                    problems.append(
+                        (loc, f"{name!r} is a source; a source is never written by a job")
+                    )
+                elif name not in declared:
+                    problems.append(
+                        (
+                            loc,
+                            f"{name!r} is not declared under 'datasets'"
+                            + (
+                                did_you_mean(name, declared, cutoff=DATASET_CUTOFF)
+                                or "; declare it with its contract"
+                            ),
+                        )
+                    )
+                elif name in writer:
+                    problems.append((loc, f"{name!r} is already written by job {writer[name]!r}"))
+                else:
+                    writer[name] = job_name
+            if not isinstance(job, SqlJob):
+                known = declared | sources
+                problems += [
+                    (
+                        (*base, "inputs", i),
+                        f"{name!r} is neither a source nor a dataset"
+                        + did_you_mean(name, known, cutoff=DATASET_CUTOFF),
+                    )
+                    for i, name in enumerate(job.inputs)
+                    if name not in known
+                ]
+        return problems
+
+    def _promotion_problems(self) -> list[tuple[Loc, str]]:
+        if self.promotion is None:
+            return []
+        problems: list[tuple[Loc, str]] = []
+        for i, env in enumerate(self.promotion):
+            if env not in self.environments:
+                problems.append(
+                    (
+                        ("promotion", i),
+                        f"unknown environment {env!r}"
+                        + (did_you_mean(env, self.environments) or self._known_envs()),
+                    )
+                )
+        problems += [
+            (("promotion", i), f"environment {env!r} appears twice")
+            for i, env in duplicates(self.promotion)
+        ]
+        return problems
+
+    def _known_envs(self) -> str:
+        envs = ", ".join(self.environments) or "none"
+        return f" (environments: {envs})"
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def dataset_names(self) -> list[str]:
+        """Qualified names of the datasets the pipeline writes, in file order."""
+        return list(self.datasets)
+
+    def all_datasets(self) -> dict[str, Source | Dataset]:
+        """Sources and datasets by qualified name (sources first)."""
+        return {**self.sources, **self.datasets}
+
+    def job_outputs(self, job: str | SqlJob | PythonJob | PySparkJob) -> list[str]:
+        """The qualified datasets a job (given by name or model) writes."""
+        if isinstance(job, str):
+            if job not in self.jobs:
+                raise ConfigError(
+                    f"unknown job {job!r}{did_you_mean(job, self.jobs)}",
+                    tip=f"jobs in sluice.yaml: {', '.join(self.jobs) or 'none'}",
+                )
+            job = self.jobs[job]
+        return [job.output] if isinstance(job, SqlJob) else list(job.outputs)
+
+    def environment(self, name: str) -> Environment:
+        """The environment called ``name``; ConfigError with a suggestion if there is none."""
+        try:
+            return self.environments[name]
+        except KeyError:
+            raise unknown_environment(name, list(self.environments)) from None
+
+    def promotion_order(self) -> list[str]:
+        """Environments in promotion order: ``promotion`` if given, else file order."""
+        return list(self.promotion) if self.promotion is not None else list(self.environments)
+
+    def next_environment(self, env: str) -> str | None:
+        """The environment a release in ``env`` is promoted to; None if ``env`` is last.
+
+        An environment outside the promotion order (a sandbox) also has no next one.
+        """
+        self.environment(env)
+        order = self.promotion_order()
+        if env not in order:
+            return None
+        i = order.index(env)
+        return order[i + 1] if i + 1 < len(order) else None

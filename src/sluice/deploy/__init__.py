@@ -1,0 +1,1 @@
+"""Deploys: plan, write-audit-publish, promotion, rollback and recovery."""

@@ -1,0 +1,241 @@
+"""Write-audit-publish: the one procedure behind deploy, promote and run.
+
+verify the release → lock the environment → install its code → plan → run the changed jobs
+(each writes a new version) → audit every new version → publish all catalog entries in one
+transaction → activate the release → record. Every step is journaled before and after it
+happens; any failure before publish drops the new versions and leaves the environment exactly
+as it was. An interrupted deployment is finished (rolled back) by the next command: see
+:func:`recover`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sluice.config import load_project
+from sluice.deploy.audit import AuditResult, audit_version
+from sluice.deploy.jobs import JobError, Resolver, run_python_job, run_sql_job
+from sluice.deploy.plan import DeployPlan, make_plan
+from sluice.errors import SluiceError
+from sluice.project.graph import build_graph
+from sluice.project.workspace import Workspace
+from sluice.quality import MetricHistory
+from sluice.release import Manifest, verify_release
+from sluice.state import AuditRecord, JobRunRecord, JobRunStatus
+
+Step = Callable[[str, str], None]
+
+
+class AuditFailed(SluiceError):
+    """New data broke its contract or rules; nothing was published."""
+
+    def __init__(self, audits: list[AuditResult]) -> None:
+        failed = [a for a in audits if not a.passed]
+        lines = [f"{a.dataset} (version {a.version}): " + "; ".join(a.failures()[:5])
+                 for a in failed]
+        super().__init__(
+            "audit failed, nothing was published:\n  " + "\n  ".join(lines),
+            tip="fix the data or the job, then deploy again; the environment still serves "
+                "its previous data",
+        )
+        self.audits = audits
+
+
+@dataclass
+class DeployOutcome:
+    env: str
+    release_id: str
+    deployment_id: int
+    plan: DeployPlan
+    versions: dict[str, str] = field(default_factory=dict)
+    audits: list[AuditResult] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"env": self.env, "release": self.release_id,
+                "deployment": self.deployment_id, "plan": self.plan.to_dict(),
+                "new_versions": self.versions, "rows": self.rows,
+                "audits": [a.summary() for a in self.audits]}
+
+
+def new_version_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("v%Y%m%d%H%M%S") + "_" + secrets.token_hex(3)
+
+
+def _noop(step: str, status: str) -> None:
+    pass
+
+
+def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
+                force_all: bool = False) -> tuple[DeployPlan, Any, Any]:
+    """The plan of deploying ``manifest`` to ``env`` (installs the code, changes nothing)."""
+    cfg_ws = ws.config()
+    target = ws.target(env, cfg_ws)
+    release_dir = target.install_release(ws.artifacts, manifest)
+    cfg = load_project(release_dir, environment=env)
+    graph = build_graph(release_dir, cfg, env)
+    live = ws.state.live(env)
+    live_cfg = None
+    if live is not None and target.release_dir(live.release_id).is_dir():
+        live_cfg = load_project(target.release_dir(live.release_id), environment=env)
+    params = dict(cfg.environment(env).parameters)
+    plan = make_plan(env, manifest.id, graph, target, params,
+                     live.release_id if live else None, live_cfg, force_all=force_all)
+    return plan, graph, release_dir
+
+
+def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
+           actor: str, wait: float = 0.0, force_all: bool = False,
+           on_step: Step = _noop, sample_limit: int = 20) -> DeployOutcome:
+    """Deploy a release to an environment with write-audit-publish. Raises on failure."""
+    manifest = verify_release(ws.artifacts, release_id)
+    on_step("verify", "done")
+    state = ws.state
+    owner = ws.owner()
+    state.acquire_lock(env, owner, wait_seconds=wait)
+    try:
+        recover(ws, env, on_step=on_step)
+        dep = state.start_deployment(env, manifest.id, kind, actor)
+        try:
+            return _deploy_locked(ws, env, manifest, dep, force_all, on_step, sample_limit)
+        except BaseException as exc:
+            _undo(ws, env, dep, exc)
+            raise
+    finally:
+        state.release_lock(env, owner)
+
+
+def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,
+                   on_step: Step, sample_limit: int) -> DeployOutcome:
+    state = ws.state
+
+    def step(name: str, status: str, detail: dict[str, Any] | None = None) -> None:
+        state.step(dep, name, status, detail)
+        on_step(name, status)
+
+    step("install", "started")
+    plan, graph, release_dir = plan_deploy(ws, env, manifest, force_all=force_all)
+    step("install", "done", {"release_dir": str(release_dir)})
+    step("plan", "done", plan.to_dict())
+    target = ws.target(env)
+    cfg = graph.config
+    params = dict(cfg.environment(env).parameters)
+    catalog = target.catalog()
+    new_versions: dict[str, str] = {}
+    outcome = DeployOutcome(env, manifest.id, dep, plan)
+    resolver = Resolver(cfg, target, new_versions, catalog)
+    for job in plan.recompute:
+        node = graph.jobs[job]
+        version = new_version_id()
+        step(f"run:{job}", "started", {"version": version, "outputs": list(node.outputs)})
+        runner = run_sql_job if node.type == "sql" else run_python_job
+        if node.type == "pyspark":
+            from sluice.deploy.spark_jobs import run_pyspark_job
+
+            runner = run_pyspark_job
+        try:
+            result = runner(node, cfg, release_dir, target, resolver, params, version,
+                            plan.effective[job])
+        except SluiceError as exc:
+            state.record_job_run(JobRunRecord(dep, job, ",".join(node.outputs), version,
+                                              JobRunStatus.FAILED, 0, 0.0,
+                                              exc.message))
+            raise
+        new_versions.update(result.versions)
+        outcome.rows.update(result.rows)
+        for d, v in result.versions.items():
+            state.record_job_run(JobRunRecord(dep, job, d, v, JobRunStatus.SUCCEEDED,
+                                              result.rows.get(d, 0), result.seconds, ""))
+        step(f"run:{job}", "done", {"rows": result.rows})
+    outcome.versions = dict(new_versions)
+    history = MetricHistory(ws.home / "state.db")
+    try:
+        for dataset, version in new_versions.items():
+            step(f"audit:{dataset}", "started")
+            table = target.version_table(dataset, version).replace('"', "")
+            audit = audit_version(cfg, release_dir, target.engine(), dataset, version, table,
+                                  history, sample_limit)
+            outcome.audits.append(audit)
+            state.record_audit(AuditRecord(dep, dataset, version, audit.passed, audit.summary()))
+            step(f"audit:{dataset}", "done" if audit.passed else "failed")
+        if any(not a.passed for a in outcome.audits):
+            raise AuditFailed(outcome.audits)
+        step("publish", "started", {"versions": new_versions})
+        live_versions = {**catalog, **new_versions}
+        target.publish(live_versions)
+        step("publish", "done")
+        target.activate_release(manifest.id)
+        step("activate", "done")
+        state.publish(env, manifest.id, live_versions, dep)
+        for audit in outcome.audits:
+            metrics: dict[str, float | None] = {}
+            for res in (audit.contract, audit.rules):
+                if res is None:
+                    continue
+                metrics.update(res.analyzer_metrics)
+                for r in res.results:
+                    metrics.update(r.metrics)
+            history.record(audit.dataset, f"{env}:{dep}", metrics)
+    finally:
+        history.close()
+    state.finish_deployment(dep, "succeeded", f"{len(new_versions)} new versions")
+    state.event("published", env=env, release_id=manifest.id,
+                payload={"deployment": dep, "versions": new_versions})
+    return outcome
+
+
+def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
+    """Leave the environment exactly as it was before deployment ``dep``."""
+    state = ws.state
+    message = exc.message if isinstance(exc, SluiceError) else f"{type(exc).__name__}: {exc}"
+    try:
+        _restore(ws, env, dep)
+    finally:
+        state.finish_deployment(dep, "failed", message)
+        state.event("deploy_failed", env=env, payload={"deployment": dep, "reason": message})
+
+
+def _restore(ws: Workspace, env: str, dep: int) -> None:
+    state = ws.state
+    target = ws.target(env)
+    live = state.live(env)
+    if live is not None:
+        # publish may have happened before the state store recorded it: re-point to the
+        # recorded live state (idempotent), and make its release current again
+        if target.catalog() != live.versions:
+            target.publish(live.versions)
+        if target.current_release() != live.release_id and target.release_dir(
+                live.release_id).is_dir():
+            target.activate_release(live.release_id)
+    published = set(target.catalog().items())
+    for run in state.job_runs(dep):
+        if run.version and (run.dataset, run.version) not in published:
+            for d in run.dataset.split(","):
+                if any(v.version == run.version for v in target.versions(d)):
+                    target.drop_version(d, run.version)
+    for s in state.steps(dep):
+        if s.step.startswith("run:") and s.status == "started" and s.detail:
+            version = s.detail.get("version")
+            for d in s.detail.get("outputs", []):
+                if version and (d, version) not in published and any(
+                        v.version == version for v in target.versions(d)):
+                    target.drop_version(d, version)
+
+
+def recover(ws: Workspace, env: str, on_step: Step = _noop) -> list[int]:
+    """Roll back deployments of ``env`` that a crash left unfinished. Call under the lock."""
+    done = []
+    for dep in ws.state.unfinished_deployments(env):
+        _restore(ws, env, dep.id)
+        ws.state.finish_deployment(dep.id, "rolled_back", "interrupted; rolled back on recovery")
+        ws.state.event("recovered", env=env, payload={"deployment": dep.id})
+        on_step(f"recover:{dep.id}", "done")
+        done.append(dep.id)
+    return done
+
+
+__all__ = ["AuditFailed", "DeployOutcome", "JobError", "deploy", "plan_deploy", "recover"]

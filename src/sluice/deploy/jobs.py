@@ -1,0 +1,186 @@
+"""Run one job into a new dataset version on a target.
+
+Every input is resolved explicitly: a dataset recomputed earlier in the same deploy reads its
+new (unpublished) version, any other dataset its published version, a source its files in
+the environment's object storage. Jobs therefore never see half-published data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from sluice.config import ProjectConfig, PythonJob, SqlJob, builtins, substitute
+from sluice.errors import SluiceError
+from sluice.project.graph import JobNode
+from sluice.targets.base import Target
+
+
+def target_env(target: Target) -> str:
+    return str(getattr(target, "env", ""))
+
+
+class JobError(SluiceError):
+    """A job failed; the deploy stops before publishing anything."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    versions: dict[str, str]
+    rows: dict[str, int]
+    seconds: float
+
+
+class Resolver:
+    """Maps dataset names to relations for one deploy or run."""
+
+    def __init__(self, config: ProjectConfig, target: Target, new_versions: Mapping[str, str],
+                 published: Mapping[str, str]) -> None:
+        self.config, self.target = config, target
+        self.new_versions, self.published = new_versions, published
+
+    def relation(self, dataset: str) -> str:
+        if dataset in self.new_versions:
+            return self.target.version_table(dataset, self.new_versions[dataset])
+        if dataset in self.config.sources:
+            src = self.config.sources[dataset]
+            location = src.table if src.format == "table" else src.path
+            assert location is not None
+            return self.target.source_sql(dataset, src.format, location)
+        if dataset in self.published:
+            return self.target.version_table(dataset, self.published[dataset])
+        raise JobError(
+            f"dataset {dataset} has never been computed in this environment",
+            tip="deploy the job that writes it first (sluice deploy computes missing datasets)",
+        )
+
+
+def rewrite_sql(sql: str, dialect: str, engine_dialect: str, resolver: Resolver,
+                inputs: tuple[str, ...]) -> str:
+    """The job's SELECT with every input table replaced by its resolved relation."""
+    tree = sqlglot.parse_one(sql, read=dialect)
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    by_name = {}
+    for d in inputs:
+        by_name[d.lower()] = d
+        if d.startswith("main."):
+            by_name[d[5:].lower()] = d
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.name:
+            key = (f"{node.db}.{node.name}" if node.db else node.name).lower()
+            if key in ctes and not node.db:
+                return node
+            dataset = by_name.get(key)
+            if dataset is None:
+                return node
+            relation = sqlglot.parse_one(f"SELECT * FROM {resolver.relation(dataset)}",
+                                         read=engine_dialect)
+            return exp.paren(relation).as_(node.alias or node.name)
+        return node
+
+    return tree.transform(swap).sql(engine_dialect)
+
+
+def run_sql_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
+                resolver: Resolver, params: Mapping[str, str], version: str,
+                fingerprint: str) -> JobResult:
+    job = config.jobs[node.name]
+    assert isinstance(job, SqlJob)
+    path = release_dir / job.sql
+    params = {**builtins(target_env(target), config.project), **params}
+    text = substitute(path.read_text(encoding="utf-8"), params, where=job.sql)
+    started = time.perf_counter()
+    select = rewrite_sql(text, config.dialect, target.engine().dialect, resolver, node.inputs)
+    output = node.outputs[0]
+    try:
+        rows = target.create_version(output, version, fingerprint, select)
+    except SluiceError:
+        raise
+    except Exception as exc:
+        raise JobError(f"job {node.name} ({job.sql}) failed: {str(exc).splitlines()[0]}",
+                       tip="run the query against the dev warehouse to debug it") from exc
+    return JobResult(node.name, {output: version}, {output: rows}, time.perf_counter() - started)
+
+
+class JobContext:
+    """What a python job's function receives: read inputs, write outputs, parameters."""
+
+    def __init__(self, node: JobNode, target: Target, resolver: Resolver,
+                 params: Mapping[str, str], version: str, fingerprint: str) -> None:
+        self.job = node.name
+        self.params = dict(params)
+        self._node, self._target, self._resolver = node, target, resolver
+        self._version, self._fingerprint = version, fingerprint
+        self.written: dict[str, int] = {}
+
+    def read(self, dataset: str) -> Any:
+        """An input as a DuckDB relation (``.df()``, ``.arrow()``, ``.fetchall()`` …)."""
+        if dataset not in self._node.inputs:
+            raise JobError(f"job {self.job} reads {dataset!r}, which it does not declare",
+                           tip=f"add it to jobs.{self.job}.inputs in sluice.yaml")
+        con = self._target.engine().con  # type: ignore[attr-defined]
+        return con.sql(f"SELECT * FROM {self._resolver.relation(dataset)}")
+
+    def write(self, dataset: str, data: Any) -> None:
+        """Write an output from a DuckDB relation, a pyarrow Table or a pandas DataFrame."""
+        if dataset not in self._node.outputs:
+            raise JobError(f"job {self.job} writes {dataset!r}, which it does not declare",
+                           tip=f"add it to jobs.{self.job}.outputs in sluice.yaml")
+        con = self._target.engine().con  # type: ignore[attr-defined]
+        view = f"sluice_out_{abs(hash((self.job, dataset))) % 10**8}"
+        con.register(view, data)
+        try:
+            self.written[dataset] = self._target.create_version(
+                dataset, self._version, self._fingerprint, f"SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
+
+
+def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
+                   resolver: Resolver, params: Mapping[str, str], version: str,
+                   fingerprint: str) -> JobResult:
+    job = config.jobs[node.name]
+    assert isinstance(job, PythonJob)
+    file, _, func_name = job.function.partition(":")
+    path = (release_dir / file).resolve()
+    if not str(path).startswith(str(release_dir.resolve())):
+        raise JobError(f"job {node.name}: {file} is outside the release")
+    started = time.perf_counter()
+    module_name = f"sluice_job_{node.name}_{version}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise JobError(f"job {node.name}: cannot load {file}")
+    module = importlib.util.module_from_spec(spec)
+    ctx = JobContext(node, target, resolver, params, version, fingerprint)
+    try:
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        func = getattr(module, func_name, None)
+        if func is None:
+            raise JobError(f"job {node.name}: {file} has no function {func_name!r}")
+        func(ctx)
+    except SluiceError:
+        raise
+    except Exception as exc:
+        raise JobError(
+            f"job {node.name} ({job.function}) raised {type(exc).__name__}: {exc}",
+            tip="run its unit tests, or `sluice run dev --debug` for the traceback",
+        ) from exc
+    finally:
+        sys.modules.pop(module_name, None)
+    missing = [d for d in node.outputs if d not in ctx.written]
+    if missing:
+        raise JobError(f"job {node.name} did not write {', '.join(missing)}",
+                       tip="call ctx.write(name, data) for every declared output")
+    return JobResult(node.name, {d: version for d in node.outputs}, ctx.written,
+                     time.perf_counter() - started)

@@ -1,0 +1,140 @@
+"""What a deploy would change in an environment: jobs, datasets to recompute, contracts.
+
+Plans are data: ``sluice plan`` prints one, ``sluice deploy`` executes one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from sluice.config import ProjectConfig
+from sluice.project.graph import ProjectGraph
+from sluice.targets.base import Target
+
+JobStatus = Literal["added", "changed", "unchanged", "removed", "forced"]
+
+
+@dataclass(frozen=True)
+class JobChange:
+    job: str
+    status: JobStatus
+    outputs: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ContractChange:
+    dataset: str
+    change: str
+    breaking: bool
+
+
+@dataclass
+class DeployPlan:
+    env: str
+    release_id: str
+    live_release: str | None
+    jobs: list[JobChange] = field(default_factory=list)
+    recompute: list[str] = field(default_factory=list)  # jobs to run, in order
+    contract_changes: list[ContractChange] = field(default_factory=list)
+    effective: dict[str, str] = field(default_factory=dict)  # job -> env fingerprint
+
+    @property
+    def datasets(self) -> list[str]:
+        return [d for j in self.jobs if j.job in self.recompute for d in j.outputs]
+
+    @property
+    def breaking(self) -> list[ContractChange]:
+        return [c for c in self.contract_changes if c.breaking]
+
+    @property
+    def empty(self) -> bool:
+        return not self.recompute and all(j.status == "unchanged" for j in self.jobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env, "release": self.release_id, "live_release": self.live_release,
+            "jobs": [asdict(j) for j in self.jobs], "recompute": self.recompute,
+            "datasets": self.datasets,
+            "contract_changes": [asdict(c) for c in self.contract_changes],
+            "breaking": bool(self.breaking),
+        }
+
+
+def effective_fingerprint(job_fingerprint: str, params: Mapping[str, str]) -> str:
+    """A job's fingerprint in one environment: its code and config plus that env's parameters."""
+    blob = json.dumps({"job": job_fingerprint, "params": dict(sorted(params.items()))},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def make_plan(env: str, release_id: str, graph: ProjectGraph, target: Target,
+              params: Mapping[str, str], live_release: str | None,
+              live_config: ProjectConfig | None, *, force_all: bool = False) -> DeployPlan:
+    """Compare the release's job fingerprints with the versions published in ``env``."""
+    plan = DeployPlan(env, release_id, live_release)
+    catalog = target.catalog()
+    registry = {(v.dataset, v.version): v.fingerprint for v in target.versions()}
+    for name in graph.order:
+        node = graph.jobs[name]
+        eff = effective_fingerprint(graph.fingerprints[name], params)
+        plan.effective[name] = eff
+        published = [registry.get((d, catalog[d])) if d in catalog else None
+                     for d in node.outputs]
+        if force_all:
+            status: JobStatus = "forced"
+            reason = "a run recomputes every job"
+        elif live_config is None or name not in live_config.jobs:
+            status, reason = "added", "new job"
+        elif all(p == eff for p in published):
+            status, reason = "unchanged", ""
+        else:
+            status, reason = "changed", "code, config, parameters or an upstream changed"
+        if status != "unchanged" or any(p is None for p in published):
+            if status == "unchanged":
+                status, reason = "changed", "its output was never computed here"
+            plan.recompute.append(name)
+        plan.jobs.append(JobChange(name, status, node.outputs, reason))
+    if live_config is not None:
+        for name, job in live_config.jobs.items():
+            if name not in graph.jobs:
+                plan.jobs.append(JobChange(name, "removed", tuple(live_config.job_outputs(job)),
+                                           "no longer in the release"))
+        plan.contract_changes = contract_changes(live_config, graph.config)
+    return plan
+
+
+def contract_changes(old: ProjectConfig, new: ProjectConfig) -> list[ContractChange]:
+    """Column-level differences between two configs' contracts, marked breaking or not."""
+    out: list[ContractChange] = []
+    for name, ds in new.datasets.items():
+        before = old.datasets.get(name)
+        if before is None or before.contract is None or ds.contract is None:
+            continue
+        a, b = before.contract, ds.contract
+        for col, spec in a.columns.items():
+            if col not in b.columns:
+                out.append(ContractChange(name, f"column {col} removed", True))
+                continue
+            nspec = b.columns[col]
+            if nspec.type.upper() != spec.type.upper():
+                out.append(ContractChange(name, f"column {col} type {spec.type} -> {nspec.type}",
+                                          True))
+            if spec.nullable and not nspec.nullable:
+                out.append(ContractChange(name, f"column {col} no longer nullable", True))
+            if not spec.nullable and nspec.nullable:
+                out.append(ContractChange(name, f"column {col} now nullable", False))
+        for col, nspec in b.columns.items():
+            if col not in a.columns:
+                out.append(ContractChange(name, f"column {col} added", not nspec.nullable))
+        if list(a.primary_key or []) != list(b.primary_key or []):
+            out.append(ContractChange(
+                name, f"primary key {a.primary_key or []} -> {b.primary_key or []}", True))
+    for name in old.datasets:
+        if name not in new.datasets:
+            out.append(ContractChange(name, "dataset removed", True))
+    return out

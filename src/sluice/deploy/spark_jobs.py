@@ -1,0 +1,89 @@
+"""PySpark jobs: a script run in its own process on PySpark in local mode.
+
+The script gets ``--input NAME=PATH`` and ``--output NAME=PATH`` arguments (Parquet folders)
+and the environment's parameters as ``--param NAME=VALUE``. Inputs are exported from the
+warehouse to Parquet, outputs read back into new dataset versions: the same write-audit-
+publish cycle as every other job.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlglot import exp
+
+from sluice.config import ProjectConfig, PySparkJob
+from sluice.deploy.jobs import JobError, JobResult, Resolver
+from sluice.errors import EngineUnavailableError
+from sluice.project.graph import JobNode
+from sluice.targets.base import Target
+
+JOB_TIMEOUT = 3600
+
+
+def java_available() -> bool:
+    home = os.environ.get("JAVA_HOME")
+    return bool((home and Path(home, "bin", "java").exists()) or shutil.which("java"))
+
+
+def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
+                    resolver: Resolver, params: Mapping[str, str], version: str,
+                    fingerprint: str) -> JobResult:
+    job = config.jobs[node.name]
+    assert isinstance(job, PySparkJob)
+    if not java_available():
+        raise EngineUnavailableError(
+            f"job {node.name} is a PySpark job and PySpark needs Java 17, but no `java` is on "
+            "PATH and JAVA_HOME is not set",
+            tip="install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
+        )
+    script = (release_dir / job.script).resolve()
+    if not str(script).startswith(str(release_dir.resolve())):
+        raise JobError(f"job {node.name}: {job.script} is outside the release")
+    con = target.engine().con  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp:
+        args = [sys.executable, str(script)]
+        for d in node.inputs:
+            path = Path(tmp) / "in" / d
+            path.mkdir(parents=True)
+            out = exp.Literal.string(str(path / "part-0.parquet")).sql("duckdb")
+            con.execute(f"COPY (SELECT * FROM {resolver.relation(d)}) TO {out} (FORMAT parquet)")
+            args += ["--input", f"{d}={path}"]
+        outputs = {d: Path(tmp) / "out" / d for d in node.outputs}
+        for d, p in outputs.items():
+            args += ["--output", f"{d}={p}"]
+        for k, v in sorted(params.items()):
+            args += ["--param", f"{k}={v}"]
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable,
+               **{f"SLUICE_SPARK_CONF_{k}": v for k, v in job.spark_conf.items()}}
+        try:
+            proc = subprocess.run(args, cwd=release_dir, capture_output=True, text=True,
+                                  timeout=JOB_TIMEOUT, env=env, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise JobError(f"job {node.name} ran longer than {JOB_TIMEOUT}s") from exc
+        if proc.returncode != 0:
+            tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-8:]
+            raise JobError(
+                f"job {node.name} ({job.script}) failed with exit code {proc.returncode}:\n    "
+                + "\n    ".join(tail),
+                tip="run the script locally with the same --input/--output arguments",
+            )
+        rows: dict[str, int] = {}
+        for d, p in outputs.items():
+            files = list(p.rglob("*.parquet")) if p.exists() else []
+            if not files:
+                raise JobError(f"job {node.name} wrote no Parquet files for {d} at {p}",
+                               tip="write every --output path with df.write.parquet(path)")
+            glob = exp.Literal.string(str(p / "**" / "*.parquet")).sql("duckdb")
+            rows[d] = target.create_version(d, version, fingerprint,
+                                            f"SELECT * FROM read_parquet({glob})")
+    return JobResult(node.name, {d: version for d in node.outputs}, rows,
+                     time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""The CD flow: releases, promotion behind gates, approvals, rollback, status."""

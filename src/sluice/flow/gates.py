@@ -1,0 +1,136 @@
+"""Promotion, approvals and rollback: the gates between environments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluice.deploy.deployer import DeployOutcome, Step, _noop, deploy
+from sluice.errors import SluiceError
+from sluice.project.workspace import Workspace, current_actor
+from sluice.release import verify_release
+from sluice.state import ApprovalRecord
+
+
+class GateError(SluiceError):
+    """A promotion gate does not hold."""
+
+
+@dataclass
+class RollbackOutcome:
+    env: str
+    from_release: str
+    to_release: str
+    versions: dict[str, str]
+
+
+def check_gates(ws: Workspace, source: str, dest: str) -> str:
+    """The release live in ``source`` if it may enter ``dest``; GateError saying why not."""
+    cfg = ws.config()
+    cfg.environment(source)
+    protection = cfg.environment(dest).protection
+    live = ws.state.live(source)
+    if live is None:
+        raise GateError(f"nothing is live in {source} to promote",
+                        tip=f"deploy first:  sluice deploy {source}")
+    last = [d for d in ws.state.deployments(source, limit=1)]
+    if last and last[0].status.value != "succeeded" and last[0].release_id == live.release_id:
+        raise GateError(f"the last deployment of {live.release_id} to {source} did not succeed")
+    if protection.require_checks:
+        rel = ws.state.get_release(live.release_id)
+        if not rel.checks_passed:
+            raise GateError(f"release {live.release_id} has no passing checks",
+                            tip="run  sluice check  and build the release after it passes")
+    if protection.approval_required and not ws.state.is_approved(dest, live.release_id):
+        raise GateError(
+            f"{dest} is protected: release {live.release_id} needs an approval",
+            tip=f"sluice approve {dest} --release {live.release_id} --comment '…'",
+        )
+    return live.release_id
+
+
+def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
+            on_step: Step = _noop) -> DeployOutcome:
+    """Deploy to ``dest`` the very release live in ``source`` (never rebuilt)."""
+    release_id = check_gates(ws, source, dest)
+    ws.state.event("promotion_started", env=dest, actor=current_actor(), release_id=release_id,
+                   payload={"from": source})
+    return deploy(ws, dest, release_id, kind="promote", actor=current_actor(), wait=wait,
+                  on_step=on_step)
+
+
+def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
+           comment: str = "") -> ApprovalRecord:
+    """Record an approval or a rejection of a release for a protected environment."""
+    cfg = ws.config()
+    protection = cfg.environment(env).protection
+    actor = current_actor()
+    if protection.approvers and actor not in protection.approvers:
+        raise GateError(f"{actor} may not approve releases for {env}",
+                        tip=f"approvers: {', '.join(protection.approvers)}")
+    if release_id is None:
+        order = cfg.promotion_order()
+        idx = order.index(env)
+        if idx == 0:
+            raise GateError(f"{env} is first in the promotion order; name the release",
+                            tip=f"sluice approve {env} --release ID")
+        live = ws.state.live(order[idx - 1])
+        if live is None:
+            raise GateError(f"nothing is live in {order[idx - 1]} to approve for {env}")
+        release_id = live.release_id
+    release_id = ws.state.get_release(release_id).id
+    from sluice.state import ApprovalDecision
+
+    rec = ApprovalRecord(env=env, release_id=release_id,
+                         decision=ApprovalDecision.APPROVED if approve
+                         else ApprovalDecision.REJECTED,
+                         actor=actor, comment=comment)
+    ws.state.record_approval(rec)
+    ws.state.event("approved" if approve else "rejected", env=env, actor=actor,
+                   release_id=release_id, payload={"comment": comment})
+    return rec
+
+
+def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
+    """Re-point ``env`` to an earlier release and its data versions; nothing is recomputed."""
+    state = ws.state
+    owner = ws.owner()
+    state.acquire_lock(env, owner)
+    try:
+        live = state.live(env)
+        if live is None:
+            raise GateError(f"nothing is live in {env}")
+        history = state.live_history(env)
+        if to is None:
+            candidates = [h for h in history if h.release_id != live.release_id
+                          or h.versions != live.versions]
+            earlier = [h for h in candidates if h.since < live.since]
+            if not earlier:
+                raise GateError(f"{env} has no earlier release to roll back to")
+            goal = earlier[0]
+        else:
+            rid = state.get_release(to).id
+            matches = [h for h in history if h.release_id == rid]
+            if not matches:
+                raise GateError(f"release {rid} was never live in {env}",
+                                tip="promote it instead, or pick one from  sluice history")
+            goal = matches[0]
+        target = ws.target(env)
+        existing = {(v.dataset, v.version) for v in target.versions()}
+        missing = [f"{d}@{v}" for d, v in goal.versions.items() if (d, v) not in existing]
+        if missing:
+            raise GateError(f"the data versions of {goal.release_id} were garbage-collected: "
+                            f"{', '.join(missing[:5])}",
+                            tip=f"redeploy it instead:  sluice deploy {env} --release "
+                                f"{goal.release_id}")
+        dep = state.start_deployment(env, goal.release_id, "rollback", current_actor())
+        if not target.release_dir(goal.release_id).is_dir():
+            target.install_release(ws.artifacts, verify_release(ws.artifacts, goal.release_id))
+        target.publish(goal.versions)
+        target.activate_release(goal.release_id)
+        state.publish(env, goal.release_id, goal.versions, dep)
+        state.finish_deployment(dep, "succeeded", f"rolled back from {live.release_id}")
+        state.event("rolled_back", env=env, actor=current_actor(), release_id=goal.release_id,
+                    payload={"from": live.release_id})
+        return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions))
+    finally:
+        state.release_lock(env, owner)

@@ -1,0 +1,202 @@
+"""Dependency graph of a project's jobs and fingerprints of what each job computes.
+
+SQL jobs' inputs are read from their SELECT with sqlglot (every table that is not a CTE);
+python and pyspark jobs declare theirs. A job's fingerprint hashes its code, its config,
+the contracts of its outputs and the fingerprints of its upstream jobs and sources, so a
+change anywhere upstream changes everything downstream — and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from sluice.config import ProjectConfig, builtins, substitute
+from sluice.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class JobNode:
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    code_files: tuple[str, ...]
+
+
+@dataclass
+class ProjectGraph:
+    root: Path
+    config: ProjectConfig
+    jobs: dict[str, JobNode]
+    producers: dict[str, str]  # dataset -> job
+    order: list[str]  # jobs, topologically sorted (stable: by name among ready jobs)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def upstream_jobs(self, job: str) -> list[str]:
+        return sorted({self.producers[d] for d in self.jobs[job].inputs if d in self.producers})
+
+    def downstream(self, jobs: Iterable[str]) -> set[str]:
+        """The given jobs and every job that (transitively) reads their outputs."""
+        out = set(jobs)
+        changed = True
+        while changed:
+            changed = False
+            for name in self.order:
+                if name not in out and any(u in out for u in self.upstream_jobs(name)):
+                    out.add(name)
+                    changed = True
+        return out
+
+    def sorted(self, jobs: Iterable[str]) -> list[str]:
+        wanted = set(jobs)
+        return [j for j in self.order if j in wanted]
+
+
+def sql_inputs(sql: str, dialect: str, *, where: str) -> list[str]:
+    """Tables a SELECT reads (CTE names excluded), as ``schema.name`` strings."""
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        line, col = max(err.get("line", 1), 1), max(err.get("col", 1), 1)
+        raise ConfigError(
+            f"{where}:{line}:{col}: SQL does not parse ({dialect}): "
+            f"{err.get('description', str(exc).splitlines()[0])}",
+            tip="fix the statement; `sluice check` reports every SQL error at once",
+        ) from None
+    if not isinstance(tree, exp.Query):
+        raise ConfigError(f"{where}: a sql job must be a SELECT statement",
+                          tip="write the query only; sluice creates the table")
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    names: list[str] = []
+    for table in tree.find_all(exp.Table):
+        if not table.name or (table.name.lower() in ctes and not table.db):
+            continue
+        name = f"{table.db}.{table.name}" if table.db else table.name
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _resolve(name: str, known: set[str]) -> str | None:
+    if name in known:
+        return name
+    if "." not in name and f"main.{name}" in known:
+        return f"main.{name}"
+    lowered = {k.lower(): k for k in known}
+    return lowered.get(name.lower())
+
+
+def build_graph(root: Path | str, config: ProjectConfig,
+                environment: str | None = None) -> ProjectGraph:
+    """Read every job, infer SQL inputs, check references and cycles, fingerprint jobs.
+
+    ``${param}`` in SQL is substituted with the parameters of ``environment`` (default: the
+    first of the promotion order) before parsing; fingerprints hash the files as written.
+    """
+    root = Path(root)
+    env = environment or config.promotion_order()[0]
+    params = {**builtins(env, config.project), **config.environment(env).parameters}
+    known = set(config.all_datasets())
+    jobs: dict[str, JobNode] = {}
+    producers: dict[str, str] = {}
+    for name, job in config.jobs.items():
+        outputs = tuple(config.job_outputs(job))
+        if job.type == "sql":
+            path = root / job.sql
+            text = substitute(path.read_text(encoding="utf-8"), params, where=job.sql)
+            raw_inputs = sql_inputs(text, config.dialect, where=job.sql)
+            inputs = []
+            for t in raw_inputs:
+                resolved = _resolve(t, known)
+                if resolved is None:
+                    import difflib
+
+                    close = difflib.get_close_matches(t, sorted(known), n=1)
+                    raise ConfigError(
+                        f"{job.sql}: job {name!r} reads {t!r}, which is neither a source nor a "
+                        "dataset of this project",
+                        tip=f"did you mean {close[0]!r}?" if close
+                        else "declare it under sources: or datasets: in sluice.yaml",
+                    )
+                inputs.append(resolved)
+            code = (job.sql,)
+        else:
+            inputs = list(job.inputs)
+            for t in inputs:
+                if t not in known:
+                    raise ConfigError(f"job {name!r} reads unknown dataset {t!r}",
+                                      tip="declare it under sources: or datasets:")
+            code = (job.function.split(":")[0],) if job.type == "python" else (job.script,)
+        jobs[name] = JobNode(name, job.type, tuple(inputs), outputs, code)
+        for d in outputs:
+            producers[d] = name
+    order = _toposort(jobs, producers)
+    graph = ProjectGraph(root, config, jobs, producers, order)
+    graph.fingerprints = _fingerprints(graph)
+    return graph
+
+
+def _toposort(jobs: Mapping[str, JobNode], producers: Mapping[str, str]) -> list[str]:
+    deps = {n: {producers[d] for d in j.inputs if d in producers} for n, j in jobs.items()}
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(jobs):
+        ready = sorted(n for n in jobs if n not in done and deps[n] <= done)
+        if not ready:
+            raise ConfigError(
+                f"jobs depend on each other in a cycle: {' -> '.join(_cycle(deps, done))}",
+                tip="a job cannot read (directly or not) the dataset it writes",
+            )
+        order.extend(ready)
+        done.update(ready)
+    return order
+
+
+def _cycle(deps: Mapping[str, set[str]], done: set[str]) -> list[str]:
+    start = sorted(n for n in deps if n not in done)[0]
+    path, seen = [start], {start}
+    node = start
+    while True:
+        node = sorted(d for d in deps[node] if d not in done)[0]
+        if node in seen:
+            return [*path[path.index(node):], node]
+        path.append(node)
+        seen.add(node)
+
+
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _fingerprints(graph: ProjectGraph) -> dict[str, str]:
+    cfg = graph.config
+    out: dict[str, str] = {}
+    for name in graph.order:
+        node = graph.jobs[name]
+        job_cfg = cfg.jobs[name].model_dump(mode="json")
+        code = {f: hashlib.sha256((graph.root / f).read_bytes()).hexdigest()
+                for f in node.code_files}
+        # only the contract shapes the data; rules and descriptions do not
+        outputs: dict[str, Any] = {}
+        for d in node.outputs:
+            contract = cfg.datasets[d].contract if d in cfg.datasets else None
+            outputs[d] = contract.model_dump(mode="json") if contract is not None else None
+        upstream: dict[str, Any] = {}
+        for d in node.inputs:
+            if d in graph.producers:
+                upstream[d] = out[graph.producers[d]]
+            else:
+                upstream[d] = cfg.sources[d].model_dump(mode="json")
+        out[name] = _digest({"job": job_cfg, "code": code, "outputs": outputs,
+                             "upstream": upstream, "dialect": cfg.dialect})
+    return out

@@ -1,0 +1,86 @@
+"""A workspace: one project checkout plus its ``.sluice`` home (state, artifacts, envs)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sluice.config import ProjectConfig, load_project
+from sluice.errors import ConfigError
+from sluice.release import ArtifactStore
+from sluice.state import StateStore
+from sluice.targets.base import Target, create_target
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding a sluice.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "sluice.yaml").is_file():
+            return folder
+    raise ConfigError(f"no sluice.yaml in {here} or any parent folder",
+                      tip="run sluice in a project, or create one with  sluice init DIR")
+
+
+def current_actor() -> str:
+    """Who is acting: $SLUICE_USER, else git's user.name, else the login name."""
+    if os.environ.get("SLUICE_USER"):
+        return os.environ["SLUICE_USER"]
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True,
+                              timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name or getpass.getuser()
+
+
+@dataclass
+class Workspace:
+    root: Path
+    home: Path
+    _state: StateStore | None = field(default=None, repr=False)
+    _targets: dict[str, Target] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, root: Path | str | None = None) -> Workspace:
+        r = find_root(Path(root) if root else None)
+        home = Path(os.environ["SLUICE_HOME"]) if os.environ.get("SLUICE_HOME") else r / ".sluice"
+        home.mkdir(parents=True, exist_ok=True)
+        return cls(r, home)
+
+    def config(self, environment: str | None = None) -> ProjectConfig:
+        return load_project(self.root, environment=environment)
+
+    @property
+    def state(self) -> StateStore:
+        if self._state is None:
+            url = os.environ.get("SLUICE_STATE_URL") or f"sqlite:///{self.home / 'state.db'}"
+            self._state = StateStore(url)
+        return self._state
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.home / "artifacts")
+
+    def target(self, env: str, config: ProjectConfig | None = None) -> Target:
+        if env not in self._targets:
+            cfg = config or self.config()
+            spec = cfg.environment(env).target
+            options = spec.model_dump(exclude={"type"})
+            self._targets[env] = create_target(spec.type, env, self.home, **options)
+        return self._targets[env]
+
+    def owner(self) -> str:
+        return f"{current_actor()}@{socket.gethostname()}:{os.getpid()}"
+
+    def close(self) -> None:
+        for t in self._targets.values():
+            t.close()
+        self._targets.clear()
+        if self._state is not None:
+            self._state.close()
+            self._state = None

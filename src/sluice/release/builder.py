@@ -1,0 +1,290 @@
+"""Build a release from a project's git tree, and find releases in a store.
+
+The files of a release are what git tracks (``git ls-files``) and, with ``allow_dirty``, the
+modified and untracked-but-not-ignored files of the work tree too. Content is read from the work
+tree, so git's checkout filters (line endings, LFS) apply as they would for a deploy from a
+checkout. ``.git/`` and ``.sluice/`` are never included, nor is the artifact store itself.
+
+git is run as a subprocess with explicit arguments (no shell), from the project directory, which
+may be a subdirectory of a larger repository.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import ReleaseError
+from sluice.release.artifacts import ArtifactStore
+from sluice.release.manifest import Manifest, unsafe_path_reason
+
+MAX_DIRTY_LISTED = 10
+_GIT_TIMEOUT_S = 120
+
+
+def build_release(
+    project_root: Path,
+    store: ArtifactStore,
+    *,
+    jobs: Mapping[str, str] | None = None,
+    project: str = "",
+    allow_dirty: bool = False,
+    message: str = "",
+    checks: Mapping[str, Any] | None = None,
+) -> tuple[Manifest, bool]:
+    """Bundle the project's git tree into ``store``.
+
+    Returns the manifest and whether it is new (``False`` when an identical release, same
+    digest, already existed; its manifest, with its original ``created_at``, is returned).
+    Raises :class:`ReleaseError` if the directory is not in a git repository, has no commit, or
+    has uncommitted changes and ``allow_dirty`` is false.
+    """
+    root = Path(project_root).resolve()
+    git = _Git(root)
+    prefix = git.prefix()
+    commit, author, committed_at = git.head()
+    excluded = _excluded_prefixes(root, store)
+
+    dirty_paths = [p for p in git.dirty_paths(prefix) if not _is_excluded(p, excluded)]
+    if dirty_paths and not allow_dirty:
+        shown = ", ".join(dirty_paths[:MAX_DIRTY_LISTED])
+        more = len(dirty_paths) - MAX_DIRTY_LISTED
+        if more > 0:
+            shown += f" and {more} more"
+        raise ReleaseError(
+            f"{root} has {len(dirty_paths)} uncommitted change(s): {shown}",
+            tip="commit first or pass --allow-dirty",
+        )
+
+    files: dict[str, str] = {}
+    for rel in git.list_files(include_untracked=allow_dirty):
+        if _is_excluded(rel, excluded):
+            continue
+        path = root / rel
+        if not os.path.lexists(path):
+            continue  # tracked but deleted in the work tree (only possible when dirty)
+        files[rel] = _store_file(store, root, rel, path)
+
+    manifest = Manifest.create(
+        project=project,
+        commit=commit,
+        author=author,
+        committed_at=committed_at,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        message=message,
+        dirty=bool(dirty_paths),
+        files=files,
+        jobs=jobs,
+        checks=checks,
+    )
+    existing = _existing(store, manifest)
+    if existing is not None:
+        return existing, False
+    store.write_release(manifest.id, manifest.to_json())
+    return manifest, True
+
+
+def list_releases(store: ArtifactStore) -> list[Manifest]:
+    """Every release in ``store``, newest first (by ``created_at``, then id)."""
+    manifests = [_load(store, release_id) for release_id in store.release_ids()]
+    return sorted(manifests, key=lambda m: (m.created_at, m.id), reverse=True)
+
+
+def resolve_release_id(store: ArtifactStore, id_or_prefix: str) -> str:
+    """The full id of the one release whose id starts with ``id_or_prefix``.
+
+    A full digest (64 hex) is accepted too. Raises :class:`ReleaseError` if no release or more
+    than one matches.
+    """
+    wanted = id_or_prefix.strip().lower()
+    if not wanted or any(c not in "0123456789abcdef" for c in wanted) or len(wanted) > 64:
+        raise ReleaseError(
+            f"{id_or_prefix!r} is not a release id or prefix (expected hex characters)",
+            tip="list the releases with `sluice release list`",
+        )
+    short = wanted[:12]
+    matches = [rid for rid in store.release_ids() if rid.startswith(short)]
+    if not matches:
+        raise ReleaseError(
+            f"no release matches {id_or_prefix!r} in {store.releases_dir}",
+            tip="list the releases with `sluice release list`",
+        )
+    if len(matches) > 1:
+        raise ReleaseError(
+            f"{id_or_prefix!r} is ambiguous: it matches releases {', '.join(matches)}",
+            tip="give more characters of the release id",
+        )
+    return matches[0]
+
+
+def load_release(store: ArtifactStore, id_or_prefix: str) -> Manifest:
+    """The release whose id is, or starts with, ``id_or_prefix`` (must be unique)."""
+    release_id = resolve_release_id(store, id_or_prefix)
+    manifest = _load(store, release_id)
+    if len(id_or_prefix) > 12 and not manifest.digest.startswith(id_or_prefix.strip().lower()):
+        raise ReleaseError(
+            f"no release has digest {id_or_prefix!r} (release {release_id} has {manifest.digest})",
+            tip="list the releases with `sluice release list`",
+        )
+    return manifest
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _load(store: ArtifactStore, release_id: str) -> Manifest:
+    try:
+        return Manifest.from_json(store.read_release(release_id))
+    except ReleaseError as exc:
+        if exc.tip is not None:
+            raise
+        raise ReleaseError(
+            f"release {release_id}: {exc.message} ({store.release_path(release_id)})",
+            tip=f"run `sluice release verify {release_id}`; rebuild it with `sluice release`",
+        ) from exc
+
+
+def _existing(store: ArtifactStore, manifest: Manifest) -> Manifest | None:
+    """The stored release identical to ``manifest``, if there is a sound one."""
+    if not store.release_path(manifest.id).is_file():
+        return None
+    try:
+        stored = _load(store, manifest.id)
+    except ReleaseError:
+        return None  # unreadable: rewriting it with the fresh manifest repairs it
+    if stored.digest == manifest.digest and stored.compute_digest() == manifest.digest:
+        return stored
+    if stored.compute_digest() == stored.digest and stored.digest != manifest.digest:
+        # Two different releases sharing a 12-hex id prefix: never overwrite the first.
+        raise ReleaseError(
+            f"release id {manifest.id} is already used by a different release "
+            f"(digest {stored.digest}, new digest {manifest.digest})",
+            tip="change the release message with --message and build again",
+        )
+    return None  # tampered manifest for this id: rewriting it repairs it
+
+
+def _store_file(store: ArtifactStore, root: Path, rel: str, path: Path) -> str:
+    reason = unsafe_path_reason(rel)
+    if reason is not None:
+        raise ReleaseError(f"cannot release file {rel!r}: {reason}")
+    if path.is_symlink():
+        # Follow links only to files inside the project: a link to ~/.aws/credentials must
+        # not put a secret into a release.
+        target = path.resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise ReleaseError(
+                f"cannot release {rel}: it is a symbolic link to {os.readlink(path)}, "
+                "which is not a file inside the project",
+                tip="replace the link with the file, or remove it from git",
+            )
+    elif path.is_dir():
+        raise ReleaseError(
+            f"cannot release {rel}: it is a directory (a git submodule?)",
+            tip="submodules are not supported yet; vendor the files into the project",
+        )
+    return store.put_file(path)
+
+
+def _excluded_prefixes(root: Path, store: ArtifactStore) -> list[str]:
+    prefixes = [".sluice/", ".git/"]
+    store_root = store.root.resolve()
+    if store_root.is_relative_to(root) and store_root != root:
+        prefixes.append(store_root.relative_to(root).as_posix() + "/")
+    return prefixes
+
+
+def _is_excluded(rel: str, prefixes: list[str]) -> bool:
+    return any(rel.startswith(p) or rel + "/" == p for p in prefixes) or ".git" in rel.split("/")
+
+
+class _Git:
+    """The few git commands the builder needs, with errors mapped to :class:`ReleaseError`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self, *args: str) -> str:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.root,
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=_GIT_TIMEOUT_S,
+            )
+        except FileNotFoundError as exc:
+            raise ReleaseError(
+                "git is not installed (or not on PATH); releases are built from git",
+                tip="install git",
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ReleaseError(f"`git {' '.join(args)}` timed out in {self.root}") from exc
+        stderr = proc.stderr.decode("utf-8", "replace").strip()
+        if proc.returncode != 0:
+            if "not a git repository" in stderr:
+                raise ReleaseError(
+                    f"{self.root} is not in a git repository; releases are built from git",
+                    tip="git init && git add -A && git commit -m 'first commit'",
+                )
+            raise ReleaseError(
+                f"`git {' '.join(args)}` failed in {self.root}: {stderr or proc.returncode}"
+            )
+        return proc.stdout.decode("utf-8", "surrogateescape")
+
+    def prefix(self) -> str:
+        """The project directory relative to the repository root ('' or 'a/b/')."""
+        return self.run("rev-parse", "--show-prefix").strip()
+
+    def head(self) -> tuple[str, str, str]:
+        """(commit sha, 'author <email>', committer date ISO 8601) of HEAD."""
+        if not self._has_head():
+            raise ReleaseError(
+                f"the repository of {self.root} has no commit yet",
+                tip="commit first: git add -A && git commit -m 'first commit'",
+            )
+        out = self.run("log", "-1", "--no-show-signature", "--format=%H%x00%an <%ae>%x00%cI")
+        commit, author, committed_at = out.rstrip("\n").split("\x00")
+        return commit, author, committed_at
+
+    def _has_head(self) -> bool:
+        try:
+            self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        except ReleaseError as exc:
+            if exc.tip is not None:  # git missing, or not a repository
+                raise
+            return False
+        return True
+
+    def dirty_paths(self, prefix: str) -> list[str]:
+        """Changed, staged or untracked (not ignored) paths, relative to the project dir."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
+        entries = out.split("\x00")
+        paths: list[str] = []
+        i = 0
+        while i < len(entries):
+            entry = entries[i]
+            i += 1
+            if len(entry) < 4:
+                continue
+            status, path = entry[:2], entry[3:]
+            if "R" in status or "C" in status:
+                i += 1  # the next field is the source path of the rename or copy
+            # Porcelain paths are relative to the repository root, not the cwd.
+            if path.startswith(prefix):
+                paths.append(path[len(prefix) :])
+        return sorted(set(paths))
+
+    def list_files(self, *, include_untracked: bool) -> list[str]:
+        """Tracked files (plus untracked, not ignored ones), relative to the project dir."""
+        args = ["ls-files", "-z"]
+        if include_untracked:
+            args += ["-c", "-o", "--exclude-standard"]
+        out = self.run(*args)
+        return sorted({p for p in out.split("\x00") if p})

@@ -1,0 +1,117 @@
+"""The target contract: what the deploy engine needs from an environment's home.
+
+A target stores three things for one environment:
+
+- **code**: materialised releases, one of which is *current* (swapped atomically);
+- **dataset versions**: immutable physical copies, written once, never overwritten;
+- **the catalog**: dataset name → published version, swapped for many datasets at once.
+
+Write-audit-publish is built on these operations alone, so every target that passes
+``tests/targets/test_conformance.py`` supports deploy, promote and rollback. Capabilities are
+data, so callers ask instead of guessing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sluice.engines.base import Engine
+from sluice.errors import ConfigError
+from sluice.release import ArtifactStore, Manifest
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    #: publish swaps all catalog entries in one transaction (else: ordered, idempotent swaps)
+    transactional_publish: bool
+    #: versions can be read by the engine returned from ``engine()``
+    sql_engine: bool
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    dataset: str
+    version: str
+    fingerprint: str
+    rows: int
+    created_at: str
+
+
+class Target(ABC):
+    """One environment's home. Implementations are small; the deploy engine is shared."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    # ------------------------------------------------------------------ code
+    @abstractmethod
+    def install_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
+        """Materialise a verified release beside the current one (not yet current)."""
+
+    @abstractmethod
+    def activate_release(self, release_id: str) -> None:
+        """Make an installed release current, atomically."""
+
+    @abstractmethod
+    def current_release(self) -> str | None:
+        """The id of the current release, if any."""
+
+    @abstractmethod
+    def release_dir(self, release_id: str) -> Path:
+        """Where an installed release's files are."""
+
+    # ------------------------------------------------------------------ data
+    @abstractmethod
+    def engine(self) -> Engine:
+        """An engine connected to the environment's warehouse (shared; do not close)."""
+
+    @abstractmethod
+    def source_sql(self, name: str, fmt: str, location: str) -> str:
+        """A SQL relation (in the engine's dialect) reading a source from object storage."""
+
+    @abstractmethod
+    def version_table(self, dataset: str, version: str) -> str:
+        """The physical (qualified, quoted) table name of a dataset version."""
+
+    @abstractmethod
+    def create_version(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
+        """Write a new version from a SELECT; refuse to overwrite one. Returns its row count."""
+
+    @abstractmethod
+    def versions(self, dataset: str | None = None) -> list[VersionInfo]:
+        """Existing versions, newest first."""
+
+    @abstractmethod
+    def drop_version(self, dataset: str, version: str) -> None:
+        """Delete an unpublished or garbage-collected version."""
+
+    # ------------------------------------------------------------------ catalog
+    @abstractmethod
+    def publish(self, versions: Mapping[str, str]) -> None:
+        """Point each dataset's catalog entry at its version, all at once."""
+
+    @abstractmethod
+    def catalog(self) -> dict[str, str]:
+        """Dataset → published version."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""
+
+
+TARGETS = {"local": "sluice.targets.local.target:LocalTarget"}
+
+
+def create_target(kind: str, env: str, home: Path, **options: Any) -> Target:
+    """Build the target of an environment from its config ``type``."""
+    spec = TARGETS.get(kind)
+    if spec is None:
+        raise ConfigError(f"unknown target type {kind!r}",
+                          tip=f"choose one of: {', '.join(sorted(TARGETS))}")
+    module, _, cls = spec.partition(":")
+    target: Target = getattr(importlib.import_module(module), cls)(env=env, home=home, **options)
+    return target

@@ -1,0 +1,188 @@
+"""Local target: ``envs/<env>/`` with releases, a ``current`` link, a DuckDB warehouse and
+an ``objects/`` folder standing in for S3.
+
+Dataset versions are tables in the ``_sluice_versions`` schema; the catalog is one view per
+dataset (``schema.name``) swapped in a single DuckDB transaction, so publish and rollback cost
+the same for ten rows or ten million.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from sluice.engines.duckdb import DuckDBEngine
+from sluice.errors import DataSourceError, ReleaseError, SluiceError
+from sluice.release import ArtifactStore, Manifest, materialize
+from sluice.targets.base import Capabilities, Target, VersionInfo
+
+SCHEMA = "_sluice_versions"
+_READERS = {"csv": "read_csv_auto", "json": "read_json_auto", "parquet": "read_parquet"}
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _qualified(dataset: str) -> str:
+    schema, _, name = dataset.rpartition(".")
+    return f"{_ident(schema or 'main')}.{_ident(name)}"
+
+
+class LocalTarget(Target):
+    name = "local"
+    capabilities = Capabilities(transactional_publish=True, sql_engine=True)
+
+    def __init__(self, env: str, home: Path, warehouse: str | None = None, **_: Any) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
+            raise SluiceError(f"invalid environment name {env!r}")
+        self.env = env
+        self.dir = Path(home) / "envs" / env
+        self.objects = self.dir / "objects"
+        self.releases = self.dir / "releases"
+        for d in (self.objects, self.releases):
+            d.mkdir(parents=True, exist_ok=True)
+        if warehouse not in (None, "duckdb"):
+            raise SluiceError(
+                f"environment {env}: warehouse {warehouse!r} is not supported by the local "
+                "target yet", tip="use the default DuckDB warehouse")
+        self._engine: DuckDBEngine | None = None
+
+    # ------------------------------------------------------------------ code
+    def release_dir(self, release_id: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{6,64}", release_id):
+            raise ReleaseError(f"invalid release id {release_id!r}")
+        return self.releases / release_id
+
+    def install_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
+        dest = self.release_dir(manifest.id)
+        materialize(store, manifest, dest)
+        return dest
+
+    def activate_release(self, release_id: str) -> None:
+        target = self.release_dir(release_id)
+        if not target.is_dir():
+            raise ReleaseError(f"release {release_id} is not installed in {self.env}")
+        link = self.dir / "current"
+        tmp = self.dir / f".current-{os.getpid()}"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(Path("releases") / release_id)
+        os.replace(tmp, link)  # atomic on POSIX: readers see the old or the new release
+
+    def current_release(self) -> str | None:
+        link = self.dir / "current"
+        return Path(os.readlink(link)).name if link.is_symlink() else None
+
+    # ------------------------------------------------------------------ data
+    def engine(self) -> DuckDBEngine:
+        if self._engine is None:
+            self._engine = DuckDBEngine(str(self.dir / "warehouse.duckdb"))
+            con = self._engine.con
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(SCHEMA)}")
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {_ident(SCHEMA)}.registry ("
+                "dataset VARCHAR, version VARCHAR, fingerprint VARCHAR, nrows BIGINT, "
+                "created_at VARCHAR, PRIMARY KEY (dataset, version))"
+            )
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {_ident(SCHEMA)}.catalog ("
+                "dataset VARCHAR PRIMARY KEY, version VARCHAR)"
+            )
+        return self._engine
+
+    def source_sql(self, name: str, fmt: str, location: str) -> str:
+        if fmt == "table":
+            return exp.to_table(location).sql("duckdb")
+        path = (self.objects / location).resolve()
+        if not str(path).startswith(str(self.objects.resolve())):
+            raise DataSourceError(f"source {name}: {location!r} points outside objects/")
+        if "*" not in location and not path.exists():
+            raise DataSourceError(
+                f"source {name}: {path} does not exist",
+                tip=f"put the {fmt} files under {self.objects} (the environment's object store)",
+            )
+        return f"{_READERS[fmt]}({exp.Literal.string(str(path)).sql('duckdb')})"
+
+    def version_table(self, dataset: str, version: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", version):
+            raise SluiceError(f"invalid version id {version!r}")
+        return f"{_ident(SCHEMA)}.{_ident(dataset.replace('.', '__') + '__' + version)}"
+
+    def create_version(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
+        con = self.engine().con
+        table = self.version_table(dataset, version)
+        exists = con.execute(
+            f"SELECT 1 FROM {_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
+            [dataset, version],
+        ).fetchone()
+        if exists:
+            raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
+        try:
+            con.execute("BEGIN")
+            con.execute(f"CREATE TABLE {table} AS {select_sql}")
+            row = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            rows = int(row[0]) if row else 0
+            con.execute(
+                f"INSERT INTO {_ident(SCHEMA)}.registry VALUES (?, ?, ?, ?, ?)",
+                [dataset, version, fingerprint, rows, dt.datetime.now(dt.UTC).isoformat()],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        return rows
+
+    def versions(self, dataset: str | None = None) -> list[VersionInfo]:
+        con = self.engine().con
+        sql = ("SELECT dataset, version, fingerprint, nrows, created_at "
+               f"FROM {_ident(SCHEMA)}.registry")
+        params: list[Any] = []
+        if dataset is not None:
+            sql += " WHERE dataset = ?"
+            params.append(dataset)
+        rows = con.execute(sql + " ORDER BY created_at DESC, version DESC", params).fetchall()
+        return [VersionInfo(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
+
+    def drop_version(self, dataset: str, version: str) -> None:
+        if self.catalog().get(dataset) == version:
+            raise SluiceError(f"version {version} of {dataset} is published; not dropping it")
+        con = self.engine().con
+        con.execute("BEGIN")
+        con.execute(f"DROP TABLE IF EXISTS {self.version_table(dataset, version)}")
+        con.execute(f"DELETE FROM {_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
+                    [dataset, version])
+        con.execute("COMMIT")
+
+    # ------------------------------------------------------------------ catalog
+    def publish(self, versions: Mapping[str, str]) -> None:
+        con = self.engine().con
+        con.execute("BEGIN")
+        try:
+            for dataset, version in sorted(versions.items()):
+                schema = dataset.rpartition(".")[0] or "main"
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+                con.execute(f"CREATE OR REPLACE VIEW {_qualified(dataset)} AS "
+                            f"SELECT * FROM {self.version_table(dataset, version)}")
+                con.execute(f"INSERT OR REPLACE INTO {_ident(SCHEMA)}.catalog VALUES (?, ?)",
+                            [dataset, version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+    def catalog(self) -> dict[str, str]:
+        rows = self.engine().con.execute(
+            f"SELECT dataset, version FROM {_ident(SCHEMA)}.catalog").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

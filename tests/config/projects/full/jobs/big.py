@@ -1,0 +1,1 @@
+# PySpark job used only as a referenced file in config tests.

@@ -1,0 +1,3 @@
+SELECT order_id, amount, status
+FROM raw.orders
+WHERE amount >= ${min_amount}
