@@ -1,63 +1,214 @@
-"""``make demo``: generate a small orders dataset and gate it with a DQDL ruleset.
+"""``sluice demo`` / ``make demo``: the whole story on the retail example, on one laptop.
 
-Runs entirely on the embedded default (DuckDB, files under ``.sluice/demo``).
+It copies ``examples/retail`` into a fresh workspace (``./sluice-demo`` by default) that stays
+for you to explore, makes it a git repository and walks: release → deploy dev → promote
+staging → a gate that needs approval → approval → promote prod; a bad batch of raw data in
+staging whose audit fails (nothing is published, staging keeps serving good data); a second
+release that recomputes only what changed; and a one-step rollback of prod.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import duckdb
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-from sluice.console import RichReporter
-from sluice.quality import EvaluationOptions, MetricHistory, check_dataset
+from sluice.deploy.deployer import AuditFailed, deploy
+from sluice.errors import SluiceError
+from sluice.flow.gates import GateError, decide, promote, rollback
+from sluice.flow.releases import make_release
+from sluice.project.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "retail"
+MARKER = ".sluice-demo"
+
+console = Console()
 
 
-def make_data(folder: Path) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    orders, customers = folder / "orders.parquet", folder / "customers.parquet"
-    con = duckdb.connect()
-    con.execute("SELECT setseed(0.42)")
-    con.execute(f"""
-        COPY (SELECT i AS customer_id, 'customer ' || i AS name FROM range(1, 501) t(i))
-        TO '{customers}' (FORMAT parquet)""")
-    con.execute(f"""
-        COPY (
-          SELECT i AS order_id,
-                 1 + (i * 7) % 500 AS customer_id,
-                 CASE WHEN i % 3 = 0 THEN 'SAVE10' END AS coupon,
-                 ['placed', 'shipped', 'delivered', 'returned'][1 + i % 4] AS status,
-                 round(5 + (i * 37) % 400 + random(), 2) AS amount,
-                 'user' || (i % 4990) || '@example.com' AS email,
-                 ['DE', 'FR', 'US', 'JP'][1 + i % 4] AS country,
-                 now()::TIMESTAMP - (i % 300) * INTERVAL 1 DAY AS ordered_at
-          FROM range(1, 5001) t(i)
-        ) TO '{orders}' (FORMAT parquet)""")
-    con.close()
-    return orders, customers
+def _git(cwd: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Dana Engineer", "GIT_AUTHOR_EMAIL": "dana@example.com",
+           "GIT_COMMITTER_NAME": "Dana Engineer", "GIT_COMMITTER_EMAIL": "dana@example.com"}
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
 
 
-def main() -> int:
-    home = Path(os.environ.get("SLUICE_HOME", ".sluice"))
-    orders, customers = make_data(home / "demo")
-    reporter = RichReporter()
-    rules = ROOT / "examples" / "quality" / "orders.dqdl"
-    reporter.info(f"sluice demo: {rules.relative_to(ROOT)} on {orders} (DuckDB)")
-    history = MetricHistory(home / "state.db")
-    result = check_dataset(
-        rules, str(orders), history=history,
-        options=EvaluationOptions(references={"customers": str(customers)}, sample_limit=5),
-    )
-    history.close()
-    reporter.ruleset_result(result)
-    reporter.info(
-        "Try: sluice quality check examples/quality/orders.dqdl "
-        f"--data {orders} --ref customers={customers} --json"
-    )
-    return 0 if result.passed else 1
+def _fresh_workspace(dest: Path) -> Path:
+    if dest.exists():
+        if not (dest / MARKER).exists():
+            raise SluiceError(f"{dest} exists and was not made by the demo",
+                              tip="pass another folder: sluice demo --dir PATH")
+        shutil.rmtree(dest)
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
+    (dest / MARKER).write_text("made by `sluice demo`; safe to delete\n")
+    (dest / ".gitignore").write_text(".sluice/\n__pycache__/\n")
+    _git(dest, "init", "-q", "-b", "main")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", "retail pipeline")
+    return dest
+
+
+class _Story:
+    def __init__(self) -> None:
+        self.n = 0
+        self.started = time.perf_counter()
+
+    def chapter(self, title: str) -> None:
+        self.n += 1
+        console.print()
+        console.print(Text(f"{self.n}. {title}", style="bold cyan"))
+
+    def ok(self, text: str) -> None:
+        console.print(Text(f"   ✓ {text}", style="green"))
+
+    def note(self, text: str) -> None:
+        console.print(Text(f"   {text}", style="dim"))
+
+    def bad(self, text: str) -> None:
+        console.print(Text(f"   ✗ {text}", style="red"))
+
+
+def _steps(story: _Story) -> Callable[[str, str], None]:
+    def on_step(step: str, status: str) -> None:
+        if status in {"done", "failed"} and step.startswith(("run:", "audit:", "publish")):
+            (story.ok if status == "done" else story.bad)(step)
+
+    return on_step
+
+
+def _count(ws: Workspace, env: str, dataset: str) -> int:
+    con: Any = ws.target(env).engine().con  # type: ignore[attr-defined]
+    row = con.execute(f"SELECT COUNT(*) FROM {dataset}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run_demo(dest: Path) -> int:
+    story = _Story()
+    os.environ["SLUICE_USER"] = "dana"
+    story.chapter(f"A pipeline repository: {EXAMPLE.relative_to(ROOT)} copied to {dest}")
+    _fresh_workspace(dest)
+    ws = Workspace.open(dest)
+    try:
+        story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders, "
+                   "marts.customer_orders, marts.product_sales")
+        for env in ("dev", "staging", "prod"):
+            shutil.copytree(dest / "data", ws.home / "envs" / env / "objects", dirs_exist_ok=True)
+        story.ok("sample data loaded into each environment's object storage (objects/)")
+
+        story.chapter("Build an immutable release from the git tree")
+        first, _ = make_release(ws)
+        story.ok(f"release {first.id}: {len(first.files)} files, {len(first.jobs)} jobs, "
+                 f"content-addressed in .sluice/artifacts")
+
+        story.chapter("Deploy it to dev: write → audit → publish")
+        deploy(ws, "dev", first.id, actor="dana", on_step=_steps(story))
+        story.ok(f"dev serves staging.orders ({_count(ws, 'dev', 'staging.orders')} rows)")
+
+        story.chapter("Promote the same release to staging (never rebuilt)")
+        promote(ws, "dev", "staging", on_step=_steps(story))
+        story.ok(f"staging runs release {first.id}")
+
+        story.chapter("Promote to prod: a protected environment")
+        try:
+            promote(ws, "staging", "prod")
+        except GateError as exc:
+            story.bad(f"gate: {exc.message}")
+        os.environ["SLUICE_USER"] = "priya"
+        decide(ws, "prod", None, approve=True, comment="numbers match finance")
+        story.ok("approval recorded: priya approved the release for prod")
+        os.environ["SLUICE_USER"] = "dana"
+        promote(ws, "staging", "prod", on_step=_steps(story))
+        story.ok(f"prod runs release {first.id}")
+
+        story.chapter("A bad batch of raw orders lands in staging")
+        good = _count(ws, "staging", "staging.orders")
+        _generate_bad_batch(ws.home / "envs" / "staging" / "objects")
+        try:
+            deploy(ws, "staging", first.id, kind="run", actor="scheduler", force_all=True,
+                   on_step=_steps(story))
+        except AuditFailed as exc:
+            for audit in exc.audits:
+                for line in audit.failures()[:3]:
+                    story.bad(line)
+            story.ok(f"nothing was published: staging still serves {good} good orders "
+                     f"(now {_count(ws, 'staging', 'staging.orders')})")
+
+        story.chapter("A second release changes one job")
+        sql = dest / "jobs" / "customer_orders.sql"
+        sql.write_text(sql.read_text() + "-- revenue excludes cancelled orders\n")
+        _git(dest, "commit", "-q", "-am", "document the revenue rule")
+        second, _ = make_release(ws)
+        outcome = deploy(ws, "dev", second.id, actor="dana", on_step=_steps(story))
+        reused = len(outcome.plan.jobs) - len(outcome.plan.recompute)
+        story.ok(f"release {second.id}: recomputed {', '.join(outcome.plan.recompute)}; "
+                 f"reused {reused} unchanged jobs' data")
+        promote(ws, "dev", "staging")
+        os.environ["SLUICE_USER"] = "priya"
+        decide(ws, "prod", None, approve=True, comment="doc-only change")
+        os.environ["SLUICE_USER"] = "dana"
+        promote(ws, "staging", "prod")
+        story.ok(f"prod runs release {second.id}")
+
+        story.chapter("Roll prod back in one step")
+        t0 = time.perf_counter()
+        back = rollback(ws, "prod")
+        story.ok(f"prod: {back.from_release} → {back.to_release} in "
+                 f"{(time.perf_counter() - t0) * 1000:.0f} ms, no data recomputed")
+
+        story.chapter("Where things stand")
+        _status(ws)
+        console.print()
+        console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s. "
+                           f"Explore: cd {dest} && sluice status · sluice history · "
+                           "sluice plan dev · sluice quality check quality/orders.dqdl "
+                           "--data data/raw/orders/orders.csv", style="bold"))
+    finally:
+        ws.close()
+    return 0
+
+
+def _generate_bad_batch(objects: Path) -> None:
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import generate  # type: ignore[import-not-found]
+
+        generate.generate(150, objects, bad=True)
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        sys.modules.pop("generate", None)
+
+
+def _status(ws: Workspace) -> None:
+    cfg = ws.config()
+    t = Table("env", "live release", "datasets (version)", "last deployment")
+    for env in cfg.promotion_order():
+        live = ws.state.live(env)
+        last = ws.state.deployments(env, limit=1)
+        t.add_row(env, live.release_id if live else "-",
+                  "\n".join(f"{d} @ {v[-6:]}" for d, v in sorted(live.versions.items()))
+                  if live else "",
+                  f"{last[0].kind.value}: {last[0].status.value}" if last else "-")
+    console.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    dest = Path(args[0]) if args else Path.cwd() / "sluice-demo"
+    try:
+        return run_demo(dest.resolve())
+    except SluiceError as exc:
+        console.print(Text(f"Error: {exc.message}", style="bold red"))
+        if exc.tip:
+            console.print(Text(f"Tip: {exc.tip}", style="cyan"))
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import typer
 
 from sluice import __version__
 from sluice.cli.flow import register as register_flow
+from sluice.cli.flow import register_extra
 from sluice.cli.quality import quality_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(quality_app, name="quality")
 register_flow(app)
+register_extra(app)
 
 
 def _version(value: bool) -> None:

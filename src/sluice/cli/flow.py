@@ -331,3 +331,59 @@ def register(app: typer.Typer) -> None:
             shutil.copytree(folder, dest, dirs_exist_ok=True)
             out.print(f"copied {folder} into {dest}")
         return 0
+
+
+def register_extra(app: typer.Typer) -> None:
+    """ship, demo, init."""
+
+    @app.command("ship")
+    @guarded
+    def ship_cmd(allow_dirty: Annotated[bool, typer.Option()] = False,
+                 as_json: JsonOpt = False) -> int:
+        """Release the current commit and move it along the promotion order while gates hold."""
+        from sluice.flow.ship import ship
+
+        with _workspace() as ws, _progress("shipping", as_json) as step:
+            res = ship(ws, allow_dirty=allow_dirty, on_step=step)
+            if as_json:
+                _emit(res.__dict__)
+            else:
+                if res.deployed:
+                    out.print(Text(f"release {res.release_id} deployed to "
+                                   f"{', '.join(res.deployed)}", style="green"))
+                if res.stopped_at:
+                    out.print(Text(f"stopped before {res.stopped_at}: {res.reason}",
+                                   style="yellow"))
+                else:
+                    out.print(Text(f"release {res.release_id} is live everywhere",
+                                   style="green"))
+        return 0
+
+    @app.command("demo")
+    @guarded
+    def demo_cmd(directory: Annotated[Path, typer.Option(
+            "--dir", help="Workspace to create.")] = Path("sluice-demo")) -> int:
+        """Walk the whole story on the retail example in a fresh workspace."""
+        from sluice.demo import run_demo
+
+        return run_demo(directory.resolve())
+
+    @app.command("init")
+    @guarded
+    def init_cmd(directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+                 ) -> int:
+        """Scaffold a small working project (the retail example) in DIRECTORY."""
+        from sluice.demo import EXAMPLE
+
+        if (directory / "sluice.yaml").exists():
+            raise SluiceError(f"{directory / 'sluice.yaml'} already exists",
+                              tip="pick an empty folder")
+        shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
+        gitignore = directory / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text(".sluice/\n__pycache__/\n")
+        out.print(f"created a sluice project in {directory}. Next: cd {directory} && git init "
+                  "&& git add -A && git commit -m init && sluice release && "
+                  "sluice load dev data && sluice deploy dev")
+        return 0

@@ -1,0 +1,52 @@
+"""``sluice ship``: the whole flow for the current commit, stopping at the first closed gate."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from sluice.deploy.deployer import Step, _noop, deploy
+from sluice.flow.gates import GateError, check_gates, promote
+from sluice.flow.releases import make_release
+from sluice.project.workspace import Workspace, current_actor
+
+
+@dataclass
+class ShipOutcome:
+    release_id: str
+    deployed: list[str] = field(default_factory=list)
+    already_live: list[str] = field(default_factory=list)
+    stopped_at: str | None = None
+    reason: str = ""
+
+
+def ship(ws: Workspace, *, allow_dirty: bool = False, on_step: Step = _noop) -> ShipOutcome:
+    """Release the work tree, deploy the first environment, promote while gates hold."""
+    manifest, _ = make_release(ws, allow_dirty=allow_dirty)
+    cfg = ws.config()
+    order = cfg.promotion_order()
+    out = ShipOutcome(manifest.id)
+    first = order[0]
+    live = ws.state.live(first)
+    if live is None or live.release_id != manifest.id:
+        deploy(ws, first, manifest.id, actor=current_actor(), on_step=on_step)
+        out.deployed.append(first)
+    else:
+        out.already_live.append(first)
+    for source, dest in itertools.pairwise(order):
+        dest_live = ws.state.live(dest)
+        if dest_live is not None and dest_live.release_id == manifest.id:
+            out.already_live.append(dest)
+            continue
+        if not cfg.environment(dest).protection.auto_promote and \
+                not cfg.environment(dest).protection.approval_required:
+            out.stopped_at, out.reason = dest, f"{dest} is not promoted automatically"
+            return out
+        try:
+            check_gates(ws, source, dest)
+        except GateError as exc:
+            out.stopped_at, out.reason = dest, exc.message + (f" ({exc.tip})" if exc.tip else "")
+            return out
+        promote(ws, source, dest, on_step=on_step)
+        out.deployed.append(dest)
+    return out
