@@ -332,6 +332,39 @@ def register(app: typer.Typer) -> None:
             out.print(f"copied {folder} into {dest}")
         return 0
 
+    @app.command("gc")
+    @guarded
+    def gc_cmd(env: Annotated[str | None, typer.Argument(
+                   help="Environment (default: every deployed one).")] = None,
+               dry_run: Annotated[bool, typer.Option(
+                   "--dry-run", help="Show what would be dropped; change nothing.")] = False,
+               as_json: JsonOpt = False) -> int:
+        """Drop dataset versions and releases that no retained live state refers to."""
+        from sluice.deploy.gc import collect_garbage
+
+        with _workspace() as ws:
+            reports = collect_garbage(ws, env, dry_run=dry_run)
+            if as_json:
+                _emit([r.to_dict() for r in reports])
+                return 0
+            verb = "would drop" if dry_run else "dropped"
+            for r in reports:
+                for dep in r.recovered:
+                    out.print(f"{r.env}: finished interrupted deployment {dep}")
+                for dep in r.unfinished:
+                    out.print(f"{r.env}: deployment {dep} is unfinished; gc recovers it first")
+                dropped = sum(len(v) for v in r.dropped_versions.values())
+                kept = sum(len(v) for v in r.kept_versions.values())
+                out.print(f"{r.env}: {verb} {dropped} dataset versions and "
+                          f"{len(r.dropped_releases)} releases (kept {kept} versions and "
+                          f"{len(r.kept_releases)} releases of the last {r.retention} "
+                          "live states)")
+                for d, versions in sorted(r.dropped_versions.items()):
+                    out.print(Text(f"  {d}: {', '.join(versions)}", style="dim"))
+                for rid in r.dropped_releases:
+                    out.print(Text(f"  release {rid}", style="dim"))
+        return 0
+
 
 def register_extra(app: typer.Typer) -> None:
     """ship, demo, init."""

@@ -11,7 +11,10 @@ as it was. An interrupted deployment is finished (rolled back) by the next comma
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
+import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +23,20 @@ from sluice.config import load_project
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
-from sluice.errors import SluiceError
+from sluice.errors import LockError, SluiceError
 from sluice.project.graph import build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
 from sluice.release import Manifest, verify_release
-from sluice.state import AuditRecord, JobRunRecord, JobRunStatus
+from sluice.state import AuditRecord, JobRunRecord, JobRunStatus, LockRecord
+from sluice.state.locks import TAKEOVER_EVENT
 
 Step = Callable[[str, str], None]
+
+#: Test hook: ``SLUICE_TEST_KILL_AT=<step>:<status>`` (e.g. ``publish:done``,
+#: ``run:orders:started``) makes the deploying process SIGKILL itself right after journaling
+#: that step, so tests can crash a real deploy at every point of its journal.
+KILL_AT_VAR = "SLUICE_TEST_KILL_AT"
 
 
 class AuditFailed(SluiceError):
@@ -96,7 +105,7 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
     on_step("verify", "done")
     state = ws.state
     owner = ws.owner()
-    state.acquire_lock(env, owner, wait_seconds=wait)
+    acquire_env_lock(ws, env, owner, wait=wait)
     try:
         recover(ws, env, on_step=on_step)
         dep = state.start_deployment(env, manifest.id, kind, actor)
@@ -112,9 +121,12 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
 def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,
                    on_step: Step, sample_limit: int) -> DeployOutcome:
     state = ws.state
+    kill_at = os.environ.get(KILL_AT_VAR)  # test hook, read once: see KILL_AT_VAR
 
     def step(name: str, status: str, detail: dict[str, Any] | None = None) -> None:
         state.step(dep, name, status, detail)
+        if kill_at is not None and kill_at == f"{name}:{status}":
+            os.kill(os.getpid(), signal.SIGKILL)
         on_step(name, status)
 
     step("install", "started")
@@ -184,6 +196,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         history.close()
     state.finish_deployment(dep, "succeeded", f"{len(new_versions)} new versions")
     state.event("published", env=env, release_id=manifest.id,
+                actor=state.get_deployment(dep).actor,
                 payload={"deployment": dep, "versions": new_versions})
     return outcome
 
@@ -196,7 +209,9 @@ def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
         _restore(ws, env, dep)
     finally:
         state.finish_deployment(dep, "failed", message)
-        state.event("deploy_failed", env=env, payload={"deployment": dep, "reason": message})
+        record = state.get_deployment(dep)
+        state.event("deploy_failed", env=env, actor=record.actor, release_id=record.release_id,
+                    payload={"deployment": dep, "reason": message})
 
 
 def _restore(ws: Workspace, env: str, dep: int) -> None:
@@ -227,15 +242,63 @@ def _restore(ws: Workspace, env: str, dep: int) -> None:
 
 
 def recover(ws: Workspace, env: str, on_step: Step = _noop) -> list[int]:
-    """Roll back deployments of ``env`` that a crash left unfinished. Call under the lock."""
+    """Finish deployments of ``env`` that a crash left unfinished. Call under the lock.
+
+    One that crashed before the state store recorded its publish is rolled back; one that
+    crashed after it (only bookkeeping was left) is live, so it is completed as succeeded.
+    """
     done = []
     for dep in ws.state.unfinished_deployments(env):
         _restore(ws, env, dep.id)
-        ws.state.finish_deployment(dep.id, "rolled_back", "interrupted; rolled back on recovery")
-        ws.state.event("recovered", env=env, payload={"deployment": dep.id})
+        live = ws.state.live(env)
+        if live is not None and live.deployment_id == dep.id:
+            ws.state.finish_deployment(dep.id, "succeeded",
+                                       "interrupted after publishing; completed on recovery")
+            outcome = "completed"
+        else:
+            ws.state.finish_deployment(dep.id, "rolled_back",
+                                       "interrupted; rolled back on recovery")
+            outcome = "rolled_back"
+        ws.state.event("recovered", env=env, release_id=dep.release_id,
+                       payload={"deployment": dep.id, "outcome": outcome})
         on_step(f"recover:{dep.id}", "done")
         done.append(dep.id)
     return done
 
 
-__all__ = ["AuditFailed", "DeployOutcome", "JobError", "deploy", "plan_deploy", "recover"]
+def _dead_owner(owner: str) -> int | None:
+    """The pid of a lock owner (``user@host:pid``) that is a dead process on this host."""
+    host, _, pid = owner.rpartition("@")[2].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return int(pid)
+    except OSError:
+        pass  # e.g. EPERM: alive, owned by another user
+    return None
+
+
+def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) -> LockRecord:
+    """Take ``env``'s lock, first taking over one whose owner died on this host.
+
+    A SIGKILLed or crashed deploy cannot release its lock; instead of blocking the
+    environment until the lock expires, a lock held by a dead process of this host is
+    released (a compare-and-delete on its owner, so at most one taker wins) and logged.
+    """
+    state = ws.state
+    holder = state.current_lock(env)
+    if holder is not None and (pid := _dead_owner(holder.owner)) is not None:
+        try:
+            if state.release_lock(env, holder.owner):
+                state.event(TAKEOVER_EVENT, env=env, actor=owner,
+                            payload={"previous_owner": holder.owner,
+                                     "reason": f"process {pid} is dead"})
+        except LockError:
+            pass  # someone else took it over first: queue behind them like anyone else
+    return state.acquire_lock(env, owner, wait_seconds=wait)
+
+
+__all__ = ["KILL_AT_VAR", "AuditFailed", "DeployOutcome", "JobError", "acquire_env_lock", "deploy",
+           "plan_deploy", "recover"]

@@ -103,6 +103,9 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
             cursor.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a commit survives a crash of sluice (what the journal needs); only
+            # a power loss may drop the last commits. FULL would fsync every state write.
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

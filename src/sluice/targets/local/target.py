@@ -101,12 +101,14 @@ class LocalTarget(Target):
         if fmt == "table":
             return exp.to_table(location).sql("duckdb")
         path = (self.objects / location).resolve()
-        if not str(path).startswith(str(self.objects.resolve())):
+        if not path.is_relative_to(self.objects.resolve()):
             raise DataSourceError(f"source {name}: {location!r} points outside objects/")
-        if "*" not in location and not path.exists():
+        found = any(self.objects.glob(location)) if "*" in location else path.exists()
+        if not found:
             raise DataSourceError(
-                f"source {name}: {path} does not exist",
-                tip=f"put the {fmt} files under {self.objects} (the environment's object store)",
+                f"source {name}: no {fmt} file matches {path} in {self.env}'s object store",
+                tip=f"copy the files into it:  sluice load {self.env} DIR  (DIR holding "
+                    f"{location})",
             )
         return f"{_READERS[fmt]}({exp.Literal.string(str(path)).sql('duckdb')})"
 
@@ -163,6 +165,12 @@ class LocalTarget(Target):
     # ------------------------------------------------------------------ catalog
     def publish(self, versions: Mapping[str, str]) -> None:
         con = self.engine().con
+        registry = {(v.dataset, v.version) for v in self.versions()}
+        unknown = [f"{d}@{v}" for d, v in sorted(versions.items()) if (d, v) not in registry]
+        if unknown:
+            raise SluiceError(f"cannot publish to {self.env}: no such version {', '.join(unknown)}",
+                              tip="publish versions that create_version wrote")
+        dataset = version = ""
         con.execute("BEGIN")
         try:
             for dataset, version in sorted(versions.items()):
@@ -173,9 +181,13 @@ class LocalTarget(Target):
                 con.execute(f"INSERT OR REPLACE INTO {_ident(SCHEMA)}.catalog VALUES (?, ?)",
                             [dataset, version])
             con.execute("COMMIT")
-        except Exception:
+        except Exception as exc:
             con.execute("ROLLBACK")
-            raise
+            raise SluiceError(
+                f"publish to {self.env} failed at {dataset} (version {version}), nothing was "
+                f"published: {str(exc).splitlines()[0]}",
+                tip="the catalog still points at the previous versions",
+            ) from exc
 
     def catalog(self) -> dict[str, str]:
         rows = self.engine().con.execute(

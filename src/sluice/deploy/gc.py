@@ -1,0 +1,121 @@
+"""Garbage collection: drop dataset versions and installed releases no rollback can reach.
+
+Per environment, under its lock (after finishing any crashed deployment, see
+:func:`~sluice.deploy.deployer.recover`), sluice keeps
+
+- every dataset version referenced by the last ``retention.versions`` live states
+  (:meth:`~sluice.state.StateStore.live_history`), by the live state, and by the catalog;
+- the installed release directories of those live states and the current release;
+
+and drops the rest: versions left by failed or superseded deployments, and releases no
+retained state points to. So ``sluice rollback`` works to any of the retained states without
+recomputing anything. A dry run takes no lock and changes nothing; it reports what would go.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from sluice.deploy.deployer import acquire_env_lock, recover
+from sluice.project.workspace import Workspace
+from sluice.release import list_releases
+
+
+@dataclass
+class GcReport:
+    """What garbage collection kept and dropped (or would drop, in a dry run) in one env."""
+
+    env: str
+    dry_run: bool
+    retention: int
+    recovered: list[int] = field(default_factory=list)
+    unfinished: list[int] = field(default_factory=list)  # dry run: deployments to recover
+    kept_versions: dict[str, list[str]] = field(default_factory=dict)
+    dropped_versions: dict[str, list[str]] = field(default_factory=dict)
+    kept_releases: list[str] = field(default_factory=list)
+    dropped_releases: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env, "dry_run": self.dry_run, "retention": self.retention,
+            "recovered": self.recovered, "unfinished": self.unfinished,
+            "kept_versions": self.kept_versions, "dropped_versions": self.dropped_versions,
+            "kept_releases": self.kept_releases, "dropped_releases": self.dropped_releases,
+        }
+
+
+def collect_garbage(ws: Workspace, env: str | None = None, *,
+                    dry_run: bool = False) -> list[GcReport]:
+    """Collect garbage in ``env``, or in every environment that was ever deployed to."""
+    cfg = ws.config()
+    if env is not None:
+        cfg.environment(env)  # unknown names fail here, with a suggestion
+    reports = []
+    for name in [env] if env is not None else list(cfg.environments):
+        if not ws.state.deployments(name, limit=1):
+            # Never deployed: opening its target would create an empty home for nothing.
+            if env is not None:
+                reports.append(GcReport(name, dry_run, cfg.retention.versions))
+            continue
+        reports.append(_collect_env(ws, name, cfg.retention.versions, dry_run))
+    return reports
+
+
+def _collect_env(ws: Workspace, env: str, retention: int, dry_run: bool) -> GcReport:
+    report = GcReport(env, dry_run, retention)
+    state = ws.state
+    if dry_run:
+        report.unfinished = [d.id for d in state.unfinished_deployments(env)]
+        _sweep(ws, env, report)
+        return report
+    owner = ws.owner()
+    acquire_env_lock(ws, env, owner)
+    try:
+        # A crashed deployment's versions must be judged after its rollback, not before.
+        report.recovered = recover(ws, env)
+        _sweep(ws, env, report)
+    finally:
+        state.release_lock(env, owner)
+    return report
+
+
+def _sweep(ws: Workspace, env: str, report: GcReport) -> None:
+    state = ws.state
+    target = ws.target(env)
+    retained = state.live_history(env, limit=report.retention)
+    live = state.live(env)
+    if live is not None:
+        retained.append(live)  # normally history[0] already; never drop what is live
+    keep: set[tuple[str, str]] = {(d, v) for s in retained for d, v in s.versions.items()}
+    keep |= set(target.catalog().items())  # what consumers read now, recorded or not
+    for info in sorted(target.versions(), key=lambda i: (i.dataset, i.created_at, i.version)):
+        into = report.kept_versions if (info.dataset, info.version) in keep \
+            else report.dropped_versions
+        into.setdefault(info.dataset, []).append(info.version)
+    keep_releases = {s.release_id for s in retained}
+    current = target.current_release()
+    if current is not None:
+        keep_releases.add(current)
+    known = {r.id for r in state.list_releases()} | {m.id for m in list_releases(ws.artifacts)}
+    for rid in sorted(known):
+        if not target.release_dir(rid).is_dir():
+            continue
+        (report.kept_releases if rid in keep_releases else report.dropped_releases).append(rid)
+    if report.dry_run:
+        return
+    for dataset, versions in report.dropped_versions.items():
+        for version in versions:
+            target.drop_version(dataset, version)
+    for rid in report.dropped_releases:
+        shutil.rmtree(target.release_dir(rid))
+    if report.dropped_versions or report.dropped_releases:
+        state.event("gc", env=env, payload={
+            "dropped_versions": report.dropped_versions,
+            "dropped_releases": report.dropped_releases,
+            "recovered": report.recovered,
+        })
+
+
+__all__ = ["GcReport", "collect_garbage"]
