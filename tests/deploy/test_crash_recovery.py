@@ -220,6 +220,6 @@ def test_first_deploy_killed_after_publish_leaves_nothing_visible(project: Proje
                           check=False)
     assert proc.returncode == -signal.SIGKILL
     with project.ws() as ws:
-        ws.state.acquire_lock("staging", "tester@x:1")
+        acquire_env_lock(ws, "staging", "tester@x:1")
         recover(ws, "staging")
         assert ws.target("staging").catalog() == {}

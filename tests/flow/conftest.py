@@ -75,8 +75,14 @@ class Project:
 
     # ------------------------------------------------------------------ files and git
     def git(self, *args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.root, env={**os.environ, **_GIT_ENV},
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            env={**os.environ, **_GIT_ENV},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return proc.stdout
 
     def init_git(self) -> None:
@@ -98,12 +104,16 @@ class Project:
         path.write_text(text.replace(old, new), encoding="utf-8")
 
     # ------------------------------------------------------------------ the CLI
-    def sluice(self, *args: str, user: str = USER,
-               env: dict[str, str] | None = None) -> Result:
+    def sluice(self, *args: str, user: str = USER, env: dict[str, str] | None = None) -> Result:
         """Run ``sluice ARGS`` in the project; never raises on a non-zero exit."""
         proc = subprocess.run(
-            [sys.executable, "-m", "sluice.cli", *args], cwd=self.root,
-            env=cli_env(user, env), capture_output=True, text=True, timeout=120, check=False,
+            [sys.executable, "-m", "sluice.cli", *args],
+            cwd=self.root,
+            env=cli_env(user, env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         result = Result(args, proc.returncode, proc.stdout, proc.stderr)
         # no command may leak a traceback unless --debug is given
@@ -133,8 +143,9 @@ class Project:
             manifest, _ = make_release(ws, allow_dirty=allow_dirty)
             return manifest.id
 
-    def deploy(self, env: str, release: str, *, kind: str = "deploy",
-               force_all: bool = False) -> DeployOutcome:
+    def deploy(
+        self, env: str, release: str, *, kind: str = "deploy", force_all: bool = False
+    ) -> DeployOutcome:
         with self.workspace() as ws:
             return deploy(ws, env, release, kind=kind, actor=USER, force_all=force_all)
 
@@ -146,8 +157,11 @@ class Project:
         """Everything that says what ``env`` serves: catalog, code, versions, live record."""
         target = create_target("local", env, self.home)  # independent of sluice.yaml
         try:
-            view = {"catalog": target.catalog(), "current": target.current_release(),
-                    "versions": sorted((v.dataset, v.version) for v in target.versions())}
+            view = {
+                "catalog": target.catalog(),
+                "current": target.current_release(),
+                "versions": sorted((v.dataset, v.version) for v in target.versions()),
+            }
         finally:
             target.close()
         with self.workspace() as ws:
@@ -158,8 +172,11 @@ class Project:
 
 
 def cli_env(user: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SLUICE_") and k not in {"COLUMNS", "LINES"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SLUICE_") and k not in {"COLUMNS", "LINES"}
+    }
     # wide enough that rich never wraps an Error: line
     env.update({**_GIT_ENV, "SLUICE_USER": user, "COLUMNS": "400", "NO_COLOR": "1"})
     env.update(extra or {})

@@ -70,7 +70,7 @@ def test_missing_release_suggests_close_ids(store: StateStore) -> None:
         store.get_release("abd111111111")
     assert info.value.tip is not None
     assert "did you mean abc111111111?" in info.value.tip
-    assert "sluice release list" in info.value.tip
+    assert "sluice releases" in info.value.tip
     with pytest.raises(StateError, match="ABC"):
         store.get_release("ABC")  # case-sensitive, even on SQLite
     with pytest.raises(StateError, match="empty"):

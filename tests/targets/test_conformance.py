@@ -30,8 +30,14 @@ def read(target: Target, relation: str) -> list[tuple[object, ...]]:
 def make_release(store: ArtifactStore, files: dict[str, str]) -> Manifest:
     digests = {rel: store.put_bytes(text.encode()) for rel, text in files.items()}
     manifest = Manifest.create(
-        project="conformance", commit="c0ffee", author="ada", committed_at="2024-05-01T12:00:00Z",
-        created_at="2024-05-01T12:00:00.000000Z", message="", dirty=False, files=digests,
+        project="conformance",
+        commit="c0ffee",
+        author="ada",
+        committed_at="2024-05-01T12:00:00Z",
+        created_at="2024-05-01T12:00:00.000000Z",
+        message="",
+        dirty=False,
+        files=digests,
     )
     store.write_release(manifest.id, manifest.to_json())
     return manifest
@@ -113,7 +119,7 @@ def test_source_sql_reads_the_object_store(kind: TargetKind, target: Target) -> 
 
 @pytest.mark.parametrize("location", ["raw/missing/orders.csv", "raw/missing/*.csv"])
 def test_a_missing_source_names_the_place_and_the_fix(target: Target, location: str) -> None:
-    with pytest.raises(DataSourceError, match="raw.orders") as info:
+    with pytest.raises(DataSourceError, match=r"raw\.orders") as info:
         target.source_sql("raw.orders", "csv", location)
     assert info.value.tip and "sluice load dev" in info.value.tip
 
@@ -126,8 +132,16 @@ def test_a_source_cannot_point_outside_the_object_store(target: Target) -> None:
 def test_version_tables_are_distinct_and_validated(target: Target) -> None:
     a1 = target.version_table("staging.orders", "v1")
     assert a1 == target.version_table("staging.orders", "v1")
-    assert len({a1, target.version_table("staging.orders", "v2"),
-                target.version_table("marts.orders", "v1")}) == 3
+    assert (
+        len(
+            {
+                a1,
+                target.version_table("staging.orders", "v2"),
+                target.version_table("marts.orders", "v1"),
+            }
+        )
+        == 3
+    )
     with pytest.raises(SluiceError, match="invalid version"):
         target.version_table("staging.orders", "v1; DROP TABLE x")
 
@@ -145,16 +159,25 @@ def test_create_version_registers_an_immutable_version(kind: TargetKind, target:
     ]
     assert all(v.created_at for v in orders)
     assert {(v.dataset, v.version) for v in target.versions()} == {
-        ("staging.orders", "v1"), ("staging.orders", "v2"), ("marts.sales", "v1")}
+        ("staging.orders", "v1"),
+        ("staging.orders", "v2"),
+        ("marts.sales", "v1"),
+    }
     assert read(target, target.version_table("staging.orders", "v1")) == [
-        (1, "one"), (2, "one"), (3, "one")]
+        (1, "one"),
+        (2, "one"),
+        (3, "one"),
+    ]
 
     before = kind.physical(target)
     with pytest.raises(SluiceError, match="immutable"):
         target.create_version("staging.orders", "v1", "fp-other", select_rows("new", 5))
     assert kind.physical(target) == before
     assert read(target, target.version_table("staging.orders", "v1")) == [
-        (1, "one"), (2, "one"), (3, "one")]
+        (1, "one"),
+        (2, "one"),
+        (3, "one"),
+    ]
     assert target.versions("staging.orders")[1].fingerprint == "fp1"
 
 
@@ -217,7 +240,9 @@ def test_rollback_is_a_pointer_swap(kind: TargetKind, target: Target) -> None:
     assert read(target, "staging.orders") == [(1, "one"), (2, "one"), (3, "one")]
     assert kind.physical(target) == physical
     assert {(v.version, v.rows) for v in target.versions("staging.orders")} == {
-        ("v1", 3), ("v2", 2)}
+        ("v1", 3),
+        ("v2", 2),
+    }
 
 
 def test_publish_leaves_entries_it_does_not_name(target: Target) -> None:

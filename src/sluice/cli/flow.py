@@ -17,7 +17,7 @@ from rich.text import Text
 from sluice.cli.errors import guarded
 from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
 from sluice.errors import SluiceError
-from sluice.flow.gates import decide, promote, rollback
+from sluice.flow.gates import check_deploy, decide, promote, rollback
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import list_releases, verify_release
@@ -165,9 +165,11 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Deploy a release to ENV with write-audit-publish."""
         with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
+            release_id = release or _latest_release(ws)
+            check_deploy(ws, env, release_id)
             try:
-                outcome = deploy(ws, env, release or _latest_release(ws), actor=current_actor(),
-                                 wait=wait, on_step=step)
+                outcome = deploy(ws, env, release_id, actor=current_actor(), wait=wait,
+                                 on_step=step)
             except AuditFailed as exc:
                 if not as_json:
                     _show_audit_failure(exc)

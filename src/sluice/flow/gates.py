@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluice.deploy.deployer import DeployOutcome, Step, _noop, deploy
+from sluice.deploy.deployer import DeployOutcome, Step, _noop, acquire_env_lock, deploy
 from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace, current_actor
-from sluice.release import verify_release
+from sluice.release import resolve_release_id, verify_release
 from sluice.state import ApprovalRecord
 
 
@@ -46,6 +46,26 @@ def check_gates(ws: Workspace, source: str, dest: str) -> str:
             tip=f"sluice approve {dest} --release {live.release_id} --comment '…'",
         )
     return live.release_id
+
+
+def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
+    """Refuse deploying straight to a protected environment a release nobody approved for it.
+
+    Without this, ``sluice deploy prod`` would skip the gate that ``sluice promote`` enforces.
+    """
+    cfg = ws.config()
+    if not cfg.environment(env).protection.approval_required:
+        return
+    rid = resolve_release_id(ws.artifacts, release_id)
+    if ws.state.is_approved(env, rid):
+        return
+    order = cfg.promotion_order()
+    upstream = order[order.index(env) - 1] if env in order and order.index(env) > 0 else None
+    raise GateError(
+        f"{env} is protected: release {rid} needs an approval before it is deployed there",
+        tip=(f"promote it through the gates:  sluice promote {upstream} {env}" if upstream
+             else f"sluice approve {env} --release {rid} --comment '…'"),
+    )
 
 
 def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
@@ -94,7 +114,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
     """Re-point ``env`` to an earlier release and its data versions; nothing is recomputed."""
     state = ws.state
     owner = ws.owner()
-    state.acquire_lock(env, owner)
+    acquire_env_lock(ws, env, owner)  # like a deploy: a dead local holder is taken over
     try:
         live = state.live(env)
         if live is None:

@@ -205,7 +205,7 @@ class ArtifactStore:
         except FileNotFoundError as exc:
             raise ReleaseError(
                 f"release {release_id} not found in {self.releases_dir}",
-                tip="list the releases with `sluice release list`",
+                tip="list the releases with `sluice releases`",
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ReleaseError(f"cannot read manifest {path}: {exc}") from exc

@@ -104,14 +104,14 @@ def resolve_release_id(store: ArtifactStore, id_or_prefix: str) -> str:
     if not wanted or any(c not in "0123456789abcdef" for c in wanted) or len(wanted) > 64:
         raise ReleaseError(
             f"{id_or_prefix!r} is not a release id or prefix (expected hex characters)",
-            tip="list the releases with `sluice release list`",
+            tip="list the releases with `sluice releases`",
         )
     short = wanted[:12]
     matches = [rid for rid in store.release_ids() if rid.startswith(short)]
     if not matches:
         raise ReleaseError(
             f"no release matches {id_or_prefix!r} in {store.releases_dir}",
-            tip="list the releases with `sluice release list`",
+            tip="list the releases with `sluice releases`",
         )
     if len(matches) > 1:
         raise ReleaseError(
@@ -128,7 +128,7 @@ def load_release(store: ArtifactStore, id_or_prefix: str) -> Manifest:
     if len(id_or_prefix) > 12 and not manifest.digest.startswith(id_or_prefix.strip().lower()):
         raise ReleaseError(
             f"no release has digest {id_or_prefix!r} (release {release_id} has {manifest.digest})",
-            tip="list the releases with `sluice release list`",
+            tip="list the releases with `sluice releases`",
         )
     return manifest
 
@@ -144,7 +144,7 @@ def _load(store: ArtifactStore, release_id: str) -> Manifest:
             raise
         raise ReleaseError(
             f"release {release_id}: {exc.message} ({store.release_path(release_id)})",
-            tip=f"run `sluice release verify {release_id}`; rebuild it with `sluice release`",
+            tip=f"run `sluice plan ENV --release {release_id}`; rebuild it with `sluice release`",
         ) from exc
 
 

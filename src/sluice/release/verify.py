@@ -93,7 +93,7 @@ def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> None:
         raise ReleaseError(
             f"refusing to materialize release {manifest.id}: its manifest does not match its "
             "digest (tampered?)",
-            tip=f"run `sluice release verify {manifest.id}`",
+            tip=f"run `sluice plan ENV --release {manifest.id}`",
         )
     for rel in manifest.files:
         reason = unsafe_path_reason(rel)
@@ -101,7 +101,7 @@ def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> None:
             raise ReleaseError(
                 f"refusing to materialize release {manifest.id}: file path {rel!r} is unsafe "
                 f"because {reason}",
-                tip=f"run `sluice release verify {manifest.id}`; rebuild the release",
+                tip=f"run `sluice plan ENV --release {manifest.id}`; rebuild the release",
             )
 
     dest = Path(dest).absolute()
@@ -168,5 +168,5 @@ def _write_blob(store: ArtifactStore, release_id: str, root: Path, rel: str, dig
         raise ReleaseError(
             f"release {release_id}: file {rel!r}: blob {digest} is tampered: its content "
             f"hashes to {h.hexdigest()} ({store.path_of(digest)})",
-            tip=f"run `sluice release verify {release_id}`",
+            tip=f"run `sluice plan ENV --release {release_id}`",
         )

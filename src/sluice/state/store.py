@@ -63,7 +63,7 @@ from .schema import (
 
 __all__ = ["StateStore"]
 
-_LIST_TIP = "list the releases with `sluice release list`"
+_LIST_TIP = "list the releases with `sluice releases`"
 _LOCK_POLL_MAX_SECONDS = 1.0
 
 

@@ -1,0 +1,145 @@
+"""The gates between environments: approvals, rejections, approvers, upstream health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from tests.flow.conftest import Project, Template
+
+from sluice.deploy.deployer import AuditFailed
+from sluice.flow.gates import GateError, check_gates, decide, promote
+from sluice.state import ApprovalDecision
+
+
+@pytest.fixture
+def in_staging(deployed: Project) -> Project:
+    """Release 1 live in dev and staging; prod (protected) empty."""
+    deployed.load("staging")
+    with deployed.workspace() as ws:
+        promote(ws, "dev", "staging")
+    return deployed
+
+
+def test_a_rejected_release_cannot_enter_prod(
+    in_staging: Project, deployed_template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, rid = in_staging, deployed_template.release
+    rejected = p.json("reject", "prod", "--comment", "revenue is off by 3%", user="bob")
+    assert rejected == {
+        "env": "prod",
+        "release": rid,
+        "decision": "rejected",
+        "actor": "bob",
+        "comment": "revenue is off by 3%",
+    }
+    before = p.snapshot("prod")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code == 1
+    assert refused.error == f"Error: prod is protected: release {rid} needs an approval"
+    assert p.snapshot("prod") == before
+    prod = next(r for r in p.json("status") if r["env"] == "prod")
+    assert prod["pending_approval"] == rid and prod["release"] is None
+
+    # the latest decision wins, both ways
+    monkeypatch.setenv("SLUICE_USER", "bob")
+    with p.workspace() as ws:
+        decide(ws, "prod", None, approve=True, comment="re-checked")
+        assert check_gates(ws, "staging", "prod") == rid
+        decide(ws, "prod", None, approve=False, comment="no, after all")
+        with pytest.raises(GateError, match="needs an approval"):
+            check_gates(ws, "staging", "prod")
+        assert [a.decision for a in ws.state.approvals("prod", rid)] == [
+            ApprovalDecision.REJECTED,
+            ApprovalDecision.APPROVED,
+            ApprovalDecision.REJECTED,
+        ]
+        events = ws.state.events("prod")
+    assert [(e.kind, e.actor) for e in events] == [
+        ("rejected", "bob"),
+        ("approved", "bob"),
+        ("rejected", "bob"),
+    ]
+
+
+def test_only_listed_approvers_may_decide(deployed: Project) -> None:
+    p = deployed
+    p.edit(
+        "sluice.yaml",
+        "      approval_required: true\n",
+        "      approval_required: true\n      approvers: [bob, carol]\n",
+    )
+    p.commit("bob and carol guard prod")
+    rid = p.release()
+
+    for command in ("approve", "reject"):
+        refused = p.sluice(command, "prod", "--release", rid, user="mallory")
+        assert refused.code == 1
+        assert refused.error == "Error: mallory may not approve releases for prod"
+        assert refused.tip == "Tip: approvers: bob, carol"
+    with p.workspace() as ws:
+        assert ws.state.approvals("prod") == []
+
+    ok = p.json("approve", "prod", "--release", rid, user="carol")
+    assert (ok["decision"], ok["actor"], ok["release"]) == ("approved", "carol", rid)
+
+
+def test_approving_needs_a_release_to_approve(deployed: Project) -> None:
+    first = deployed.sluice("approve", "dev")
+    assert first.code == 1
+    assert first.error == "Error: dev is first in the promotion order; name the release"
+    assert first.tip == "Tip: sluice approve dev --release ID"
+    nothing = deployed.sluice("approve", "prod")
+    assert nothing.code == 1
+    assert nothing.error == "Error: nothing is live in staging to approve for prod"
+    unknown = deployed.sluice("approve", "prod", "--release", "0123456789ab")
+    assert unknown.code == 1
+    assert unknown.error.startswith("Error: no release matches '0123456789ab'")
+
+
+def test_nothing_is_promoted_from_an_empty_environment(deployed: Project) -> None:
+    before = deployed.snapshot("prod")
+    result = deployed.sluice("promote", "staging", "prod")
+    assert result.code == 1
+    assert result.error == "Error: nothing is live in staging to promote"
+    assert result.tip == "Tip: deploy first:  sluice deploy staging"
+    assert deployed.snapshot("prod") == before
+
+
+def test_a_failed_run_upstream_blocks_promotion(
+    in_staging: Project, deployed_template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, rid = in_staging, deployed_template.release
+    bad = p.root.parent / "bad"
+    subprocess.run(
+        [sys.executable, "generate.py", "60", str(bad), "--bad"],
+        cwd=p.root,
+        check=True,
+        capture_output=True,
+    )
+    p.load("staging", bad)
+    with pytest.raises(AuditFailed):
+        p.deploy("staging", rid, kind="run", force_all=True)
+    monkeypatch.setenv("SLUICE_USER", "bob")
+    with p.workspace() as ws:
+        decide(ws, "prod", None, approve=True)
+        with pytest.raises(GateError, match=f"last deployment of {rid} to staging did not"):
+            check_gates(ws, "staging", "prod")
+
+
+def test_deploying_straight_to_a_protected_environment_needs_an_approval(
+    deployed: Project, deployed_template: Template
+) -> None:
+    p, rid = deployed, deployed_template.release
+    p.load("prod")
+    before = p.snapshot("prod")
+    refused = p.sluice("deploy", "prod")
+    assert refused.code == 1
+    assert refused.error == (
+        f"Error: prod is protected: release {rid} needs an approval before it is deployed there"
+    )
+    assert refused.tip == "Tip: promote it through the gates:  sluice promote staging prod"
+    assert p.snapshot("prod") == before
+    with p.workspace() as ws:
+        assert ws.state.deployments("prod") == []
