@@ -74,6 +74,16 @@ def _show_audit_failure(exc: AuditFailed) -> None:
                 rep.ruleset_result(res)
 
 
+def _audited(fn: Callable[[], DeployOutcome], as_json: bool) -> DeployOutcome:
+    """Run a deploy; on a failed audit show the failing rules and samples, then re-raise."""
+    try:
+        return fn()
+    except AuditFailed as exc:
+        if not as_json:
+            _show_audit_failure(exc)
+        raise
+
+
 def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
     if as_json:
         _emit(outcome.to_dict())
@@ -167,13 +177,8 @@ def register(app: typer.Typer) -> None:
         with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
             release_id = release or _latest_release(ws)
             check_deploy(ws, env, release_id)
-            try:
-                outcome = deploy(ws, env, release_id, actor=current_actor(), wait=wait,
-                                 on_step=step)
-            except AuditFailed as exc:
-                if not as_json:
-                    _show_audit_failure(exc)
-                raise
+            outcome = _audited(lambda: deploy(ws, env, release_id, actor=current_actor(),
+                                              wait=wait, on_step=step), as_json)
             _deploy_result(outcome, as_json)
         return 0
 
@@ -186,13 +191,10 @@ def register(app: typer.Typer) -> None:
             live = ws.state.live(env)
             if live is None:
                 raise SluiceError(f"nothing is live in {env}", tip=f"sluice deploy {env}")
-            try:
-                outcome = deploy(ws, env, live.release_id, kind="run", actor=current_actor(),
-                                 wait=wait, force_all=True, on_step=step)
-            except AuditFailed as exc:
-                if not as_json:
-                    _show_audit_failure(exc)
-                raise
+            release_id = live.release_id
+            outcome = _audited(lambda: deploy(ws, env, release_id, kind="run",
+                                              actor=current_actor(), wait=wait, force_all=True,
+                                              on_step=step), as_json)
             _deploy_result(outcome, as_json)
         return 0
 
@@ -203,12 +205,8 @@ def register(app: typer.Typer) -> None:
                     wait: WaitOpt = 0.0, as_json: JsonOpt = False) -> int:
         """Deploy to DEST the release live in SOURCE, when its gates hold."""
         with _workspace() as ws, _progress(f"promoting {source} → {dest}", as_json) as step:
-            try:
-                outcome = promote(ws, source, dest, wait=wait, on_step=step)
-            except AuditFailed as exc:
-                if not as_json:
-                    _show_audit_failure(exc)
-                raise
+            outcome = _audited(lambda: promote(ws, source, dest, wait=wait, on_step=step),
+                               as_json)
             _deploy_result(outcome, as_json)
         return 0
 
