@@ -212,8 +212,6 @@ def test_lock_of_a_live_or_remote_process_is_respected(project: Project) -> None
         sleeper.wait()
 
 
-@pytest.mark.xfail(strict=True, reason="targets have no way to unpublish a dataset: a first "
-                   "deploy killed after publishing leaves its data visible (see the report)")
 def test_first_deploy_killed_after_publish_leaves_nothing_visible(project: Project) -> None:
     shutil.copytree(project.root / "data", project.root / ".sluice/envs/staging/objects")
     proc = project.sluice("deploy", "staging", "--release", project.a, kill_at="publish:done",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from tests.flow.conftest import Project, Template
 
 from sluice.flow.gates import rollback
@@ -154,11 +153,6 @@ def test_rollback_to_a_release_never_live_there_is_refused(deployed: Project) ->
     assert p.snapshot("dev") == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the target contract has no way to unpublish a dataset: rolling back past the "
-    "release that added one leaves it in the catalog (and so does removing its job)",
-)
 def test_rollback_past_a_new_dataset_unpublishes_it(deployed: Project) -> None:
     p = deployed
     first = p.snapshot("dev")

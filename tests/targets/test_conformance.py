@@ -254,6 +254,19 @@ def test_publish_leaves_entries_it_does_not_name(target: Target) -> None:
     assert target.catalog() == {"staging.orders": "v1", "marts.sales": "v2"}
 
 
+def test_exact_publish_removes_entries_it_does_not_name(target: Target) -> None:
+    target.create_version("staging.orders", "v1", "fp", select_rows("one", 1))
+    target.create_version("marts.sales", "v1", "fp", select_rows("s", 1))
+    target.publish({"staging.orders": "v1", "marts.sales": "v1"})
+    target.publish({"staging.orders": "v1"}, exact=True)
+    assert target.catalog() == {"staging.orders": "v1"}
+    with pytest.raises(Exception, match="sales"):
+        read(target, "marts.sales")
+    assert len(target.versions("marts.sales")) == 1  # the version itself is kept for rollback
+    target.publish({}, exact=True)
+    assert target.catalog() == {}
+
+
 def test_publish_is_all_or_nothing(kind: TargetKind, target: Target) -> None:
     for ds in ("marts.a", "marts.b", "marts.c"):
         target.create_version(ds, "v1", "fp1", select_rows(f"{ds}-1", 1))

@@ -177,8 +177,10 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         if any(not a.passed for a in outcome.audits):
             raise AuditFailed(outcome.audits)
         step("publish", "started", {"versions": new_versions})
-        live_versions = {**catalog, **new_versions}
-        target.publish(live_versions)
+        # datasets no job of this release writes any more leave the catalog with it
+        kept = {d: v for d, v in catalog.items() if d in graph.producers}
+        live_versions = {**kept, **new_versions}
+        target.publish(live_versions, exact=True)
         step("publish", "done")
         target.activate_release(manifest.id)
         step("activate", "done")
@@ -222,10 +224,13 @@ def _restore(ws: Workspace, env: str, dep: int) -> None:
         # publish may have happened before the state store recorded it: re-point to the
         # recorded live state (idempotent), and make its release current again
         if target.catalog() != live.versions:
-            target.publish(live.versions)
+            target.publish(live.versions, exact=True)
         if target.current_release() != live.release_id and target.release_dir(
                 live.release_id).is_dir():
             target.activate_release(live.release_id)
+    elif target.catalog():
+        # a first deploy interrupted after publishing: nothing was live before it
+        target.publish({}, exact=True)
     published = set(target.catalog().items())
     for run in state.job_runs(dep):
         if run.version and (run.dataset, run.version) not in published:

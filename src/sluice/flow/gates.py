@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sluice.config import ProjectConfig, load_project
 from sluice.deploy.deployer import DeployOutcome, Step, _noop, acquire_env_lock, deploy
 from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace, current_actor
@@ -23,15 +24,30 @@ class RollbackOutcome:
     versions: dict[str, str]
 
 
+def governing_config(ws: Workspace, env: str, candidate: str) -> ProjectConfig:
+    """The configuration whose protection rules govern ``env``.
+
+    It is the release live in ``env`` (so a change of approvers is itself reviewed before it
+    applies), else the candidate release being let in — never the editable work tree.
+    """
+    target = ws.target(env)
+    live = ws.state.live(env)
+    if live is not None and target.release_dir(live.release_id).is_dir():
+        return load_project(target.release_dir(live.release_id), environment=env)
+    manifest = verify_release(ws.artifacts, candidate)
+    return load_project(target.install_release(ws.artifacts, manifest), environment=env)
+
+
 def check_gates(ws: Workspace, source: str, dest: str) -> str:
     """The release live in ``source`` if it may enter ``dest``; GateError saying why not."""
     cfg = ws.config()
     cfg.environment(source)
-    protection = cfg.environment(dest).protection
+    cfg.environment(dest)
     live = ws.state.live(source)
     if live is None:
         raise GateError(f"nothing is live in {source} to promote",
                         tip=f"deploy first:  sluice deploy {source}")
+    protection = governing_config(ws, dest, live.release_id).environment(dest).protection
     last = [d for d in ws.state.deployments(source, limit=1)]
     if last and last[0].status.value != "succeeded" and last[0].release_id == live.release_id:
         raise GateError(f"the last deployment of {live.release_id} to {source} did not succeed")
@@ -54,9 +70,10 @@ def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
     Without this, ``sluice deploy prod`` would skip the gate that ``sluice promote`` enforces.
     """
     cfg = ws.config()
-    if not cfg.environment(env).protection.approval_required:
-        return
+    cfg.environment(env)
     rid = resolve_release_id(ws.artifacts, release_id)
+    if not governing_config(ws, env, rid).environment(env).protection.approval_required:
+        return
     if ws.state.is_approved(env, rid):
         return
     order = cfg.promotion_order()
@@ -82,11 +99,8 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
            comment: str = "") -> ApprovalRecord:
     """Record an approval or a rejection of a release for a protected environment."""
     cfg = ws.config()
-    protection = cfg.environment(env).protection
+    cfg.environment(env)
     actor = current_actor()
-    if protection.approvers and actor not in protection.approvers:
-        raise GateError(f"{actor} may not approve releases for {env}",
-                        tip=f"approvers: {', '.join(protection.approvers)}")
     if release_id is None:
         order = cfg.promotion_order()
         idx = order.index(env)
@@ -98,6 +112,10 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
             raise GateError(f"nothing is live in {order[idx - 1]} to approve for {env}")
         release_id = live.release_id
     release_id = ws.state.get_release(release_id).id
+    protection = governing_config(ws, env, release_id).environment(env).protection
+    if protection.approvers and actor not in protection.approvers:
+        raise GateError(f"{actor} may not approve releases for {env}",
+                        tip=f"approvers: {', '.join(protection.approvers)}")
     from sluice.state import ApprovalDecision
 
     rec = ApprovalRecord(env=env, release_id=release_id,
@@ -145,7 +163,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
         dep = state.start_deployment(env, goal.release_id, "rollback", current_actor())
         if not target.release_dir(goal.release_id).is_dir():
             target.install_release(ws.artifacts, verify_release(ws.artifacts, goal.release_id))
-        target.publish(goal.versions)
+        target.publish(goal.versions, exact=True)
         target.activate_release(goal.release_id)
         state.publish(env, goal.release_id, goal.versions, dep)
         state.finish_deployment(dep, "succeeded", f"rolled back from {live.release_id}")

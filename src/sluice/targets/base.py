@@ -92,8 +92,13 @@ class Target(ABC):
 
     # ------------------------------------------------------------------ catalog
     @abstractmethod
-    def publish(self, versions: Mapping[str, str]) -> None:
-        """Point each dataset's catalog entry at its version, all at once."""
+    def publish(self, versions: Mapping[str, str], *, exact: bool = False) -> None:
+        """Point each dataset's catalog entry at its version, all at once.
+
+        With ``exact`` the catalog becomes exactly ``versions``: entries not named are
+        removed in the same transaction (rollback past a release that added a dataset,
+        recovery of a first deploy, a release that removed a job).
+        """
 
     @abstractmethod
     def catalog(self) -> dict[str, str]:

@@ -163,8 +163,9 @@ class LocalTarget(Target):
         con.execute("COMMIT")
 
     # ------------------------------------------------------------------ catalog
-    def publish(self, versions: Mapping[str, str]) -> None:
+    def publish(self, versions: Mapping[str, str], *, exact: bool = False) -> None:
         con = self.engine().con
+        dropped = sorted(set(self.catalog()) - set(versions)) if exact else []
         registry = {(v.dataset, v.version) for v in self.versions()}
         unknown = [f"{d}@{v}" for d, v in sorted(versions.items()) if (d, v) not in registry]
         if unknown:
@@ -180,6 +181,10 @@ class LocalTarget(Target):
                             f"SELECT * FROM {self.version_table(dataset, version)}")
                 con.execute(f"INSERT OR REPLACE INTO {_ident(SCHEMA)}.catalog VALUES (?, ?)",
                             [dataset, version])
+            for dataset in dropped:
+                version = "-"
+                con.execute(f"DROP VIEW IF EXISTS {_qualified(dataset)}")
+                con.execute(f"DELETE FROM {_ident(SCHEMA)}.catalog WHERE dataset = ?", [dataset])
             con.execute("COMMIT")
         except Exception as exc:
             con.execute("ROLLBACK")
