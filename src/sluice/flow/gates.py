@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sluice.config import ProjectConfig, load_project
-from sluice.deploy.deployer import DeployOutcome, Step, _noop, acquire_env_lock, deploy
+from sluice.deploy.deployer import (
+    DeployOutcome,
+    Step,
+    _noop,
+    acquire_env_lock,
+    deploy,
+    recover,
+)
 from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import resolve_release_id, verify_release
@@ -134,6 +141,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
     owner = ws.owner()
     acquire_env_lock(ws, env, owner)  # like a deploy: a dead local holder is taken over
     try:
+        recover(ws, env)  # finish a crashed deployment first, so we start from a known state
         live = state.live(env)
         if live is None:
             raise GateError(f"nothing is live in {env}")
