@@ -307,3 +307,15 @@ def test_secrets_never_reach_the_store(store: StateStore) -> None:
     )
     assert store.job_runs(dep)[0].message == "login s3://AK:***@b failed"
     assert "pw" not in store.get_deployment(dep).message
+
+
+def test_complete_deployment_publishes_finishes_and_logs_at_once(store: StateStore) -> None:
+    store.add_release(release("abc111111111"))
+    dep = store.start_deployment("prod", "abc111111111", "rollback", "ann")
+    live = store.complete_deployment(dep, "prod", "abc111111111", {"a.b": "v1"},
+                                     message="rolled back", event_kind="rolled_back",
+                                     actor="ann", payload={"from": "x"})
+    assert store.live("prod") == live
+    assert store.get_deployment(dep).status.value == "succeeded"
+    assert store.events("prod", kind="rolled_back")[0].actor == "ann"
+    assert store.unfinished_deployments("prod") == []

@@ -161,22 +161,28 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
                                 tip="promote it instead, or pick one from  sluice history")
             goal = matches[0]
         target = ws.target(env)
-        existing = {(v.dataset, v.version) for v in target.versions()}
-        missing = [f"{d}@{v}" for d, v in goal.versions.items() if (d, v) not in existing]
-        if missing:
-            raise GateError(f"the data versions of {goal.release_id} were garbage-collected: "
-                            f"{', '.join(missing[:5])}",
-                            tip=f"redeploy it instead:  sluice deploy {env} --release "
-                                f"{goal.release_id}")
         dep = state.start_deployment(env, goal.release_id, "rollback", current_actor())
+        try:
+            # publish checks that every version still exists before it swaps anything
+            target.publish(goal.versions, exact=True)
+        except SluiceError as exc:
+            state.finish_deployment(dep, "failed", exc.message)
+            if "no such version" in exc.message:
+                raise GateError(
+                    f"the data versions of {goal.release_id} were garbage-collected",
+                    tip=f"redeploy it instead:  sluice deploy {env} --release "
+                        f"{goal.release_id}",
+                ) from exc
+            raise
+        # a crash from here on is finished by the journal: recover() re-points the catalog
         if not target.release_dir(goal.release_id).is_dir():
             target.install_release(ws.artifacts, verify_release(ws.artifacts, goal.release_id))
-        target.publish(goal.versions, exact=True)
         target.activate_release(goal.release_id)
-        state.publish(env, goal.release_id, goal.versions, dep)
-        state.finish_deployment(dep, "succeeded", f"rolled back from {live.release_id}")
-        state.event("rolled_back", env=env, actor=current_actor(), release_id=goal.release_id,
-                    payload={"from": live.release_id})
+        state.complete_deployment(
+            dep, env, goal.release_id, goal.versions,
+            message=f"rolled back from {live.release_id}", event_kind="rolled_back",
+            actor=current_actor(), payload={"from": live.release_id},
+        )
         return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions))
     finally:
         state.release_lock(env, owner)

@@ -368,6 +368,50 @@ class StateStore:
                 conn.execute(live_state.insert().values(env=env, **values))
         return state
 
+    def complete_deployment(
+        self,
+        deployment_id: int,
+        env: str,
+        release_id: str,
+        versions: Mapping[str, str],
+        *,
+        message: str = "",
+        event_kind: str = "",
+        actor: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> LiveState:
+        """Publish, finish the deployment as succeeded and log an event, in ONE transaction.
+
+        For pointer-only changes (rollback) where the three writes would otherwise cost
+        three commits; the deployment must have been started (journaled) before.
+        """
+        state = LiveState(env, release_id, dict(versions), deployment_id, utcnow())
+        values = {
+            "release_id": release_id,
+            "versions_json": json.dumps(state.versions, sort_keys=True),
+            "deployment_id": deployment_id,
+            "since": rows.iso(state.since),
+        }
+        with self._tx(f"complete a deployment of {env} in", write=True) as conn:
+            self._require_release(conn, release_id)
+            self._require_deployment(conn, deployment_id)
+            conn.execute(live_history.insert().values(env=env, **values))
+            updated = conn.execute(
+                live_state.update().where(live_state.c.env == env).values(**values)
+            )
+            if updated.rowcount == 0:
+                conn.execute(live_state.insert().values(env=env, **values))
+            conn.execute(
+                deployments.update()
+                .where(deployments.c.id == deployment_id)
+                .values(status=DeploymentStatus.SUCCEEDED.value,
+                        finished_at=rows.iso(utcnow()), message=redact_text(message))
+            )
+            if event_kind:
+                rows.insert_event(conn, event_kind, env=env, actor=actor,
+                                  release_id=release_id, payload=payload)
+        return state
+
     def live(self, env: str) -> LiveState | None:
         """What ``env`` serves now, or ``None`` if nothing was ever published there."""
         with self._tx("read the live state from") as conn:

@@ -53,6 +53,7 @@ class LocalTarget(Target):
                 f"environment {env}: warehouse {warehouse!r} is not supported by the local "
                 "target yet", tip="use the default DuckDB warehouse")
         self._engine: DuckDBEngine | None = None
+        self._schemas: set[str] = set()  # schemas known to exist in this warehouse
 
     # ------------------------------------------------------------------ code
     def release_dir(self, release_id: str) -> Path:
@@ -165,18 +166,30 @@ class LocalTarget(Target):
     # ------------------------------------------------------------------ catalog
     def publish(self, versions: Mapping[str, str], *, exact: bool = False) -> None:
         con = self.engine().con
-        dropped = sorted(set(self.catalog()) - set(versions)) if exact else []
-        registry = {(v.dataset, v.version) for v in self.versions()}
-        unknown = [f"{d}@{v}" for d, v in sorted(versions.items()) if (d, v) not in registry]
+        # one round trip reads the catalog and the registry entries of the named datasets
+        names = sorted(versions)
+        marks = ", ".join("?" for _ in names) or "NULL"
+        found = con.execute(
+            f"SELECT 'c', dataset, version FROM {_ident(SCHEMA)}.catalog UNION ALL "
+            f"SELECT 'r', dataset, version FROM {_ident(SCHEMA)}.registry "
+            f"WHERE dataset IN ({marks})", names).fetchall()
+        current = {d: v for k, d, v in found if k == "c"}
+        registry = {(d, v) for k, d, v in found if k == "r"}
+        dropped = sorted(set(current) - set(versions)) if exact else []
+        # entries that already point at their version need no swap (a rollback usually
+        # changes a few datasets of many)
+        changes = {d: v for d, v in versions.items() if current.get(d) != v}
+        unknown = [f"{d}@{v}" for d, v in sorted(changes.items()) if (d, v) not in registry]
         if unknown:
             raise SluiceError(f"cannot publish to {self.env}: no such version {', '.join(unknown)}",
                               tip="publish versions that create_version wrote")
         dataset = version = ""
         con.execute("BEGIN")
         try:
-            for dataset, version in sorted(versions.items()):
+            for dataset, version in sorted(changes.items()):
                 schema = dataset.rpartition(".")[0] or "main"
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+                if schema not in self._schemas:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
                 con.execute(f"CREATE OR REPLACE VIEW {_qualified(dataset)} AS "
                             f"SELECT * FROM {self.version_table(dataset, version)}")
                 con.execute(f"INSERT OR REPLACE INTO {_ident(SCHEMA)}.catalog VALUES (?, ?)",
@@ -186,6 +199,7 @@ class LocalTarget(Target):
                 con.execute(f"DROP VIEW IF EXISTS {_qualified(dataset)}")
                 con.execute(f"DELETE FROM {_ident(SCHEMA)}.catalog WHERE dataset = ?", [dataset])
             con.execute("COMMIT")
+            self._schemas.update(d.rpartition(".")[0] or "main" for d in changes)
         except Exception as exc:
             con.execute("ROLLBACK")
             raise SluiceError(
