@@ -75,8 +75,8 @@ def new_version_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("v%Y%m%d%H%M%S") + "_" + secrets.token_hex(3)
 
 
-def _noop(step: str, status: str) -> None:
-    pass
+def no_progress(step: str, status: str) -> None:
+    """The default progress callback: report nothing."""
 
 
 def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
@@ -99,7 +99,7 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
 
 def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
            actor: str, wait: float = 0.0, force_all: bool = False,
-           on_step: Step = _noop, sample_limit: int = 20) -> DeployOutcome:
+           on_step: Step = no_progress, sample_limit: int = 20) -> DeployOutcome:
     """Deploy a release to an environment with write-audit-publish. Raises on failure."""
     manifest = verify_release(ws.artifacts, release_id)
     on_step("verify", "done")
@@ -246,7 +246,7 @@ def _restore(ws: Workspace, env: str, dep: int) -> None:
                     target.drop_version(d, version)
 
 
-def recover(ws: Workspace, env: str, on_step: Step = _noop) -> list[int]:
+def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
     """Finish deployments of ``env`` that a crash left unfinished. Call under the lock.
 
     One that crashed before the state store recorded its publish is rolled back; one that

@@ -8,9 +8,9 @@ from sluice.config import ProjectConfig, load_project
 from sluice.deploy.deployer import (
     DeployOutcome,
     Step,
-    _noop,
     acquire_env_lock,
     deploy,
+    no_progress,
     recover,
 )
 from sluice.errors import SluiceError
@@ -93,7 +93,7 @@ def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
 
 
 def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
-            on_step: Step = _noop) -> DeployOutcome:
+            on_step: Step = no_progress) -> DeployOutcome:
     """Deploy to ``dest`` the very release live in ``source`` (never rebuilt)."""
     release_id = check_gates(ws, source, dest)
     ws.state.event("promotion_started", env=dest, actor=current_actor(), release_id=release_id,

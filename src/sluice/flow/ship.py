@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from sluice.deploy.deployer import Step, _noop, deploy
+from sluice.deploy.deployer import Step, deploy, no_progress
 from sluice.flow.gates import GateError, check_gates, promote
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
@@ -20,7 +20,7 @@ class ShipOutcome:
     reason: str = ""
 
 
-def ship(ws: Workspace, *, allow_dirty: bool = False, on_step: Step = _noop) -> ShipOutcome:
+def ship(ws: Workspace, *, allow_dirty: bool = False, on_step: Step = no_progress) -> ShipOutcome:
     """Release the work tree, deploy the first environment, promote while gates hold."""
     manifest, _ = make_release(ws, allow_dirty=allow_dirty)
     cfg = ws.config()
