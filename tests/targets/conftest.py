@@ -10,13 +10,14 @@ half-way). A new target (``aws``) joins by adding one :class:`TargetKind` to ``K
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from sluice.targets import Target, create_target
-from sluice.targets.local.target import SCHEMA, LocalTarget
+from sluice.targets.local.postgres_warehouse import LocalPostgresTarget
+from sluice.targets.local.target import SCHEMA, LocalTargetBase
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,12 @@ class TargetKind:
     physical: Callable[[Target], set[str]]
     #: destroy the storage of one version but keep its registry entry (a fault to inject)
     lose_storage: Callable[[Target, str, str], None]
+    #: needs a real PostgreSQL server: ``make`` is bound to fresh databases by ``kind``
+    postgres: bool = False
 
 
-def _local(target: Target) -> LocalTarget:
-    assert isinstance(target, LocalTarget)
+def _local(target: Target) -> LocalTargetBase:
+    assert isinstance(target, LocalTargetBase)
     return target
 
 
@@ -55,6 +58,28 @@ def _local_lose(target: Target, dataset: str, version: str) -> None:
     target.engine().fetch(f"DROP TABLE {target.version_table(dataset, version)}")
 
 
+def _pg(target: Target) -> LocalPostgresTarget:
+    assert isinstance(target, LocalPostgresTarget)
+    return target
+
+
+def _pg_physical(target: Target) -> set[str]:
+    rows = _pg(target).engine().con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_type = 'BASE TABLE' AND table_name NOT IN ('registry', 'catalog')",
+        [SCHEMA],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _pg_lose(target: Target, dataset: str, version: str) -> None:
+    _pg(target).engine().con.execute(f"DROP TABLE {target.version_table(dataset, version)}")
+
+
+def _unbound(env: str, home: Path) -> Target:
+    raise AssertionError("the kind fixture binds make to a database")
+
+
 KINDS = [
     TargetKind(
         name="local",
@@ -63,13 +88,56 @@ KINDS = [
         physical=_local_physical,
         lose_storage=_local_lose,
     ),
+    # the local target with a PostgreSQL warehouse: one fresh database per environment
+    TargetKind(
+        name="local",
+        make=_unbound,
+        put_object=_local_put,
+        physical=_pg_physical,
+        lose_storage=_pg_lose,
+        postgres=True,
+    ),
 ]
 
 
-@pytest.fixture(params=KINDS, ids=lambda k: k.name)
-def kind(request: pytest.FixtureRequest) -> TargetKind:
+@pytest.fixture(
+    params=[
+        pytest.param(k, id="local-postgres", marks=pytest.mark.postgres) if k.postgres
+        else pytest.param(k, id=k.name)
+        for k in KINDS
+    ]
+)
+def kind(request: pytest.FixtureRequest) -> Iterator[TargetKind]:
     k: TargetKind = request.param
-    return k
+    if not k.postgres:
+        yield k
+        return
+    import psycopg
+    from psycopg import sql
+
+    url: str = request.getfixturevalue("postgres_db")
+    prefix, _, dbname = url.rpartition("/")
+    assert "?" not in dbname, "postgres_db URLs carry no query"
+    extra: list[str] = []
+
+    def url_for(env: str) -> str:
+        if env == "dev":
+            return url
+        name = f"{dbname}_{env}"
+        if name not in extra:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            extra.append(name)
+        return f"{prefix}/{name}"
+
+    try:
+        yield replace(k, make=lambda env, home: create_target(
+            "local", env, home, warehouse=url_for(env)))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name in extra:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
 
 
 @pytest.fixture

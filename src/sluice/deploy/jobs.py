@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
@@ -122,28 +123,26 @@ class JobContext:
         self._node, self._target, self._resolver = node, target, resolver
         self._version, self._fingerprint = version, fingerprint
         self.written: dict[str, int] = {}
+        self._con: duckdb.DuckDBPyConnection | None = None  # holds the relations read
 
     def read(self, dataset: str) -> Any:
         """An input as a DuckDB relation (``.df()``, ``.arrow()``, ``.fetchall()`` …)."""
         if dataset not in self._node.inputs:
             raise JobError(f"job {self.job} reads {dataset!r}, which it does not declare",
                            tip=f"add it to jobs.{self.job}.inputs in sluice.yaml")
-        con = self._target.engine().con  # type: ignore[attr-defined]
-        return con.sql(f"SELECT * FROM {self._resolver.relation(dataset)}")
+        # any warehouse hands over Arrow; a DuckDB relation over it keeps jobs portable
+        table = self._target.read_arrow(f"SELECT * FROM {self._resolver.relation(dataset)}")
+        if self._con is None:
+            self._con = duckdb.connect()
+        return self._con.from_arrow(table)
 
     def write(self, dataset: str, data: Any) -> None:
         """Write an output from a DuckDB relation, a pyarrow Table or a pandas DataFrame."""
         if dataset not in self._node.outputs:
             raise JobError(f"job {self.job} writes {dataset!r}, which it does not declare",
                            tip=f"add it to jobs.{self.job}.outputs in sluice.yaml")
-        con = self._target.engine().con  # type: ignore[attr-defined]
-        view = f"sluice_out_{abs(hash((self.job, dataset))) % 10**8}"
-        con.register(view, data)
-        try:
-            self.written[dataset] = self._target.create_version(
-                dataset, self._version, self._fingerprint, f"SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
+        self.written[dataset] = self._target.create_version_from(
+            dataset, self._version, self._fingerprint, data)
 
 
 def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,

@@ -38,6 +38,9 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
                     fingerprint: str) -> JobResult:
     job = config.jobs[node.name]
     assert isinstance(job, PySparkJob)
+    if target.engine().dialect != "duckdb":
+        raise JobError(f"job {node.name} is a PySpark job, which needs a DuckDB warehouse",
+                       tip="deploy it to an environment whose warehouse is duckdb")
     if not java_available():
         raise EngineUnavailableError(
             f"job {node.name} is a PySpark job and PySpark needs Java 17, but no `java` is on "

@@ -44,25 +44,34 @@ class PostgresEngine(Engine):
         if data.kind == "table":
             source = exp.to_table(data.location, dialect=self.dialect).sql(self.dialect)
             try:
-                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {ident} AS SELECT * FROM {source}")
+                # not CREATE OR REPLACE: the new relation may have other columns
+                with self.con.transaction():
+                    self.con.execute(f"DROP VIEW IF EXISTS pg_temp.{ident} CASCADE")
+                    self.con.execute(f"CREATE TEMP VIEW {ident} AS SELECT * FROM {source}")
             except self._psycopg.Error as exc:
                 raise DataSourceError(
                     f"cannot read table {data.location}: {str(exc).splitlines()[0]}"
                 ) from exc
             return
-        self._load_file(ident, data)
+        self.load_file(ident, data)
 
-    def _load_file(self, ident: str, data: DataRef) -> None:
-        """Load files into a temporary table: DuckDB reads them, COPY writes them."""
+    def load_file(self, ident: str, data: DataRef, *, temporary: bool = True) -> None:
+        """Load files into a table (temporary by default): DuckDB reads them, COPY writes them."""
         from sluice.engines.duckdb import DuckDBEngine
 
         reader = DuckDBEngine()
         try:
             reader.register("src", data)
-            cols = reader.columns("src")
-            rows = reader.con.execute("SELECT * FROM src").fetchall()
+            self.copy_from_duckdb(ident, reader, "src", temporary=temporary)
         finally:
             reader.close()
+
+    def copy_from_duckdb(self, ident: str, reader: Any, alias: str, *,
+                         temporary: bool = True) -> None:
+        """(Re)create table ``ident`` from relation ``alias`` of DuckDB engine ``reader``."""
+        cols = reader.columns(alias)
+        rows = reader.con.execute(
+            f"SELECT * FROM {exp.to_identifier(alias).sql('duckdb')}").fetchall()
         types = [_pg_type(c.type) for c in cols]
         defs = ", ".join(
             f"{exp.to_identifier(c.name).sql(self.dialect)} {t.sql(self.dialect)}"
@@ -70,7 +79,7 @@ class PostgresEngine(Engine):
         )
         as_json = [i for i, t in enumerate(types) if t.this == exp.DataType.Type.JSONB]
         self.con.execute(f"DROP TABLE IF EXISTS {ident}")
-        self.con.execute(f"CREATE TEMP TABLE {ident} ({defs})")
+        self.con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {ident} ({defs})")
         names = ", ".join(exp.to_identifier(c.name).sql(self.dialect) for c in cols)
         with self.con.cursor() as cur, cur.copy(f"COPY {ident} ({names}) FROM STDIN") as copy:
             for row in rows:

@@ -83,6 +83,16 @@ class Target(ABC):
         """Write a new version from a SELECT; refuse to overwrite one. Returns its row count."""
 
     @abstractmethod
+    def create_version_from(self, dataset: str, version: str, fingerprint: str,
+                            data: Any) -> int:
+        """Write a new version from in-memory data (a DuckDB relation, a pyarrow Table or a
+        pandas DataFrame); refuse to overwrite one. Returns its row count."""
+
+    @abstractmethod
+    def read_arrow(self, sql: str) -> Any:
+        """The result of a SELECT (in the engine's dialect) as a ``pyarrow.Table``."""
+
+    @abstractmethod
     def versions(self, dataset: str | None = None) -> list[VersionInfo]:
         """Existing versions, newest first."""
 
@@ -108,7 +118,7 @@ class Target(ABC):
         """Release connections."""
 
 
-TARGETS = {"local": "sluice.targets.local.target:LocalTarget"}
+TARGETS = {"local": "sluice.targets.local.target:make_local_target"}
 
 
 def create_target(kind: str, env: str, home: Path, **options: Any) -> Target:

@@ -4,6 +4,11 @@ an ``objects/`` folder standing in for S3.
 Dataset versions are tables in the ``_sluice_versions`` schema; the catalog is one view per
 dataset (``schema.name``) swapped in a single DuckDB transaction, so publish and rollback cost
 the same for ten rows or ten million.
+
+``LocalTargetBase`` holds what every local warehouse shares (folders, releases, the
+``current`` link, ``objects/``); ``LocalTarget`` is the DuckDB warehouse and
+``postgres_warehouse.LocalPostgresTarget`` the PostgreSQL one. ``make_local_target`` picks one
+from the ``warehouse`` option.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from sqlglot import exp
 
 from sluice.engines.duckdb import DuckDBEngine
@@ -35,11 +41,13 @@ def _qualified(dataset: str) -> str:
     return f"{_ident(schema or 'main')}.{_ident(name)}"
 
 
-class LocalTarget(Target):
+class LocalTargetBase(Target):
+    """The folders of an environment; subclasses add the warehouse."""
+
     name = "local"
     capabilities = Capabilities(transactional_publish=True, sql_engine=True)
 
-    def __init__(self, env: str, home: Path, warehouse: str | None = None, **_: Any) -> None:
+    def __init__(self, env: str, home: Path, **_: Any) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
             raise SluiceError(f"invalid environment name {env!r}")
         self.env = env
@@ -48,11 +56,6 @@ class LocalTarget(Target):
         self.releases = self.dir / "releases"
         for d in (self.objects, self.releases):
             d.mkdir(parents=True, exist_ok=True)
-        if warehouse not in (None, "duckdb"):
-            raise SluiceError(
-                f"environment {env}: warehouse {warehouse!r} is not supported by the local "
-                "target yet", tip="use the default DuckDB warehouse")
-        self._engine: DuckDBEngine | None = None
         self._schemas: set[str] = set()  # schemas known to exist in this warehouse
 
     # ------------------------------------------------------------------ code
@@ -81,6 +84,58 @@ class LocalTarget(Target):
         link = self.dir / "current"
         return Path(os.readlink(link)).name if link.is_symlink() else None
 
+    # ------------------------------------------------------------------ shared data helpers
+    def _source_path(self, name: str, fmt: str, location: str) -> Path:
+        """The resolved path (or glob) of a file source in objects/, checked to exist."""
+        path = (self.objects / location).resolve()
+        if not path.is_relative_to(self.objects.resolve()):
+            raise DataSourceError(f"source {name}: {location!r} points outside objects/")
+        found = any(self.objects.glob(location)) if "*" in location else path.exists()
+        if not found:
+            raise DataSourceError(
+                f"source {name}: no {fmt} file matches {path} in {self.env}'s object store",
+                tip=f"copy the files into it:  sluice load {self.env} DIR  (DIR holding "
+                    f"{location})",
+            )
+        return path
+
+    def version_table(self, dataset: str, version: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", version):
+            raise SluiceError(f"invalid version id {version!r}")
+        return f"{_ident(SCHEMA)}.{_ident(dataset.replace('.', '__') + '__' + version)}"
+
+
+def as_registrable(data: Any) -> Any:
+    """What a DuckDB connection can register: a relation of any connection becomes Arrow."""
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        return data.to_arrow_table()
+    return data
+
+
+def make_local_target(env: str, home: Path, warehouse: str | None = None,
+                      **options: Any) -> LocalTargetBase:
+    """The local target of ``env``: DuckDB by default, PostgreSQL for a postgresql:// URL."""
+    if warehouse is None or warehouse == "duckdb":
+        return LocalTarget(env=env, home=home, **options)
+    if warehouse.startswith(("postgresql://", "postgres://")):
+        from sluice.targets.local.postgres_warehouse import LocalPostgresTarget
+
+        return LocalPostgresTarget(env=env, home=home, warehouse=warehouse, **options)
+    # never echo the value: a database URL may carry a password
+    raise SluiceError(f"environment {env}: unsupported warehouse for the local target",
+                      tip="use 'duckdb' or a postgresql:// URL")
+
+
+class LocalTarget(LocalTargetBase):
+    """The local target with a DuckDB warehouse (``envs/<env>/warehouse.duckdb``)."""
+
+    def __init__(self, env: str, home: Path, warehouse: str | None = None, **_: Any) -> None:
+        if warehouse not in (None, "duckdb"):
+            raise SluiceError(f"environment {env}: the DuckDB local target got another warehouse",
+                              tip="create it with make_local_target")
+        super().__init__(env, home)
+        self._engine: DuckDBEngine | None = None
+
     # ------------------------------------------------------------------ data
     def engine(self) -> DuckDBEngine:
         if self._engine is None:
@@ -101,22 +156,8 @@ class LocalTarget(Target):
     def source_sql(self, name: str, fmt: str, location: str) -> str:
         if fmt == "table":
             return exp.to_table(location).sql("duckdb")
-        path = (self.objects / location).resolve()
-        if not path.is_relative_to(self.objects.resolve()):
-            raise DataSourceError(f"source {name}: {location!r} points outside objects/")
-        found = any(self.objects.glob(location)) if "*" in location else path.exists()
-        if not found:
-            raise DataSourceError(
-                f"source {name}: no {fmt} file matches {path} in {self.env}'s object store",
-                tip=f"copy the files into it:  sluice load {self.env} DIR  (DIR holding "
-                    f"{location})",
-            )
+        path = self._source_path(name, fmt, location)
         return f"{_READERS[fmt]}({exp.Literal.string(str(path)).sql('duckdb')})"
-
-    def version_table(self, dataset: str, version: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_]+", version):
-            raise SluiceError(f"invalid version id {version!r}")
-        return f"{_ident(SCHEMA)}.{_ident(dataset.replace('.', '__') + '__' + version)}"
 
     def create_version(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
         con = self.engine().con
@@ -141,6 +182,19 @@ class LocalTarget(Target):
             con.execute("ROLLBACK")
             raise
         return rows
+
+    def read_arrow(self, sql: str) -> Any:
+        return self.engine().con.sql(sql).to_arrow_table()
+
+    def create_version_from(self, dataset: str, version: str, fingerprint: str,
+                            data: Any) -> int:
+        con = self.engine().con
+        view = f"sluice_out_{abs(hash((dataset, version))) % 10**8}"
+        con.register(view, as_registrable(data))
+        try:
+            return self.create_version(dataset, version, fingerprint, f"SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
 
     def versions(self, dataset: str | None = None) -> list[VersionInfo]:
         con = self.engine().con

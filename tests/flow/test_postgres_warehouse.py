@@ -1,0 +1,81 @@
+"""The local target with a PostgreSQL warehouse, end to end: examples/retail deployed to a
+``dev`` whose ``warehouse`` is a real server's database (SQL jobs transpiled to PostgreSQL, the
+python job through Arrow), and a failing audit that publishes nothing there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.flow.conftest import Project
+
+pytestmark = pytest.mark.postgres
+
+
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def point_dev_at(p: Project, url: str) -> None:
+    p.edit(
+        "sluice.yaml",
+        "  dev:\n    target: {type: local}\n",
+        f"  dev:\n    target: {{type: local, warehouse: '{url}'}}\n",
+    )
+    p.commit("dev uses a PostgreSQL warehouse")
+
+
+def test_retail_deploys_to_a_postgres_warehouse(fresh: Project, postgres_db: str) -> None:
+    p = fresh
+    point_dev_at(p, postgres_db)
+    p.ok("release")
+    p.load("dev")
+    p.ok("deploy", "dev")
+
+    orders = pg_rows(postgres_db, "SELECT order_id, quantity, amount, status FROM staging.orders")
+    assert orders, "staging.orders is empty"
+    assert len({r[0] for r in orders}) == len(orders)  # deduplicated by the QUALIFY
+    assert all(isinstance(r[1], int) and isinstance(r[2], float) for r in orders)
+    sales = pg_rows(postgres_db, "SELECT product_id, units FROM marts.product_sales")
+    assert sales and all(isinstance(r[1], int) for r in sales)  # the python job wrote it
+    assert pg_rows(postgres_db, "SELECT count(*) FROM marts.customer_orders")[0][0] > 0
+    catalog = dict(pg_rows(postgres_db, "SELECT dataset, version FROM _sluice_versions.catalog"))
+    assert set(catalog) == {"staging.orders", "marts.customer_orders", "marts.product_sales"}
+    # nothing was written to a DuckDB warehouse
+    assert not (p.home / "envs" / "dev" / "warehouse.duckdb").exists()
+
+    # a failing audit publishes nothing
+    p.edit(
+        "sluice.yaml",
+        "quantity: {type: INTEGER, nullable: false}",
+        "quantity: {type: VARCHAR, nullable: false}",
+    )
+    p.commit("quantity is text now")
+    p.ok("release")
+    versions = pg_rows(postgres_db, "SELECT dataset, version FROM _sluice_versions.registry")
+    result = p.sluice("deploy", "dev")
+    assert result.code == 1
+    assert result.error == "Error: audit failed, nothing was published:"
+    assert "the contract says VARCHAR" in result.err
+    assert dict(pg_rows(postgres_db,
+                        "SELECT dataset, version FROM _sluice_versions.catalog")) == catalog
+    assert sorted(pg_rows(postgres_db, "SELECT order_id, quantity, amount, status "
+                                       "FROM staging.orders")) == sorted(orders)
+    # the unpublished versions were dropped again
+    assert sorted(pg_rows(postgres_db, "SELECT dataset, version "
+                                       "FROM _sluice_versions.registry")) == sorted(versions)
+
+
+def test_a_bad_warehouse_url_never_shows_its_password(fresh: Project) -> None:
+    p = fresh
+    url = "postgresql://sluice:s3cr3t-pw@127.0.0.1:1/nowhere"
+    point_dev_at(p, url)
+    p.ok("release")
+    p.load("dev")
+    result = p.sluice("deploy", "dev")
+    assert result.code != 0
+    assert "s3cr3t-pw" not in result.err + result.out
+    assert "postgresql://sluice:***@127.0.0.1:1/nowhere" in result.err
