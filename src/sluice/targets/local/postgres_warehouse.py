@@ -233,13 +233,3 @@ class LocalPostgresTarget(LocalTargetBase):
                 f"published: {_scrub(str(exc).splitlines()[0], self.url)}",
                 tip="the catalog still points at the previous versions",
             ) from exc
-
-    def catalog(self) -> dict[str, str]:
-        rows = self.engine().con.execute(
-            f"SELECT dataset, version FROM {_ident(SCHEMA)}.catalog").fetchall()
-        return {r[0]: r[1] for r in rows}
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None

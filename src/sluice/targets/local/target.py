@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from sluice.engines.base import Engine
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import DataSourceError, ReleaseError, SluiceError
 from sluice.release import ArtifactStore, Manifest, materialize
@@ -57,6 +58,16 @@ class LocalTargetBase(Target):
         for d in (self.objects, self.releases):
             d.mkdir(parents=True, exist_ok=True)
         self._schemas: set[str] = set()  # schemas known to exist in this warehouse
+        self._engine: Engine | None = None
+
+    def catalog(self) -> dict[str, str]:
+        _, rows = self.engine().fetch(f"SELECT dataset, version FROM {_ident(SCHEMA)}.catalog")
+        return {r[0]: r[1] for r in rows}
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     # ------------------------------------------------------------------ code
     def release_dir(self, release_id: str) -> Path:
@@ -261,13 +272,3 @@ class LocalTarget(LocalTargetBase):
                 f"published: {str(exc).splitlines()[0]}",
                 tip="the catalog still points at the previous versions",
             ) from exc
-
-    def catalog(self) -> dict[str, str]:
-        rows = self.engine().con.execute(
-            f"SELECT dataset, version FROM {_ident(SCHEMA)}.catalog").fetchall()
-        return {r[0]: r[1] for r in rows}
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
