@@ -232,11 +232,8 @@ def _restore(ws: Workspace, env: str, dep: int) -> None:
         # a first deploy interrupted after publishing: nothing was live before it
         target.publish({}, exact=True)
     published = set(target.catalog().items())
-    for run in state.job_runs(dep):
-        if run.version and (run.dataset, run.version) not in published:
-            for d in run.dataset.split(","):
-                if any(v.version == run.version for v in target.versions(d)):
-                    target.drop_version(d, run.version)
+    # every job run is journaled as `run:<job>` started (with its version and outputs) before
+    # it writes anything, so the journal alone names every version this deployment made
     for s in state.steps(dep):
         if s.step.startswith("run:") and s.status == "started" and s.detail:
             version = s.detail.get("version")

@@ -129,8 +129,6 @@ class Engine(ABC):
 
     name: ClassVar[str]
     dialect: ClassVar[str]
-    #: whether ``COUNT(*) FILTER (WHERE …)`` style aggregates are available
-    SUPPORTS_FILTER: ClassVar[bool] = True
 
     @abstractmethod
     def register(self, alias: str, data: DataRef) -> None:

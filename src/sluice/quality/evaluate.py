@@ -75,15 +75,16 @@ def evaluate(
         dataset = opts.dataset_name or ref.name
         runner = _Runner(eng, ctx, dataset, history, opts.sample_limit)
         results = [runner.node(n) for n in ruleset.rules]
-        analyzer_metrics = runner.analyzers(ruleset.analyzers)
+        collect_analyzers = runner.analyzers(ruleset.analyzers)
         runner.execute()
         results = [runner.resolve(r) for r in results]
+        analyzer_metrics = collect_analyzers()
         run_id = uuid.uuid4().hex[:12]
         if history is not None and opts.record_metrics:
-            history.record(dataset, run_id, {**runner.recorded, **analyzer_metrics()}, now)
+            history.record(dataset, run_id, {**runner.recorded, **analyzer_metrics}, now)
         return RulesetResult(
             ruleset=ruleset.source, dataset=dataset, engine=eng.name, results=results,
-            analyzer_metrics=analyzer_metrics(), elapsed_seconds=time.perf_counter() - started,
+            analyzer_metrics=analyzer_metrics, elapsed_seconds=time.perf_counter() - started,
             run_id=run_id,
         )
     finally:

@@ -107,14 +107,6 @@ _SPECS = [
 SPECS: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
 _BY_LOWER = {s.name.lower(): s for s in _SPECS}
 
-ANALYZER_TYPES = {
-    name
-    for name, spec in SPECS.items()
-    if spec.scope in {Scope.SCAN, Scope.GROUP, Scope.SCHEMA}
-    and spec.condition in {ConditionKind.NUMBER, ConditionKind.NONE}
-}
-
-
 def spec_for(name: str, location: Location | None = None) -> RuleSpec:
     """The spec of a rule type; rule type names are matched case-insensitively as AWS does."""
     spec = _BY_LOWER.get(name.lower())

@@ -349,6 +349,18 @@ class StateStore:
 
         The live pointer and its history entry are written in one transaction.
         """
+        with self._tx(f"publish {env} in", write=True) as conn:
+            return self._write_live(conn, env, release_id, versions, deployment_id)
+
+    def _write_live(
+        self,
+        conn: Connection,
+        env: str,
+        release_id: str,
+        versions: Mapping[str, str],
+        deployment_id: int | None,
+    ) -> LiveState:
+        """Point ``env`` at a release and versions and append it to the live history."""
         state = LiveState(env, release_id, dict(versions), deployment_id, utcnow())
         values = {
             "release_id": release_id,
@@ -356,16 +368,15 @@ class StateStore:
             "deployment_id": deployment_id,
             "since": rows.iso(state.since),
         }
-        with self._tx(f"publish {env} in", write=True) as conn:
-            self._require_release(conn, release_id)
-            if deployment_id is not None:
-                self._require_deployment(conn, deployment_id)
-            conn.execute(live_history.insert().values(env=env, **values))
-            updated = conn.execute(
-                live_state.update().where(live_state.c.env == env).values(**values)
-            )
-            if updated.rowcount == 0:
-                conn.execute(live_state.insert().values(env=env, **values))
+        self._require_release(conn, release_id)
+        if deployment_id is not None:
+            self._require_deployment(conn, deployment_id)
+        conn.execute(live_history.insert().values(env=env, **values))
+        updated = conn.execute(
+            live_state.update().where(live_state.c.env == env).values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(live_state.insert().values(env=env, **values))
         return state
 
     def complete_deployment(
@@ -385,22 +396,8 @@ class StateStore:
         For pointer-only changes (rollback) where the three writes would otherwise cost
         three commits; the deployment must have been started (journaled) before.
         """
-        state = LiveState(env, release_id, dict(versions), deployment_id, utcnow())
-        values = {
-            "release_id": release_id,
-            "versions_json": json.dumps(state.versions, sort_keys=True),
-            "deployment_id": deployment_id,
-            "since": rows.iso(state.since),
-        }
         with self._tx(f"complete a deployment of {env} in", write=True) as conn:
-            self._require_release(conn, release_id)
-            self._require_deployment(conn, deployment_id)
-            conn.execute(live_history.insert().values(env=env, **values))
-            updated = conn.execute(
-                live_state.update().where(live_state.c.env == env).values(**values)
-            )
-            if updated.rowcount == 0:
-                conn.execute(live_state.insert().values(env=env, **values))
+            state = self._write_live(conn, env, release_id, versions, deployment_id)
             conn.execute(
                 deployments.update()
                 .where(deployments.c.id == deployment_id)

@@ -9,7 +9,6 @@ rest of the library never sees ``$name``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -571,14 +570,5 @@ def _num(token: Token | str) -> float | int:
     return int(raw)
 
 
-def parse_date(value: str) -> dt.datetime | None:
-    """Read a DQDL date/timestamp literal (``"2023-01-31"`` …); None when it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed
-
-
-__all__ = ["parse_date", "parse_ruleset", "parse_ruleset_file", "snippet"]
+__all__ = ["parse_ruleset", "parse_ruleset_file", "snippet"]
 
