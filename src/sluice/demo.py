@@ -78,7 +78,9 @@ class _Story:
 
 def _steps(story: _Story) -> Callable[[str, str], None]:
     def on_step(step: str, status: str) -> None:
-        if status in {"done", "failed"} and step.startswith(("run:", "audit:", "publish")):
+        if status == "skipped":
+            story.note(f"↷ {step} skipped: an upstream audit failed")
+        elif status in {"done", "failed"} and step.startswith(("run:", "audit:", "publish")):
             (story.ok if status == "done" else story.bad)(step)
 
     return on_step
@@ -97,8 +99,9 @@ def run_demo(dest: Path) -> int:
     _fresh_workspace(dest)
     ws = Workspace.open(dest)
     try:
-        story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders, "
-                   "marts.customer_orders, marts.product_sales")
+        story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders "
+                   "(SQL), marts.customer_orders (SQL), marts.product_sales (Python), "
+                   "marts.daily_revenue (PySpark, local mode)")
         for env in ("dev", "staging", "prod"):
             shutil.copytree(dest / "data", ws.home / "envs" / env / "objects", dirs_exist_ok=True)
         story.ok("sample data loaded into each environment's object storage (objects/)")
@@ -138,8 +141,9 @@ def run_demo(dest: Path) -> int:
             for audit in exc.audits:
                 for line in audit.failures()[:3]:
                     story.bad(line)
-            story.ok(f"nothing was published: staging still serves {good} good orders "
-                     f"(now {_count(ws, 'staging', 'staging.orders')})")
+            now = _count(ws, "staging", "staging.orders")
+            story.ok(f"nothing was published: staging.orders still serves {now} rows "
+                     f"({good} before the bad batch)")
 
         story.chapter("A second release changes one job")
         sql = dest / "jobs" / "customer_orders.sql"
@@ -166,13 +170,23 @@ def run_demo(dest: Path) -> int:
         story.chapter("Where things stand")
         _status(ws)
         console.print()
-        console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s. "
+        spark = _pyspark_seconds(ws)
+        console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s "
+                           f"({spark:.1f}s of it in PySpark jobs, mostly JVM start-up). "
                            f"Explore: cd {dest} && sluice status · sluice history · "
                            "sluice plan dev · sluice quality check quality/orders.dqdl "
                            "--data data/raw/orders/orders.csv", style="bold"))
     finally:
         ws.close()
     return 0
+
+
+def _pyspark_seconds(ws: Workspace) -> float:
+    """Time the demo spent in PySpark jobs (each starts its own local-mode JVM)."""
+    spark_jobs = {n for n, j in ws.config().jobs.items() if j.type == "pyspark"}
+    per_run = {(d.id, r.job): r.seconds or 0.0 for d in ws.state.deployments(limit=1000)
+               for r in ws.state.job_runs(d.id) if r.job in spark_jobs}
+    return sum(per_run.values())
 
 
 def _generate_bad_batch(objects: Path) -> None:

@@ -19,8 +19,8 @@ import pytest
 from sluice.deploy.deployer import KILL_AT_VAR, deploy
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
+from tests.retail import copy_retail
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retail"
 # Variables that would point a sluice process somewhere else than the project under test.
 _FOREIGN = ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG", "SLUICE_USER", KILL_AT_VAR)
 
@@ -88,7 +88,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = tmp_path_factory.mktemp("template") / "retail"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
+    copy_retail(root, spark=False)
     (root / ".gitignore").write_text(".sluice/\n__pycache__/\n")
     _git(root, "init", "-q")
     _git(root, "config", "user.name", "tester")

@@ -75,7 +75,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_a_pyspark_job_writes_an_audited_version(project: Path, spark: object) -> None:
+def test_a_pyspark_job_writes_an_audited_version(project: Path, spark_runtime: None) -> None:
     ws = Workspace.open(project)
     try:
         manifest, _ = make_release(ws)

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.retail import copy_retail
 
 from sluice.deploy.deployer import DeployOutcome, deploy
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
 from sluice.targets import create_target
 
-RETAIL = Path(__file__).resolve().parents[2] / "examples" / "retail"
 USER = "alice"
 
 _GIT_ENV = {
@@ -183,8 +183,8 @@ def cli_env(user: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _copy_example(dest: Path) -> Project:
-    shutil.copytree(RETAIL, dest, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
+def _copy_example(dest: Path, *, spark: bool = False) -> Project:
+    copy_retail(dest, spark=spark)
     project = Project(dest)
     project.init_git()
     return project
@@ -219,8 +219,15 @@ def deployed_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Project:
-    """The retail example committed to a new git repository; nothing built yet."""
+    """The retail example (without its PySpark job: see tests/retail.py) committed to a new
+    git repository; nothing built yet."""
     return _copy_example(tmp_path / "retail")
+
+
+@pytest.fixture
+def fresh_with_spark(tmp_path: Path, spark_runtime: None) -> Project:
+    """The whole retail example, its PySpark job included; nothing built yet."""
+    return _copy_example(tmp_path / "retail", spark=True)
 
 
 @pytest.fixture

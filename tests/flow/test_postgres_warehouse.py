@@ -28,8 +28,9 @@ def point_dev_at(p: Project, url: str) -> None:
     p.commit("dev uses a PostgreSQL warehouse")
 
 
-def test_retail_deploys_to_a_postgres_warehouse(fresh: Project, postgres_db: str) -> None:
-    p = fresh
+def test_retail_deploys_to_a_postgres_warehouse(fresh_with_spark: Project,
+                                                postgres_db: str) -> None:
+    p = fresh_with_spark
     point_dev_at(p, postgres_db)
     p.ok("release")
     p.load("dev")
@@ -42,8 +43,15 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh: Project, postgres_db: str
     sales = pg_rows(postgres_db, "SELECT product_id, units FROM marts.product_sales")
     assert sales and all(isinstance(r[1], int) for r in sales)  # the python job wrote it
     assert pg_rows(postgres_db, "SELECT count(*) FROM marts.customer_orders")[0][0] > 0
+    # the PySpark job read staging.orders from Postgres and its output was loaded back
+    days = pg_rows(postgres_db, "SELECT day, orders, revenue, revenue_7d FROM "
+                                "marts.daily_revenue ORDER BY day")
+    assert days and all(r[3] >= r[2] for r in days)
+    assert sum(r[1] for r in days) == pg_rows(
+        postgres_db, "SELECT count(*) FROM staging.orders WHERE status <> 'cancelled'")[0][0]
     catalog = dict(pg_rows(postgres_db, "SELECT dataset, version FROM _sluice_versions.catalog"))
-    assert set(catalog) == {"staging.orders", "marts.customer_orders", "marts.product_sales"}
+    assert set(catalog) == {"staging.orders", "marts.customer_orders", "marts.product_sales",
+                            "marts.daily_revenue"}
     # nothing was written to a DuckDB warehouse
     assert not (p.home / "envs" / "dev" / "warehouse.duckdb").exists()
 
@@ -60,6 +68,7 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh: Project, postgres_db: str
     assert result.code == 1
     assert result.error == "Error: audit failed, nothing was published:"
     assert "the contract says VARCHAR" in result.err
+    assert "skipped downstream: customer_orders, daily_revenue, product_sales" in result.err
     assert dict(pg_rows(postgres_db,
                         "SELECT dataset, version FROM _sluice_versions.catalog")) == catalog
     assert sorted(pg_rows(postgres_db, "SELECT order_id, quantity, amount, status "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_init_scaffolds_a_project_that_loads_and_refuses_to_overwrite(tmp_path: 
     assert "already exists" in again.stderr
 
 
-def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
+def test_demo_tells_the_whole_story(tmp_path: Path, spark_runtime: None) -> None:
     dest = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "sluice.demo", str(dest)], capture_output=True,
                           text=True, env={**cli_env("ann"), "COLUMNS": "200"}, timeout=300,
@@ -53,6 +54,9 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
                     "bad batch", "nothing was published", "recomputed customer_orders",
                     "Roll prod back"):
         assert chapter in out, chapter
+    assert "✓ run:daily_revenue" in out  # the PySpark job
+    assert "↷ run:daily_revenue skipped: an upstream audit failed" in out  # the bad batch
+    assert re.search(r"Done in [\d.]+s \([\d.]+s of it in PySpark jobs", out)
     assert (dest / ".sluice" / "state.db").is_file()
     # the workspace stays usable afterwards
     status = subprocess.run([sys.executable, "-m", "sluice.cli", "status", "--json"], cwd=dest,

@@ -9,17 +9,20 @@ import sys
 
 from tests.flow.conftest import Project
 
-DATASETS = {"staging.orders", "marts.customer_orders", "marts.product_sales"}
-JOBS = ["customer_orders", "orders", "product_sales"]
-ROWS = {"staging.orders": 500, "marts.customer_orders": 50, "marts.product_sales": 20}
+DATASETS = {"staging.orders", "marts.customer_orders", "marts.product_sales",
+            "marts.daily_revenue"}
+JOBS = ["customer_orders", "daily_revenue", "orders", "product_sales"]
+ORDER = ["orders", "customer_orders", "daily_revenue", "product_sales"]  # dependency order
+ROWS = {"staging.orders": 500, "marts.customer_orders": 50, "marts.product_sales": 20,
+        "marts.daily_revenue": 6}
 
 
 def status_of(project: Project) -> dict[str, dict[str, object]]:
     return {row["env"]: row for row in project.json("status")}
 
 
-def test_release_deploy_promote_approve_audit_rollback(fresh: Project) -> None:
-    p = fresh
+def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project) -> None:
+    p = fresh_with_spark
 
     # --- release: immutable, content-addressed, built once
     rel = p.json("release")
@@ -38,12 +41,8 @@ def test_release_deploy_promote_approve_audit_rollback(fresh: Project) -> None:
     # --- plan and deploy dev
     plan = p.json("plan", "dev")
     assert plan["live_release"] is None and plan["release"] == rid
-    assert [(j["job"], j["status"]) for j in plan["jobs"]] == [
-        ("orders", "added"),
-        ("customer_orders", "added"),
-        ("product_sales", "added"),
-    ]
-    assert plan["recompute"] == ["orders", "customer_orders", "product_sales"]
+    assert [(j["job"], j["status"]) for j in plan["jobs"]] == [(j, "added") for j in ORDER]
+    assert plan["recompute"] == ORDER
     assert set(plan["datasets"]) == DATASETS
 
     load = p.ok("load", "dev", "data")
@@ -52,7 +51,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh: Project) -> None:
     assert (dev["env"], dev["release"]) == ("dev", rid)
     assert set(dev["new_versions"]) == DATASETS
     assert dev["rows"] == ROWS
-    assert [a["passed"] for a in dev["audits"]] == [True, True, True]
+    assert [a["passed"] for a in dev["audits"]] == [True] * len(DATASETS)
     status = status_of(p)
     assert list(status) == ["dev", "staging", "prod"]
     assert status["dev"]["release"] == rid
@@ -61,7 +60,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh: Project) -> None:
         "kind": "deploy",
         "status": "succeeded",
         "release": rid,
-        "message": "3 new versions",
+        "message": "4 new versions",
     }
     assert status["staging"]["release"] is None and status["prod"]["release"] is None
 
@@ -131,7 +130,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh: Project) -> None:
     # --- the upstream fixes its export; a re-run publishes new versions; then roll back
     (p.home / "envs" / "staging" / "objects" / "raw" / "orders" / "orders_bad.csv").unlink()
     rerun = p.json("run", "staging")
-    assert rerun["plan"]["recompute"] == ["orders", "customer_orders", "product_sales"]
+    assert rerun["plan"]["recompute"] == ORDER
     assert all(j["status"] == "forced" for j in rerun["plan"]["jobs"])
     assert set(rerun["new_versions"]) == DATASETS
     assert p.snapshot("staging")["catalog"] == rerun["new_versions"]

@@ -49,7 +49,8 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[str, str], None]]:
         return
     with err.status(label) as status:
         def on_step(step: str, state: str) -> None:
-            mark = {"done": "[green]✓[/]", "failed": "[red]✗[/]"}.get(state, "…")
+            mark = {"done": "[green]✓[/]", "failed": "[red]✗[/]",
+                    "skipped": "[yellow]↷[/]"}.get(state, "…")
             if state != "started":
                 err.print(f"  {mark} {step}")
             status.update(f"{label}: {step}")

@@ -1,8 +1,9 @@
 """Write-audit-publish: the one procedure behind deploy, promote and run.
 
 verify the release → lock the environment → install its code → plan → run the changed jobs
-(each writes a new version) → audit every new version → publish all catalog entries in one
-transaction → activate the release → record. Every step is journaled before and after it
+in dependency order, each writing a new version that is audited right away (the jobs
+downstream of a failed audit are skipped) → publish all catalog entries in one transaction
+→ activate the release → record. Every step is journaled before and after it
 happens; any failure before publish drops the new versions and leaves the environment exactly
 as it was. An interrupted deployment is finished (rolled back) by the next command: see
 :func:`recover`.
@@ -17,19 +18,21 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sluice.config import load_project
+from sluice.config import ProjectConfig, load_project
 from sluice.deploy.audit import AuditResult, audit_version
-from sluice.deploy.jobs import JobError, Resolver, run_python_job, run_sql_job
+from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
 from sluice.errors import LockError, SluiceError
-from sluice.project.graph import build_graph
+from sluice.project.graph import JobNode, build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
 from sluice.release import Manifest, verify_release
-from sluice.state import AuditRecord, JobRunRecord, JobRunStatus, LockRecord
+from sluice.state import AuditRecord, JobRunRecord, JobRunStatus, LockRecord, StateStore
 from sluice.state.locks import TAKEOVER_EVENT
+from sluice.targets.base import Target
 
 Step = Callable[[str, str], None]
 
@@ -42,16 +45,19 @@ KILL_AT_VAR = "SLUICE_TEST_KILL_AT"
 class AuditFailed(SluiceError):
     """New data broke its contract or rules; nothing was published."""
 
-    def __init__(self, audits: list[AuditResult]) -> None:
+    def __init__(self, audits: list[AuditResult], skipped: list[str] | None = None) -> None:
         failed = [a for a in audits if not a.passed]
         lines = [f"{a.dataset} (version {a.version}): " + "; ".join(a.failures()[:5])
                  for a in failed]
+        if skipped:
+            lines.append(f"skipped downstream: {', '.join(skipped)}")
         super().__init__(
             "audit failed, nothing was published:\n  " + "\n  ".join(lines),
             tip="fix the data or the job, then deploy again; the environment still serves "
                 "its previous data",
         )
         self.audits = audits
+        self.skipped = list(skipped or [])
 
 
 @dataclass
@@ -62,13 +68,14 @@ class DeployOutcome:
     plan: DeployPlan
     versions: dict[str, str] = field(default_factory=dict)
     audits: list[AuditResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # jobs downstream of a failed audit
     rows: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"env": self.env, "release": self.release_id,
                 "deployment": self.deployment_id, "plan": self.plan.to_dict(),
                 "new_versions": self.versions, "rows": self.rows,
-                "audits": [a.summary() for a in self.audits]}
+                "audits": [a.summary() for a in self.audits], "skipped": self.skipped}
 
 
 def new_version_id() -> str:
@@ -140,42 +147,39 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     new_versions: dict[str, str] = {}
     outcome = DeployOutcome(env, manifest.id, dep, plan)
     resolver = Resolver(cfg, target, new_versions, catalog)
-    for job in plan.recompute:
-        node = graph.jobs[job]
-        version = new_version_id()
-        step(f"run:{job}", "started", {"version": version, "outputs": list(node.outputs)})
-        runner = run_sql_job if node.type == "sql" else run_python_job
-        if node.type == "pyspark":
-            from sluice.deploy.spark_jobs import run_pyspark_job
-
-            runner = run_pyspark_job
-        try:
-            result = runner(node, cfg, release_dir, target, resolver, params, version,
-                            plan.effective[job])
-        except SluiceError as exc:
-            state.record_job_run(JobRunRecord(dep, job, ",".join(node.outputs), version,
-                                              JobRunStatus.FAILED, 0, 0.0,
-                                              exc.message))
-            raise
-        new_versions.update(result.versions)
-        outcome.rows.update(result.rows)
-        for d, v in result.versions.items():
-            state.record_job_run(JobRunRecord(dep, job, d, v, JobRunStatus.SUCCEEDED,
-                                              result.rows.get(d, 0), result.seconds, ""))
-        step(f"run:{job}", "done", {"rows": result.rows})
-    outcome.versions = dict(new_versions)
     history = MetricHistory(ws.home / "state.db")
     try:
-        for dataset, version in new_versions.items():
-            step(f"audit:{dataset}", "started")
-            table = target.version_table(dataset, version).replace('"', "")
-            audit = audit_version(cfg, release_dir, target.engine(), dataset, version, table,
-                                  history, sample_limit)
-            outcome.audits.append(audit)
-            state.record_audit(AuditRecord(dep, dataset, version, audit.passed, audit.summary()))
-            step(f"audit:{dataset}", "done" if audit.passed else "failed")
+        # each job's outputs are audited as soon as it has run; the jobs downstream of a
+        # failed audit are skipped (they would only compute from data that cannot publish)
+        blocked: set[str] = set()
+        for job in plan.recompute:
+            node = graph.jobs[job]
+            if blocked.intersection(node.inputs):
+                blocked.update(node.outputs)
+                outcome.skipped.append(job)
+                for d in node.outputs:
+                    state.record_job_run(JobRunRecord(dep, job, d, "", JobRunStatus.SKIPPED,
+                                                      0, 0.0, "an upstream audit failed"))
+                step(f"run:{job}", "skipped")
+                continue
+            result = _run_job(state, step, node, cfg, release_dir, target, resolver, params,
+                              plan.effective[job], dep)
+            new_versions.update(result.versions)
+            outcome.rows.update(result.rows)
+            for dataset, version in result.versions.items():
+                step(f"audit:{dataset}", "started")
+                table = target.version_table(dataset, version).replace('"', "")
+                audit = audit_version(cfg, release_dir, target.engine(), dataset, version,
+                                      table, history, sample_limit)
+                outcome.audits.append(audit)
+                state.record_audit(AuditRecord(dep, dataset, version, audit.passed,
+                                               audit.summary()))
+                step(f"audit:{dataset}", "done" if audit.passed else "failed")
+                if not audit.passed:
+                    blocked.add(dataset)
+        outcome.versions = dict(new_versions)
         if any(not a.passed for a in outcome.audits):
-            raise AuditFailed(outcome.audits)
+            raise AuditFailed(outcome.audits, outcome.skipped)
         step("publish", "started", {"versions": new_versions})
         # datasets no job of this release writes any more leave the catalog with it
         kept = {d: v for d, v in catalog.items() if d in graph.producers}
@@ -201,6 +205,31 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
                 actor=state.get_deployment(dep).actor,
                 payload={"deployment": dep, "versions": new_versions})
     return outcome
+
+
+def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None], None],
+             node: JobNode, cfg: ProjectConfig, release_dir: Path, target: Target,
+             resolver: Resolver, params: dict[str, str], fingerprint: str,
+             dep: int) -> JobResult:
+    """Run one job into a new version of each of its outputs, journaled and recorded."""
+    version = new_version_id()
+    step(f"run:{node.name}", "started", {"version": version, "outputs": list(node.outputs)})
+    runner = run_sql_job if node.type == "sql" else run_python_job
+    if node.type == "pyspark":
+        from sluice.deploy.spark_jobs import run_pyspark_job
+
+        runner = run_pyspark_job
+    try:
+        result = runner(node, cfg, release_dir, target, resolver, params, version, fingerprint)
+    except SluiceError as exc:
+        state.record_job_run(JobRunRecord(dep, node.name, ",".join(node.outputs), version,
+                                          JobRunStatus.FAILED, 0, 0.0, exc.message))
+        raise
+    for d, v in result.versions.items():
+        state.record_job_run(JobRunRecord(dep, node.name, d, v, JobRunStatus.SUCCEEDED,
+                                          result.rows.get(d, 0), result.seconds, ""))
+    step(f"run:{node.name}", "done", {"rows": result.rows})
+    return result
 
 
 def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:

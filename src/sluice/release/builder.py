@@ -12,7 +12,6 @@ may be a subdirectory of a larger repository.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from sluice.errors import ReleaseError
 from sluice.release.artifacts import ArtifactStore
+from sluice.release.git import Git
 from sluice.release.manifest import Manifest, unsafe_path_reason
 
 MAX_DIRTY_LISTED = 10
@@ -44,7 +44,7 @@ def build_release(
     has uncommitted changes and ``allow_dirty`` is false.
     """
     root = Path(project_root).resolve()
-    git = _Git(root)
+    git = Git(root)
     prefix = git.prefix()
     commit, author, committed_at = git.head()
     excluded = _excluded_prefixes(root, store)
@@ -200,91 +200,3 @@ def _excluded_prefixes(root: Path, store: ArtifactStore) -> list[str]:
 
 def _is_excluded(rel: str, prefixes: list[str]) -> bool:
     return any(rel.startswith(p) or rel + "/" == p for p in prefixes) or ".git" in rel.split("/")
-
-
-class _Git:
-    """The few git commands the builder needs, with errors mapped to :class:`ReleaseError`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def run(self, *args: str) -> str:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-        try:
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.root,
-                env=env,
-                capture_output=True,
-                check=False,
-                timeout=_GIT_TIMEOUT_S,
-            )
-        except FileNotFoundError as exc:
-            raise ReleaseError(
-                "git is not installed (or not on PATH); releases are built from git",
-                tip="install git",
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise ReleaseError(f"`git {' '.join(args)}` timed out in {self.root}") from exc
-        stderr = proc.stderr.decode("utf-8", "replace").strip()
-        if proc.returncode != 0:
-            if "not a git repository" in stderr:
-                raise ReleaseError(
-                    f"{self.root} is not in a git repository; releases are built from git",
-                    tip="git init && git add -A && git commit -m 'first commit'",
-                )
-            raise ReleaseError(
-                f"`git {' '.join(args)}` failed in {self.root}: {stderr or proc.returncode}"
-            )
-        return proc.stdout.decode("utf-8", "surrogateescape")
-
-    def prefix(self) -> str:
-        """The project directory relative to the repository root ('' or 'a/b/')."""
-        return self.run("rev-parse", "--show-prefix").strip()
-
-    def head(self) -> tuple[str, str, str]:
-        """(commit sha, 'author <email>', committer date ISO 8601) of HEAD."""
-        if not self._has_head():
-            raise ReleaseError(
-                f"the repository of {self.root} has no commit yet",
-                tip="commit first: git add -A && git commit -m 'first commit'",
-            )
-        out = self.run("log", "-1", "--no-show-signature", "--format=%H%x00%an <%ae>%x00%cI")
-        commit, author, committed_at = out.rstrip("\n").split("\x00")
-        return commit, author, committed_at
-
-    def _has_head(self) -> bool:
-        try:
-            self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-        except ReleaseError as exc:
-            if exc.tip is not None:  # git missing, or not a repository
-                raise
-            return False
-        return True
-
-    def dirty_paths(self, prefix: str) -> list[str]:
-        """Changed, staged or untracked (not ignored) paths, relative to the project dir."""
-        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
-        entries = out.split("\x00")
-        paths: list[str] = []
-        i = 0
-        while i < len(entries):
-            entry = entries[i]
-            i += 1
-            if len(entry) < 4:
-                continue
-            status, path = entry[:2], entry[3:]
-            if "R" in status or "C" in status:
-                i += 1  # the next field is the source path of the rename or copy
-            # Porcelain paths are relative to the repository root, not the cwd.
-            if path.startswith(prefix):
-                paths.append(path[len(prefix) :])
-        return sorted(set(paths))
-
-    def list_files(self, *, include_untracked: bool) -> list[str]:
-        """Tracked files (plus untracked, not ignored ones), relative to the project dir."""
-        args = ["ls-files", "-z"]
-        if include_untracked:
-            args += ["-c", "-o", "--exclude-standard"]
-        out = self.run(*args)
-        return sorted({p for p in out.split("\x00") if p})

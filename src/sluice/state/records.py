@@ -60,6 +60,7 @@ class StepStatus(StrEnum):
     STARTED = "started"
     DONE = "done"
     FAILED = "failed"
+    SKIPPED = "skipped"  # a job downstream of a failed audit
 
 
 class JobRunStatus(StrEnum):

@@ -1,0 +1,47 @@
+"""Copies of examples/retail for tests.
+
+The example has a PySpark job, and every PySpark job starts its own local-mode JVM (about
+10 s on two cores). Tests of the deployment flow copy the example *without* it, so that each
+deploy stays fast; the tests that tell the whole story (and the demo) keep it, and the
+PySpark path is covered there and in tests/deploy/test_pyspark_job.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
+
+
+def copy_retail(dest: Path, *, spark: bool) -> Path:
+    """Copy the example to ``dest``; without ``spark`` its PySpark jobs and outputs go."""
+    shutil.copytree(RETAIL, dest, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
+    if not spark:
+        config_path = dest / "sluice.yaml"
+        text = config_path.read_text(encoding="utf-8")
+        config = yaml.safe_load(text)
+        for name, job in config["jobs"].items():
+            if job["type"] == "pyspark":
+                text = _drop_entry(text, name)
+                (dest / job["script"]).unlink()
+                for output in job["outputs"]:
+                    text = _drop_entry(text, output)
+                    rules = config["datasets"][output].get("rules")
+                    if rules:
+                        (dest / rules).unlink()
+        (dest / "tests" / "test_daily_revenue.py").unlink()
+        config_path.write_text(text, encoding="utf-8")  # the rest keeps its exact layout
+    return dest
+
+
+def _drop_entry(text: str, name: str) -> str:
+    """Remove the block of a second-level entry (``  name:`` and its indented lines)."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index(f"  {name}:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    return "".join(lines[:start] + lines[end:])
