@@ -162,7 +162,7 @@ class LocalPostgresTarget(LocalTargetBase):
             reader.close()
 
     def read_arrow(self, sql: str) -> Any:
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         names, rows = self.engine().fetch(sql)
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
