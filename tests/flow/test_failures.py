@@ -131,7 +131,8 @@ def test_a_contract_violation_fails_the_audit(deployed: Project) -> None:
         {
             "dataset": "staging.orders",
             "breaking": True,
-            "change": "column quantity type INTEGER -> VARCHAR",
+            "change": "column quantity type INTEGER -> VARCHAR (narrowing or incompatible)",
+            "id": "type:quantity",
         }
     ]
     assert plan["breaking"] is True

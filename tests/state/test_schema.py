@@ -13,6 +13,9 @@ from sluice.state import StateError, StateStore, current_version, latest_version
 from sluice.state.engine import create_state_engine, resolve_url
 from sluice.state.schema import MIGRATIONS, Migration, metadata
 
+#: schema_version rows of a store migrated by this code
+ALL_STEPS = [(i + 1, m.description) for i, m in enumerate(MIGRATIONS)]
+
 
 def _version_rows(url: str) -> list[tuple[int, str]]:
     engine = create_state_engine(resolve_url(url))
@@ -37,7 +40,7 @@ def test_fresh_store_is_migrated_to_latest(state_url: str) -> None:
     finally:
         engine.dispose()
     assert {t.name for t in metadata.sorted_tables} <= tables
-    assert _version_rows(state_url) == [(1, "initial schema")]
+    assert _version_rows(state_url) == ALL_STEPS
 
 
 def test_reopening_applies_nothing(state_url: str) -> None:
@@ -45,7 +48,7 @@ def test_reopening_applies_nothing(state_url: str) -> None:
     with StateStore(state_url) as store:
         store.event("ping")
     StateStore(state_url).close()
-    assert _version_rows(state_url) == [(1, "initial schema")]
+    assert _version_rows(state_url) == ALL_STEPS
 
 
 def test_refuses_a_store_written_by_newer_code(state_url: str) -> None:
@@ -59,7 +62,7 @@ def test_refuses_a_store_written_by_newer_code(state_url: str) -> None:
             )
         )
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 99.*up to 1") as info:
+    with pytest.raises(StateError, match=rf"schema version 99.*up to {len(MIGRATIONS)}") as info:
         StateStore(state_url)
     assert info.value.tip is not None and "upgrade sluice" in info.value.tip
 
@@ -79,10 +82,10 @@ def test_pending_migrations_are_applied_in_order(state_url: str) -> None:
     steps = [*MIGRATIONS, Migration("notes", add_notes), Migration("tags", add_tags)]
     engine = create_state_engine(resolve_url(state_url))
     try:
-        assert migrate(engine, steps) == 3
-        assert migrate(engine, steps) == 3  # idempotent
+        assert migrate(engine, steps) == len(MIGRATIONS) + 2
+        assert migrate(engine, steps) == len(MIGRATIONS) + 2  # idempotent
         with engine.connect() as conn:
-            assert current_version(conn) == 3
+            assert current_version(conn) == len(MIGRATIONS) + 2
             assert {"notes", "tags"} <= set(sa.inspect(conn).get_table_names())
     finally:
         engine.dispose()
@@ -101,7 +104,7 @@ def test_a_failing_migration_leaves_the_store_untouched(state_url: str) -> None:
         with pytest.raises(RuntimeError, match="boom"):
             migrate(engine, [*MIGRATIONS, Migration("half", half_done)])
         with engine.connect() as conn:
-            assert current_version(conn) == 1
+            assert current_version(conn) == len(MIGRATIONS)
             assert not sa.inspect(conn).has_table("half")  # DDL rolled back too
     finally:
         engine.dispose()
@@ -139,4 +142,4 @@ def test_processes_opening_a_fresh_store_at_once_migrate_it_once(state_url: str)
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    assert _version_rows(state_url) == [(1, "initial schema")]
+    assert _version_rows(state_url) == ALL_STEPS

@@ -13,20 +13,30 @@ from typing import Annotated
 import typer
 
 from sluice import __version__
-from sluice.cli.flow import register as register_flow
-from sluice.cli.flow import register_extra
-from sluice.cli.quality import quality_app
+from sluice.cli.check import register_check
 
-app = typer.Typer(
-    name="sluice",
-    help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(quality_app, name="quality")
-register_flow(app)
-register_extra(app)
+
+def build_app(only_check: bool = False) -> typer.Typer:
+    """The CLI. ``only_check`` leaves out the deploy and quality commands, whose imports
+    (the deployer, DuckDB, pandas) would double the start-up of a cached ``sluice check``."""
+    cli = typer.Typer(
+        name="sluice",
+        help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    cli.callback()(root)
+    register_check(cli)
+    if not only_check:
+        from sluice.cli.flow import register as register_flow
+        from sluice.cli.flow import register_extra
+        from sluice.cli.quality import quality_app
+
+        cli.add_typer(quality_app, name="quality")
+        register_flow(cli)
+        register_extra(cli)
+    return cli
 
 
 def _version(value: bool) -> None:
@@ -35,7 +45,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
@@ -50,7 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         args.remove("--debug")
         os.environ["SLUICE_DEBUG"] = "1"
-    app(args=args, prog_name="sluice")
+    build_app(only_check=bool(args) and args[0] == "check")(args=args, prog_name="sluice")
 
 
-__all__ = ["app", "main"]
+def __getattr__(name: str) -> typer.Typer:
+    """``app``, the full CLI, built on first use (tests and ``python -m`` use it)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
+
+__all__ = ["build_app", "main"]

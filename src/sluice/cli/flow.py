@@ -16,7 +16,7 @@ from rich.text import Text
 
 from sluice.cli.errors import guarded
 from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
-from sluice.errors import SluiceError
+from sluice.errors import SluiceError, UsageError
 from sluice.flow.gates import check_deploy, decide, promote, rollback
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
@@ -127,13 +127,16 @@ def register(app: typer.Typer) -> None:
             items = list_releases(ws.artifacts)
             if as_json:
                 _emit([{"id": m.id, "commit": m.commit, "author": m.author,
-                        "created_at": m.created_at, "dirty": m.dirty, "files": len(m.files)}
+                        "created_at": m.created_at, "dirty": m.dirty, "files": len(m.files),
+                        "checks_passed": m.checks["passed"] if m.checks else None,
+                        "checks": m.checks}
                        for m in items])
                 return 0
-            t = Table("release", "commit", "author", "created", "files", "dirty")
+            t = Table("release", "commit", "author", "created", "files", "dirty", "checks")
             for m in items:
+                checks = "-" if not m.checks else ("passed" if m.checks["passed"] else "FAILED")
                 t.add_row(m.id, m.commit[:10], m.author, m.created_at, str(len(m.files)),
-                          "yes" if m.dirty else "")
+                          "yes" if m.dirty else "", checks)
             out.print(t)
         return 0
 
@@ -147,7 +150,7 @@ def register(app: typer.Typer) -> None:
         """Show what deploying a release to ENV would change."""
         with _workspace() as ws:
             manifest = verify_release(ws.artifacts, release or _latest_release(ws))
-            plan, _, _ = plan_deploy(ws, env, manifest)
+            plan, graph, _ = plan_deploy(ws, env, manifest)
             if as_json:
                 _emit(plan.to_dict())
                 return 0
@@ -158,9 +161,15 @@ def register(app: typer.Typer) -> None:
                 style = {"unchanged": "dim", "removed": "red"}.get(j.status, "yellow")
                 t.add_row(j.job, Text(j.status, style=style), ", ".join(j.outputs), j.reason)
             out.print(t)
+            cfg = graph.config  # the release's own acknowledgements
             for c in plan.contract_changes:
-                out.print(Text(f"  contract {c.dataset}: {c.change}"
-                               + (" (BREAKING)" if c.breaking else ""),
+                note = ""
+                if c.breaking:
+                    reason = c.acknowledged_by(cfg)
+                    note = (f" (BREAKING, acknowledged: {reason})" if reason else
+                            f" (BREAKING: acknowledge it under checks.acknowledge with "
+                            f"dataset: {c.dataset}, change: {c.id})")
+                out.print(Text(f"  contract {c.dataset}: {c.change}{note}",
                                style="red" if c.breaking else "yellow"))
             out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
                       f"{', '.join(plan.datasets) or 'none'}")
@@ -212,12 +221,14 @@ def register(app: typer.Typer) -> None:
         return 0
 
     def _decide(env: str, release: str | None, comment: str, approve: bool,
-                as_json: bool) -> int:
+                as_json: bool, acknowledge: tuple[str, ...] = ()) -> int:
         with _workspace() as ws:
-            rec = decide(ws, env, release, approve=approve, comment=comment)
+            rec = decide(ws, env, release, approve=approve, comment=comment,
+                         acknowledge=acknowledge)
             if as_json:
                 _emit({"env": env, "release": rec.release_id, "decision": rec.decision.value,
-                       "actor": rec.actor, "comment": rec.comment})
+                       "actor": rec.actor, "comment": rec.comment,
+                       "acknowledges": list(rec.acknowledges)})
             else:
                 out.print(f"{rec.decision.value} release {rec.release_id} for {env} "
                           f"by {rec.actor}")
@@ -228,9 +239,16 @@ def register(app: typer.Typer) -> None:
     def approve_cmd(env: Annotated[str, typer.Argument(help="Protected environment.")],
                     release: Annotated[str | None, typer.Option()] = None,
                     comment: Annotated[str, typer.Option()] = "",
+                    acknowledge: Annotated[list[str] | None, typer.Option(
+                        help="Accept a known risk of the release: 'breaking' (contract "
+                             "changes acknowledged in sluice.yaml).")] = None,
                     as_json: JsonOpt = False) -> int:
         """Approve a release (default: the one live upstream) for ENV."""
-        return _decide(env, release, comment, True, as_json)
+        known = {"breaking"}
+        for item in acknowledge or []:
+            if item not in known:
+                raise UsageError(f"--acknowledge {item}: unknown; known: {', '.join(known)}")
+        return _decide(env, release, comment, True, as_json, tuple(sorted(set(acknowledge or []))))
 
     @app.command("reject")
     @guarded
@@ -405,10 +423,18 @@ def register_extra(app: typer.Typer) -> None:
     @app.command("init")
     @guarded
     def init_cmd(directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+                 ci: Annotated[str | None, typer.Option(
+                     help="Also write CI: 'github' (Actions workflow) or 'codebuild' "
+                          "(buildspec.yml); in an existing project, only that.")] = None,
                  ) -> int:
         """Scaffold a small working project (the retail example) in DIRECTORY."""
         from sluice.demo import EXAMPLE
+        from sluice.project.ci import write_ci
 
+        if ci is not None and (directory / "sluice.yaml").exists():
+            path = write_ci(directory, ci)
+            out.print(f"wrote {path}: sluice check on pull requests, sluice ship on main")
+            return 0
         if (directory / "sluice.yaml").exists():
             raise SluiceError(f"{directory / 'sluice.yaml'} already exists",
                               tip="pick an empty folder")
@@ -417,6 +443,8 @@ def register_extra(app: typer.Typer) -> None:
         gitignore = directory / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(".sluice/\n__pycache__/\n")
+        if ci is not None:
+            out.print(f"wrote {write_ci(directory, ci)}")
         out.print(f"created a sluice project in {directory}. Next: cd {directory} && git init "
                   "&& git add -A && git commit -m init && sluice release && "
                   "sluice load dev data && sluice deploy dev")

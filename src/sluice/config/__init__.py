@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from sluice.config.loader import CONFIG_FILE, check_files, load_project, read_config_document
 from sluice.config.models import (
+    Acknowledgement,
+    Checks,
     Column,
     Contract,
     Dataset,
     Environment,
+    Function,
     Job,
     LocalTarget,
     ProjectConfig,
@@ -24,7 +27,9 @@ from sluice.config.models import (
     Retention,
     Source,
     SqlJob,
+    Stack,
     Target,
+    Workflow,
 )
 from sluice.config.names import DEFAULT_SCHEMA, check_relative_path, qualify
 from sluice.config.substitution import ENV_VAR_PREFIX, builtins, env_var_name, substitute
@@ -33,10 +38,13 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_SCHEMA",
     "ENV_VAR_PREFIX",
+    "Acknowledgement",
+    "Checks",
     "Column",
     "Contract",
     "Dataset",
     "Environment",
+    "Function",
     "Job",
     "LocalTarget",
     "ProjectConfig",
@@ -46,7 +54,9 @@ __all__ = [
     "Retention",
     "Source",
     "SqlJob",
+    "Stack",
     "Target",
+    "Workflow",
     "builtins",
     "check_files",
     "check_relative_path",

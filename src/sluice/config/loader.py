@@ -249,6 +249,8 @@ def _references(config: ProjectConfig, doc: YamlDocument | None) -> list[tuple[A
     for name, dataset in config.datasets.items():
         if dataset.rules is not None:
             refs.append((("datasets", as_written.get(name, name), "rules"), dataset.rules))
+    refs += [(("workflows", n, "definition"), w.definition) for n, w in config.workflows.items()]
+    refs += [(("stacks", n, "template"), s.template) for n, s in config.stacks.items()]
     return refs
 
 

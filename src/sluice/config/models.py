@@ -29,6 +29,7 @@ from sluice.config.base import (
     problems_error,
     unknown_environment,
 )
+from sluice.config.components import Acknowledgement, Checks, Function, Stack, Workflow
 from sluice.config.datasets import Column, Contract, Dataset, Source
 from sluice.config.environments import (
     RESERVED_PARAMETERS,
@@ -44,10 +45,13 @@ from sluice.errors import ConfigError
 __all__ = [
     "DIALECTS",
     "RESERVED_PARAMETERS",
+    "Acknowledgement",
+    "Checks",
     "Column",
     "Contract",
     "Dataset",
     "Environment",
+    "Function",
     "Job",
     "LocalTarget",
     "ProjectConfig",
@@ -57,7 +61,9 @@ __all__ = [
     "Retention",
     "Source",
     "SqlJob",
+    "Stack",
     "Target",
+    "Workflow",
 ]
 
 DIALECTS = tuple(sorted(d.value for d in sqlglot.Dialects if d.value))
@@ -80,6 +86,10 @@ class ProjectConfig(ConfigModel):
     environments: dict[Name, Environment] = Field(default_factory=dict)
     promotion: list[Name] | None = None
     retention: Retention = Field(default_factory=Retention)
+    workflows: dict[Name, Workflow] = Field(default_factory=dict)
+    stacks: dict[Name, Stack] = Field(default_factory=dict)
+    functions: dict[Name, Function] = Field(default_factory=dict)
+    checks: Checks = Field(default_factory=Checks)
 
     @field_validator("dialect")
     @classmethod
@@ -102,6 +112,8 @@ class ProjectConfig(ConfigModel):
         # Qualify keys last, so every problem above points at the key as written.
         self.sources = {qualify(k): v for k, v in self.sources.items()}
         self.datasets = {qualify(k): v for k, v in self.datasets.items()}
+        for ack in self.checks.acknowledge:
+            ack.dataset = qualify(ack.dataset)
         return self
 
     def _dataset_problems(self) -> list[tuple[Loc, str]]:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from sluice.config import ProjectConfig
+from sluice.project.contracts import ContractChange, contract_changes
 from sluice.project.graph import ProjectGraph
 from sluice.targets.base import Target
 
@@ -24,13 +25,6 @@ class JobChange:
     status: JobStatus
     outputs: tuple[str, ...]
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class ContractChange:
-    dataset: str
-    change: str
-    breaking: bool
 
 
 @dataclass
@@ -106,35 +100,3 @@ def make_plan(env: str, release_id: str, graph: ProjectGraph, target: Target,
                                            "no longer in the release"))
         plan.contract_changes = contract_changes(live_config, graph.config)
     return plan
-
-
-def contract_changes(old: ProjectConfig, new: ProjectConfig) -> list[ContractChange]:
-    """Column-level differences between two configs' contracts, marked breaking or not."""
-    out: list[ContractChange] = []
-    for name, ds in new.datasets.items():
-        before = old.datasets.get(name)
-        if before is None or before.contract is None or ds.contract is None:
-            continue
-        a, b = before.contract, ds.contract
-        for col, spec in a.columns.items():
-            if col not in b.columns:
-                out.append(ContractChange(name, f"column {col} removed", True))
-                continue
-            nspec = b.columns[col]
-            if nspec.type.upper() != spec.type.upper():
-                out.append(ContractChange(name, f"column {col} type {spec.type} -> {nspec.type}",
-                                          True))
-            if spec.nullable and not nspec.nullable:
-                out.append(ContractChange(name, f"column {col} no longer nullable", True))
-            if not spec.nullable and nspec.nullable:
-                out.append(ContractChange(name, f"column {col} now nullable", False))
-        for col, nspec in b.columns.items():
-            if col not in a.columns:
-                out.append(ContractChange(name, f"column {col} added", not nspec.nullable))
-        if list(a.primary_key or []) != list(b.primary_key or []):
-            out.append(ContractChange(
-                name, f"primary key {a.primary_key or []} -> {b.primary_key or []}", True))
-    for name in old.datasets:
-        if name not in new.datasets:
-            out.append(ContractChange(name, "dataset removed", True))
-    return out

@@ -14,6 +14,7 @@ from sluice.deploy.deployer import (
     recover,
 )
 from sluice.errors import SluiceError
+from sluice.project.contracts import contract_changes
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import resolve_release_id, verify_release
 from sluice.state import ApprovalRecord
@@ -68,7 +69,38 @@ def check_gates(ws: Workspace, source: str, dest: str) -> str:
             f"{dest} is protected: release {live.release_id} needs an approval",
             tip=f"sluice approve {dest} --release {live.release_id} --comment '…'",
         )
+    if protection.approval_required:
+        check_breaking(ws, dest, live.release_id)
     return live.release_id
+
+
+def check_breaking(ws: Workspace, env: str, release_id: str) -> None:
+    """A release that breaks a contract of what ``env`` serves may enter a protected
+    environment only when sluice.yaml acknowledges each breaking change and the approval for
+    ``env`` was given with ``--acknowledge breaking``."""
+    live = ws.state.live(env)
+    target = ws.target(env)
+    if live is None or not target.release_dir(live.release_id).is_dir():
+        return  # nothing served yet: nobody can be broken
+    old = load_project(target.release_dir(live.release_id), environment=env)
+    manifest = verify_release(ws.artifacts, release_id)
+    new = load_project(target.install_release(ws.artifacts, manifest), environment=env)
+    breaking = [c for c in contract_changes(old, new) if c.breaking]
+    if not breaking:
+        return
+    unacknowledged = [c for c in breaking if c.acknowledged_by(new) is None]
+    if unacknowledged:
+        listed = "; ".join(f"{c.dataset}: {c.change} ({c.id})" for c in unacknowledged)
+        raise GateError(f"release {release_id} breaks contracts {env} serves: {listed}",
+                        tip="acknowledge each change under checks.acknowledge in sluice.yaml "
+                            "(dataset, change, reason), then build a new release")
+    if not ws.state.is_approved(env, release_id, acknowledging="breaking"):
+        listed = "; ".join(f"{c.dataset}: {c.change}" for c in breaking)
+        raise GateError(
+            f"release {release_id} makes acknowledged breaking changes to {env} ({listed}); "
+            "its approval must accept them",
+            tip=f"sluice approve {env} --release {release_id} --acknowledge breaking "
+                "--comment '…'")
 
 
 def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
@@ -82,6 +114,7 @@ def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
     if not governing_config(ws, env, rid).environment(env).protection.approval_required:
         return
     if ws.state.is_approved(env, rid):
+        check_breaking(ws, env, rid)
         return
     order = cfg.promotion_order()
     upstream = order[order.index(env) - 1] if env in order and order.index(env) > 0 else None
@@ -103,7 +136,7 @@ def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
 
 
 def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
-           comment: str = "") -> ApprovalRecord:
+           comment: str = "", acknowledge: tuple[str, ...] = ()) -> ApprovalRecord:
     """Record an approval or a rejection of a release for a protected environment."""
     cfg = ws.config()
     cfg.environment(env)
@@ -128,7 +161,7 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
     rec = ApprovalRecord(env=env, release_id=release_id,
                          decision=ApprovalDecision.APPROVED if approve
                          else ApprovalDecision.REJECTED,
-                         actor=actor, comment=comment)
+                         actor=actor, comment=comment, acknowledges=acknowledge)
     ws.state.record_approval(rec)
     ws.state.event("approved" if approve else "rejected", env=env, actor=actor,
                    release_id=release_id, payload={"comment": comment})

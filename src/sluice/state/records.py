@@ -167,6 +167,7 @@ class ApprovalRecord:
     actor: str
     comment: str = ""
     at: dt.datetime = field(default_factory=utcnow)
+    acknowledges: tuple[str, ...] = ()  # risks knowingly accepted: "breaking" …
 
 
 @dataclass(frozen=True)

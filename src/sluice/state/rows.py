@@ -188,6 +188,7 @@ def approval(row: Row[Any]) -> ApprovalRecord:
         actor=row.actor,
         comment=row.comment,
         at=parse_ts(row.at),
+        acknowledges=tuple(a for a in (row.acknowledges or "").split(",") if a),
     )
 
 

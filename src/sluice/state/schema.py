@@ -147,6 +147,8 @@ approvals = sa.Table(
     sa.Column("actor", sa.String, nullable=False),
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("at", _TS, nullable=False),
+    # what the approver knowingly accepted, comma-separated ("breaking", …); added in v2
+    sa.Column("acknowledges", sa.Text, nullable=False, server_default=""),
     sa.Index("approvals_env_release", "env", "release_id"),
 )
 
@@ -174,6 +176,20 @@ events = sa.Table(
 )
 
 
+# Results of `sluice check` per git tree; a release built from that tree records them.
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tree", sa.String, nullable=False, index=True),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("summary_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("at", _TS, nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: ``apply`` runs inside the migration transaction."""
@@ -187,7 +203,19 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
-MIGRATIONS: Sequence[Migration] = (Migration("initial schema", _v1_initial),)
+def _v2_check_runs(conn: Connection) -> None:
+    # a store created by this code's v1 step already has both (v1 builds from the metadata)
+    check_runs.create(conn, checkfirst=True)
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("approvals")}
+    if "acknowledges" not in columns:
+        conn.execute(sa.text(
+            "ALTER TABLE approvals ADD COLUMN acknowledges TEXT NOT NULL DEFAULT ''"))
+
+
+MIGRATIONS: Sequence[Migration] = (
+    Migration("initial schema", _v1_initial),
+    Migration("check runs, approval acknowledgements", _v2_check_runs),
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

@@ -50,6 +50,7 @@ from .redact import redact_text
 from .schema import (
     approvals,
     audits,
+    check_runs,
     deployment_steps,
     deployments,
     events,
@@ -215,6 +216,26 @@ class StateStore:
             )
             if done.rowcount != 1:
                 raise StateError(f"unknown release {release_id!r} in {self.where}", tip=_LIST_TIP)
+
+    def record_check_run(self, tree: str, passed: bool, complete: bool,
+                         summary: Mapping[str, Any], actor: str) -> None:
+        """Record what ``sluice check`` found on a git tree."""
+        with self._tx("record a check run in", write=True) as conn:
+            conn.execute(check_runs.insert().values(
+                tree=tree, passed=passed, complete=complete, actor=actor,
+                summary_json=json.dumps(summary, sort_keys=True, default=str),
+                at=rows.iso(utcnow())))
+
+    def latest_check_run(self, tree: str) -> dict[str, Any] | None:
+        """The newest complete check run of a tree: its summary plus passed/actor/at."""
+        with self._tx("read check runs from") as conn:
+            row = conn.execute(
+                sa.select(check_runs).where(check_runs.c.tree == tree, check_runs.c.complete)
+                .order_by(check_runs.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return {"tree": row.tree, "passed": bool(row.passed), "actor": row.actor,
+                "at": row.at, **json.loads(row.summary_json)}
 
     # ------------------------------------------------------------------ deployments
 
@@ -512,6 +533,7 @@ class StateStore:
                     actor=rec.actor,
                     comment=redact_text(rec.comment),
                     at=rows.iso(rec.at),
+                    acknowledges=",".join(rec.acknowledges),
                 )
             )
 
@@ -523,10 +545,13 @@ class StateStore:
         with self._tx("read approvals from") as conn:
             return [rows.approval(r) for r in conn.execute(query.order_by(approvals.c.id.desc()))]
 
-    def is_approved(self, env: str, release_id: str) -> bool:
-        """Whether the latest decision on ``release_id`` for ``env`` is an approval."""
+    def is_approved(self, env: str, release_id: str, *, acknowledging: str | None = None) -> bool:
+        """Whether the latest decision on ``release_id`` for ``env`` is an approval (that
+        acknowledges ``acknowledging``, when given)."""
         latest = self.approvals(env, release_id)
-        return bool(latest) and latest[0].decision is ApprovalDecision.APPROVED
+        if not latest or latest[0].decision is not ApprovalDecision.APPROVED:
+            return False
+        return acknowledging is None or acknowledging in latest[0].acknowledges
 
     # ------------------------------------------------------------------ locks
 

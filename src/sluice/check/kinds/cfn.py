@@ -1,0 +1,171 @@
+"""CloudFormation stacks: each template is linted by cfn-lint once per environment, with the
+parameter values sluice.yaml gives the stack there, so a value allowed in dev but not in prod
+fails prod's unit only."""
+
+from __future__ import annotations
+
+import glob
+import importlib.metadata
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.check.base import Unit, UnitOutcome, findings_outcome
+from sluice.check.context import CheckContext
+from sluice.check.model import Finding
+from sluice.config import CONFIG_FILE, ProjectConfig, load_project
+from sluice.errors import SluiceError
+
+DEFAULT_REGION = "us-east-1"
+#: Environment parameters that name the AWS region, in order of preference.
+REGION_PARAMETERS = ("region", "aws_region")
+#: Project settings cfn-lint reads from its working directory (the project root).
+CFNLINT_CONFIGS = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
+
+# cfn-lint's console script, run by this interpreter (`python -m cfnlint` has no __main__).
+# `-P` keeps the project root off sys.path, so no module of the project shadows cfn-lint's.
+_ENTRY = "import sys; from cfnlint.runner import main; sys.exit(main())"
+# Exit status bits that only say which levels of findings were printed.
+_FINDING_BITS = 2 | 4 | 8
+
+
+@dataclass(frozen=True)
+class StackLint:
+    """One stack's template with one environment's parameter values."""
+
+    stack: str
+    env: str
+    template: str
+    parameters: dict[str, str]
+    region: str
+    timeout: int
+
+
+def cfn_lint_version() -> str | None:
+    try:
+        return importlib.metadata.version("cfn-lint")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class CfnCheck:
+    kind = "cfn"
+    description = "CloudFormation templates linted with cfn-lint, once per environment's parameters"
+
+    def units(self, ctx: CheckContext) -> list[Unit]:
+        cfg = ctx.config
+        if cfg is None or not cfg.stacks:
+            return []
+        version = cfn_lint_version()
+        rc_files = tuple(f for f in CFNLINT_CONFIGS if f in ctx.files)
+        per_env = {env: _env_config(ctx, env) for env in cfg.promotion_order()}
+        units: list[Unit] = []
+        for stack in sorted(cfg.stacks):
+            for env, env_cfg in per_env.items():
+                if env_cfg is None or stack not in env_cfg.stacks:
+                    continue  # a broken environment: the config check says why
+                spec = env_cfg.stacks[stack]
+                lint = StackLint(stack, env, spec.template, dict(spec.parameters),
+                                 _region(env_cfg, env), env_cfg.checks.timeout)
+                units.append(Unit(
+                    "cfn", f"{stack}@{env}", _runner(ctx, lint, version),
+                    files=(spec.template, CONFIG_FILE, *rc_files),
+                    key={"parameters": lint.parameters, "region": lint.region,
+                         "cfn-lint": version or "missing"}))
+        return units
+
+
+def _env_config(ctx: CheckContext, env: str) -> ProjectConfig | None:
+    try:
+        return load_project(ctx.root, environment=env)
+    except SluiceError:
+        return None
+
+
+def _region(cfg: ProjectConfig, env: str) -> str:
+    environment = cfg.environment(env)
+    region = getattr(environment.target, "region", None)  # an AWS target, once there is one
+    if isinstance(region, str) and region:
+        return region
+    params = environment.parameters
+    return next((params[p] for p in REGION_PARAMETERS if params.get(p)), DEFAULT_REGION)
+
+
+def _runner(ctx: CheckContext, lint: StackLint, version: str | None) -> Callable[[], UnitOutcome]:
+    def run() -> UnitOutcome:
+        return lint_stack(ctx, lint, version)
+
+    return run
+
+
+def lint_stack(ctx: CheckContext, lint: StackLint, version: str | None) -> UnitOutcome:
+    """Run cfn-lint on the stack's template with the environment's parameter values."""
+    if version is None:
+        raise SluiceError("cfn-lint is not installed, so CloudFormation templates cannot be "
+                          "checked", tip="pip install cfn-lint (sluice depends on it)")
+    if not (ctx.root / lint.template).is_file():
+        path, line, col = ctx.locate("stacks", lint.stack, "template")
+        return findings_outcome([Finding(
+            f"stack {lint.stack}: template {lint.template} not found", path, line, col,
+            tip=f"create it or fix stacks.{lint.stack}.template in {CONFIG_FILE}")])
+    args = ["--format", "json", "--regions", lint.region]
+    if lint.parameters:
+        args += ["--parameters", *(f"{k}={v}" for k, v in lint.parameters.items())]
+    # cfn-lint globs its template arguments; a literal `[` in a path must not be a pattern.
+    args += ["--", glob.escape(lint.template)]
+    try:
+        proc = subprocess.run([sys.executable, "-P", "-c", _ENTRY, *args], cwd=ctx.root,
+                              capture_output=True, text=True, timeout=lint.timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SluiceError(
+            f"cfn-lint did not finish {lint.template} ({lint.env}) within the {lint.timeout}s "
+            "timeout", tip=f"raise checks.timeout in {CONFIG_FILE}") from exc
+    except OSError as exc:
+        raise SluiceError(f"cannot run cfn-lint: {exc.strerror}") from exc
+    findings = [_finding(item, lint) for item in _parse(proc, lint)]
+    return findings_outcome(findings, f"cfn-lint {version}, parameters of {lint.env}")
+
+
+def _parse(proc: subprocess.CompletedProcess[str], lint: StackLint) -> list[dict[str, Any]]:
+    data: Any = None
+    if not proc.returncode & ~_FINDING_BITS:
+        try:
+            data = json.loads(proc.stdout)
+        except ValueError:
+            data = None
+    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        return data
+    lines = [ln[:300] for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+    said = "\n".join(lines[-5:]) or "no output"
+    raise SluiceError(
+        f"cfn-lint failed on {lint.template} with {lint.env}'s parameters "
+        f"(exit status {proc.returncode}):\n{said}",
+        tip=f"run it yourself: cfn-lint --regions {lint.region} -- {lint.template}")
+
+
+def _finding(item: dict[str, Any], lint: StackLint) -> Finding:
+    rule = item.get("Rule") or {}
+    start = (item.get("Location") or {}).get("Start") or {}
+    code = str(rule.get("Id", ""))
+    message = str(item.get("Message", ""))
+    # E2900 checks the values themselves; W1030-W1036 judge values resolved from them.
+    if code == "E2900" or " is resolved" in message:
+        message += f" (with {lint.env}'s parameters)"
+        tip = (f"the values are stacks.{lint.stack}.parameters in {CONFIG_FILE}, "
+               f"substituted with {lint.env}'s parameters")
+    else:
+        tip = str(rule.get("ShortDescription") or rule.get("Description") or "")
+        if rule.get("Source"):
+            tip = f"{tip} ({rule['Source']})" if tip else str(rule["Source"])
+    return Finding(
+        message, str(item.get("Filename") or lint.template), _number(start, "LineNumber"),
+        _number(start, "ColumnNumber"), "error" if item.get("Level") == "Error" else "warning",
+        code, tip)
+
+
+def _number(position: dict[str, Any], key: str) -> int | None:
+    value = position.get(key)
+    return value if isinstance(value, int) and value > 0 else None

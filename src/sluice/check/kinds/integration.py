@@ -1,0 +1,118 @@
+"""Integration: the candidate release deployed to a local environment of its own, loaded
+with the project's sample data, every job run and audited (contracts and DQDL rules).
+
+The environment lives in ``.sluice/check/integration`` (its own state store, artifact store
+and DuckDB warehouse, whatever the project's real targets are). It is kept between checks so
+a one-job change recomputes that job and its downstream only, as a deploy does; changed
+sample data recomputes everything, and ``--no-cache`` tears it down first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from typing import Any
+
+from sluice.check.base import Unit, UnitOutcome, findings_outcome, skipped
+from sluice.check.context import CheckContext
+from sluice.check.kinds.project import error_findings
+from sluice.check.model import Finding
+from sluice.config import ProjectConfig
+from sluice.errors import SluiceError
+
+ACTOR = "sluice check"
+
+
+def samples_folder(ctx: CheckContext, cfg: ProjectConfig) -> str | None:
+    if cfg.checks.samples:
+        return cfg.checks.samples
+    return "data" if (ctx.root / "data").is_dir() else None
+
+
+class IntegrationCheck:
+    kind = "integration"
+    description = "the release deployed to a throw-away environment with the sample data"
+
+    def units(self, ctx: CheckContext) -> list[Unit]:
+        cfg = ctx.config
+        if cfg is None or not cfg.jobs or not cfg.environments:
+            return []
+        samples = samples_folder(ctx, cfg)
+
+        def run() -> UnitOutcome:
+            if samples is None:
+                return skipped("no sample data: put it in data/ or set checks.samples")
+            return _integrate(ctx, cfg, samples)
+
+        return [Unit("integration", "pipeline", run, files=tuple(ctx.files),
+                     nodes=frozenset(cfg.jobs) | frozenset(cfg.datasets))]
+
+
+def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutcome:
+    # imported here, not at module level: a fully cached check never loads the deployer
+    from sluice.deploy.deployer import AuditFailed, deploy
+    from sluice.flow.releases import make_release
+    from sluice.project.workspace import Workspace
+    from sluice.state import StateStore
+    from sluice.targets.base import create_target
+
+    home = ctx.home / "check" / "integration"
+    env = cfg.promotion_order()[0]  # its parameters are the ones samples are made for
+    sample_files = {f: d for f, d in ctx.files.items() if f.startswith(samples.rstrip("/") + "/")}
+    digest = hashlib.sha256(json.dumps(sample_files, sort_keys=True).encode()).hexdigest()
+    marker = home / "samples.sha256"
+    if not ctx.options.use_cache and home.exists():
+        shutil.rmtree(home)
+    fresh_data = not marker.is_file() or marker.read_text() != digest
+    objects = home / "envs" / env / "objects"
+    if fresh_data:
+        shutil.rmtree(objects, ignore_errors=True)
+        shutil.copytree(ctx.root / samples, objects)
+    home.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"))
+    ws._targets[env] = create_target("local", env, home)  # never the project's real target
+    try:
+        manifest, _ = make_release(ws, allow_dirty=True, message="sluice check candidate")
+        outcome = deploy(ws, env, manifest.id, actor=ACTOR, force_all=fresh_data)
+    except AuditFailed as exc:
+        return findings_outcome(_audit_findings(ctx, exc), "audit failed on the sample data")
+    except SluiceError as exc:
+        return findings_outcome(error_findings(exc) if ":" in exc.message.split("\n")[0]
+                                else [Finding(exc.message, tip=exc.tip or "")])
+    finally:
+        ws.close()
+    marker.write_text(digest)
+    ran = len(outcome.plan.recompute)
+    rows = sum(outcome.rows.values())
+    return findings_outcome([], f"{ran}/{len(outcome.plan.jobs)} jobs ran on the samples "
+                                f"({rows} rows), {len(outcome.audits)} audits passed")
+
+
+def _audit_findings(ctx: CheckContext, exc: Any) -> list[Finding]:
+    """Findings of an AuditFailed: each failing rule at its DQDL line."""
+    out: list[Finding] = []
+    for audit in exc.audits:
+        if audit.passed:
+            continue
+        for problem in audit.contract_problems:
+            path, line, col = ctx.locate("datasets", audit.dataset, "contract")
+            out.append(Finding(f"{audit.dataset}: {problem}", path, line, col,
+                               tip="fix the job or the contract; the samples break it"))
+        for res in (audit.contract, audit.rules):
+            if res is None:
+                continue
+            for r in res.results:
+                if r.outcome.value not in {"fail", "error"}:
+                    continue
+                path, _, rest = r.location.partition(":")
+                line_s, _, col_s = rest.partition(":")
+                out.append(Finding(
+                    f"{audit.dataset}: {r.rule}: {r.message}", path or None,
+                    int(line_s) if line_s.isdigit() else None,
+                    int(col_s) if col_s.isdigit() else None,
+                    tip="the sample data fails this rule: fix the job, the rule or the samples"))
+    if exc.skipped:
+        out.append(Finding(f"not run (upstream audit failed): {', '.join(exc.skipped)}",
+                           severity="warning"))
+    return out

@@ -1,0 +1,109 @@
+"""CI scaffolding (``sluice init --ci``): a GitHub Actions workflow or an AWS CodeBuild
+buildspec that runs ``sluice check`` on pull requests and ``sluice ship`` on the main branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sluice.errors import UsageError
+
+GITHUB = """\
+# sluice: check every pull request, ship every commit to main (written by `sluice init --ci`)
+name: sluice
+on:
+  pull_request:
+  push:
+    branches: [main]
+
+env:
+  CI: "true"
+  # a shared state store, so that CI and laptops see the same releases and approvals
+  SLUICE_STATE_URL: ${{ secrets.SLUICE_STATE_URL }}
+
+jobs:
+  check:
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with: {fetch-depth: 0}  # --changed-since needs the base branch
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.11"}
+      - uses: actions/setup-java@v4  # PySpark jobs run on local-mode Spark
+        with: {distribution: temurin, java-version: "17"}
+      - run: pip install "sluice[spark]"
+      - run: >
+          sluice check --changed-since "origin/${{ github.base_ref }}"
+          --junit reports/check.xml --markdown reports/check.md
+      - if: always()
+        run: cat reports/check.md >> "$GITHUB_STEP_SUMMARY"
+
+  ship:
+    if: github.event_name == 'push'
+    runs-on: ubuntu-latest
+    concurrency: sluice-ship  # one ship at a time; environments are locked anyway
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.11"}
+      - uses: actions/setup-java@v4
+        with: {distribution: temurin, java-version: "17"}
+      - run: pip install "sluice[spark]"
+      - run: sluice check --junit reports/check.xml
+      - run: sluice ship  # release, deploy, promote while gates hold; stops at approvals
+"""
+
+CODEBUILD = """\
+# sluice: check pull requests, ship the main branch (written by `sluice init --ci`).
+# Webhook filters: PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED and PUSH to main.
+version: 0.2
+
+env:
+  variables:
+    CI: "true"
+  # SLUICE_STATE_URL: put the shared state store's URL in Secrets Manager and map it here
+  #   secrets-manager:
+  #     SLUICE_STATE_URL: sluice/state-url
+
+phases:
+  install:
+    runtime-versions:
+      python: 3.11
+      java: corretto17
+    commands:
+      - pip install "sluice[spark]"
+  build:
+    commands:
+      - |
+        case "$CODEBUILD_WEBHOOK_EVENT" in
+          PULL_REQUEST_*)
+            git fetch --quiet origin "${CODEBUILD_WEBHOOK_BASE_REF#refs/heads/}"
+            sluice check --changed-since FETCH_HEAD \\
+              --junit reports/check.xml --markdown reports/check.md ;;
+          *)
+            sluice check --junit reports/check.xml && sluice ship ;;
+        esac
+
+reports:
+  sluice-check:
+    base-directory: reports
+    files: [check.xml]
+    file-format: JUNITXML
+"""
+
+TEMPLATES = {"github": (".github/workflows/sluice.yml", GITHUB),
+             "codebuild": ("buildspec.yml", CODEBUILD)}
+
+
+def write_ci(directory: Path, kind: str) -> Path:
+    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
+    if kind not in TEMPLATES:
+        raise UsageError(f"--ci {kind}: unknown CI system",
+                         tip=f"choose one of: {', '.join(TEMPLATES)}")
+    rel, text = TEMPLATES[kind]
+    path = directory / rel
+    if path.exists():
+        raise UsageError(f"{path} already exists", tip="remove it first to regenerate it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
