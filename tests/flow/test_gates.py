@@ -33,6 +33,7 @@ def test_a_rejected_release_cannot_enter_prod(
         "decision": "rejected",
         "actor": "bob",
         "comment": "revenue is off by 3%",
+        "acknowledges": [],
     }
     before = p.snapshot("prod")
     refused = p.sluice("promote", "staging", "prod")
@@ -143,3 +144,47 @@ def test_deploying_straight_to_a_protected_environment_needs_an_approval(
     assert p.snapshot("prod") == before
     with p.workspace() as ws:
         assert ws.state.deployments("prod") == []
+
+
+def test_a_breaking_change_enters_prod_only_acknowledged_and_approved_as_such(
+    in_staging: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = in_staging
+    p.load("prod")
+    p.ok("approve", "prod", "--comment", "first release")
+    p.ok("promote", "staging", "prod")
+
+    def ship_to_staging(message: str) -> str:
+        p.commit(message)
+        rid = str(p.json("release")["id"])
+        p.ok("deploy", "dev")
+        p.ok("promote", "dev", "staging")
+        return rid
+
+    # a column goes away: breaking for whoever reads marts.customer_orders in prod
+    p.edit("sluice.yaml", "        country: VARCHAR\n", "")
+    p.edit("jobs/customer_orders.sql", "    c.country,\n", "")
+    p.edit("jobs/customer_orders.sql", "c.name, c.country", "c.name")
+    p.edit("quality/customer_orders.dqdl",
+           ',\n    Completeness "country" > 0.9 labels=["severity"="warn"]', "")
+    rid = ship_to_staging("drop country")
+    p.ok("approve", "prod")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code == 1
+    assert refused.error.startswith(f"Error: release {rid} breaks contracts prod serves: "
+                                    "marts.customer_orders: column country removed")
+    assert "checks.acknowledge" in refused.tip
+
+    # acknowledged in config: now the approval itself has to accept it
+    with (p.root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("checks:\n  acknowledge:\n    - {dataset: marts.customer_orders, "
+                 "change: 'removed:country', reason: country moved to marts.geo}\n")
+    rid = ship_to_staging("acknowledge the dropped column")
+    p.ok("approve", "prod")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code == 1 and "its approval must accept them" in refused.error
+    assert "--acknowledge breaking" in refused.tip
+    approved = p.json("approve", "prod", "--acknowledge", "breaking", "--comment", "agreed")
+    assert approved["acknowledges"] == ["breaking"]
+    p.ok("promote", "staging", "prod")
+    assert p.json("status")[2]["release"] == rid

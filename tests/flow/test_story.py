@@ -88,6 +88,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
         "decision": "approved",
         "actor": "bob",
         "comment": "numbers match finance",
+        "acknowledges": [],
     }
 
     p.ok("load", "prod", "data")
