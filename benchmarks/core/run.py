@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -330,13 +331,17 @@ def goal_demo(work: Path, repeat: int) -> dict[str, Any]:
     _say(f"[3/3] sluice demo end to end ({repeat}x) and PySpark start-up")
     env = {k: v for k, v in os.environ.items()
            if k not in {"SLUICE_HOME", "SLUICE_STATE_URL"}}
-    walls, errors = [], []
+    walls, in_spark, errors = [], [], []
     for i in range(repeat):
         dest = work / f"demo{i}"
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "sluice.demo", str(dest)], cwd=work,
-                              capture_output=True, text=True, env=env, timeout=600)
+                              capture_output=True, text=True, env={**env, "COLUMNS": "300"},
+                              timeout=900)
         walls.append(time.perf_counter() - t0)
+        # the demo reports the time its PySpark jobs took (each starts a local-mode JVM)
+        found = re.search(r"\(([\d.]+)s of it in PySpark jobs", proc.stdout)
+        in_spark.append(float(found.group(1)) if found else 0.0)
         if proc.returncode != 0 or "Done in" not in proc.stdout:
             errors.append(f"run {i}: exit {proc.returncode}: "
                           f"{(proc.stdout + proc.stderr).strip()[-400:]}")
@@ -352,8 +357,11 @@ def goal_demo(work: Path, repeat: int) -> dict[str, Any]:
     else:
         spark["error"] = (proc.stderr or proc.stdout).strip()[-400:]
     demo = _stats(walls)
-    return {"demo_s": demo, "errors": errors, "example_uses_pyspark": uses_spark,
-            "spark": spark, "pass": not errors and demo["max"] < DEMO_LIMIT_S}
+    without = _stats([w - s for w, s in zip(walls, in_spark, strict=True)])
+    return {"demo_s": demo, "demo_without_pyspark_s": without,
+            "pyspark_jobs_s": _stats(in_spark), "errors": errors,
+            "example_uses_pyspark": uses_spark, "spark": spark,
+            "pass": not errors and without["max"] < DEMO_LIMIT_S}
 
 
 # --------------------------------------------------------------------------- report
@@ -411,6 +419,9 @@ def report(res: dict[str, Any]) -> None:
     d, sp = g3["demo_s"], g3["spark"]
     print(f"  python -m sluice.demo: median {d['median']:.2f} s, max {d['max']:.2f} s "
           f"over {len(d['samples'])} runs (wall time of the subprocess)")
+    w, j = g3["demo_without_pyspark_s"], g3["pyspark_jobs_s"]
+    print(f"  of which in PySpark jobs: median {j['median']:.2f} s; without them: median "
+          f"{w['median']:.2f} s, max {w['max']:.2f} s (the goal's measure)")
     print(f"  the retail example {'uses' if g3['example_uses_pyspark'] else 'has no'} "
           f"PySpark jobs{'' if g3['example_uses_pyspark'] else ': the demo never starts Spark'}")
     if "error" in sp:
