@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -62,8 +63,7 @@ def register_check(app: typer.Typer) -> None:
                 options.workers = workers
             report = _run(ws, options, quiet=as_json)
             if report.tree is not None:
-                ws.state.record_check_run(report.tree, report.passed, report.complete,
-                                          _summary(report), current_actor())
+                _record(ws, report, reuse=options.use_cache)
         finally:
             ws.close()
         if junit is not None:
@@ -79,6 +79,27 @@ def register_check(app: typer.Typer) -> None:
         else:
             _print(report)
         return 0 if report.passed else 1
+
+
+def _record(ws: Workspace, report: CheckReport, *, reuse: bool) -> None:
+    """Record the run in the state store, where ``sluice release`` finds it. A re-run with the
+    same outcome on the same tree and store is already recorded: skipping it spares loading
+    SQLAlchemy, a good part of a cached check's start-up."""
+    assert report.tree is not None
+    what = f"{ws.state_url}|{report.tree}|{report.passed}|{report.complete}"
+    marker = ws.home / "cache" / "checks" / "recorded" / hashlib.sha256(what.encode()).hexdigest()
+    local_db = ws.home / "state.db"
+    if reuse and marker.exists() and ("SLUICE_STATE_URL" in os.environ or local_db.exists()):
+        return
+    ws.state.record_check_run(report.tree, report.passed, report.complete, _summary(report),
+                              current_actor())
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def _detail(r: CheckResult) -> str:
+    return r.detail + (f" · {len(r.errors)} error(s)" if r.errors else "") + \
+        (f" · {len(r.warnings)} warning(s)" if r.warnings else "")
 
 
 def _summary(report: CheckReport) -> dict[str, object]:
@@ -108,13 +129,29 @@ def _run(ws: Workspace, options: CheckOptions, *, quiet: bool) -> CheckReport:
                           on_unit=on_unit)
 
 
+#: Above this many units the table shows one row per kind (and every unit that did not pass).
+PER_UNIT_ROWS = 40
+
+
 def _print(report: CheckReport) -> None:
     t = Table("check", "subject", "result", "time", "details")
+    per_unit = len(report.results) <= PER_UNIT_ROWS
+    kinds: dict[str, list[CheckResult]] = {}
     for r in report.results:
-        took = "cached" if r.cached else f"{r.seconds:.2f}s"
-        detail = r.detail + (f" · {len(r.errors)} error(s)" if r.errors else "") + \
-            (f" · {len(r.warnings)} warning(s)" if r.warnings else "")
-        t.add_row(r.kind, r.name, Text(r.status.value, style=_STYLE[r.status]), took, detail)
+        kinds.setdefault(r.kind, []).append(r)
+    for kind, results in kinds.items():
+        shown = results if per_unit or len(results) == 1 else \
+            [r for r in results if r.status != Status.PASSED or r.findings]
+        for r in shown:
+            took = "cached" if r.cached else f"{r.seconds:.2f}s"
+            t.add_row(kind, r.name, Text(r.status.value, style=_STYLE[r.status]), took,
+                      _detail(r))
+        if len(shown) < len(results):
+            passed = sum(r.status == Status.PASSED for r in results)
+            cached = sum(r.cached for r in results)
+            t.add_row(kind, f"{len(results)} subjects", Text(f"{passed} passed", style="green"),
+                      f"{sum(r.seconds for r in results if not r.cached):.2f}s",
+                      f"{cached} reused from cache" if cached else "")
     out.print(t)
     for r in report.results:
         for f in r.findings:

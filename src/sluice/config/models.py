@@ -13,6 +13,7 @@ keys of ``sources`` and ``datasets``, job inputs and outputs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Self
 
@@ -67,6 +68,16 @@ __all__ = [
 ]
 
 DIALECTS = tuple(sorted(d.value for d in sqlglot.Dialects if d.value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_column_type(type_: str, dialect: str) -> bool:
+    """Whether ``type_`` is a column type in ``dialect`` (contracts repeat a few types)."""
+    try:
+        exp.DataType.build(type_, dialect=dialect, udt=False)
+    except (sqlglot.ParseError, ValueError):
+        return False
+    return True
 
 
 class Retention(ConfigModel):
@@ -145,9 +156,7 @@ class ProjectConfig(ConfigModel):
                 if entry.contract is None:
                     continue
                 for col, column in entry.contract.columns.items():
-                    try:
-                        exp.DataType.build(column.type, dialect=self.dialect, udt=False)
-                    except (sqlglot.ParseError, ValueError):
+                    if not _is_column_type(column.type, self.dialect):
                         problems.append(
                             (
                                 (section, key, "contract", "columns", col, "type"),

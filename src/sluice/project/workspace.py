@@ -8,12 +8,15 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sluice.config import ProjectConfig, load_project
 from sluice.errors import ConfigError
 from sluice.release import ArtifactStore
-from sluice.state import StateStore
 from sluice.targets.base import Target, create_target
+
+if TYPE_CHECKING:
+    from sluice.state import StateStore
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -56,10 +59,15 @@ class Workspace:
         return load_project(self.root, environment=environment)
 
     @property
+    def state_url(self) -> str:
+        return os.environ.get("SLUICE_STATE_URL") or f"sqlite:///{self.home / 'state.db'}"
+
+    @property
     def state(self) -> StateStore:
         if self._state is None:
-            url = os.environ.get("SLUICE_STATE_URL") or f"sqlite:///{self.home / 'state.db'}"
-            self._state = StateStore(url)
+            from sluice.state import StateStore  # SQLAlchemy: only for commands that need it
+
+            self._state = StateStore(self.state_url)
         return self._state
 
     @property

@@ -18,6 +18,7 @@ class Git:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._prefix: str | None = None
 
     def run(self, *args: str, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> str:
@@ -52,7 +53,9 @@ class Git:
 
     def prefix(self) -> str:
         """The project directory relative to the repository root ('' or 'a/b/')."""
-        return self.run("rev-parse", "--show-prefix").strip()
+        if self._prefix is None:
+            self._prefix = self.run("rev-parse", "--show-prefix").strip()
+        return self._prefix
 
     def head(self) -> tuple[str, str, str]:
         """(commit sha, 'author <email>', committer date ISO 8601) of HEAD."""
@@ -109,14 +112,10 @@ class Git:
         """
         prefix = self.prefix()
         with tempfile.TemporaryDirectory(prefix="sluice-index-") as tmp:
-            index = str(Path(tmp) / "index")
-            env = {"GIT_INDEX_FILE": index}
-            if self._has_head():
-                self.run("read-tree", "HEAD", env=env)
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.run("add", "-A", "--", ".", env=env)
             args = ["write-tree", f"--prefix={prefix}"] if prefix else ["write-tree"]
-            tree = self.run(*args, env=env).strip()
-        return tree
+            return self.run(*args, env=env).strip()
 
     def changed_since(self, ref: str) -> list[str]:
         """Files that differ between ``ref`` and the work tree (untracked ones included),

@@ -79,19 +79,20 @@ def _where(ctx: CheckContext, change: ContractChange) -> tuple[str, int | None, 
 
 def find_baseline(ctx: CheckContext, cfg: ProjectConfig) -> tuple[ProjectConfig | None, str]:
     """(the baseline's config, a label for it), or (None, why there is none)."""
-    from sluice.state import StateStore  # only when a baseline is needed: keeps start-up fast
-    from sluice.targets.base import create_target
-
     against = ctx.options.against
     envs = cfg.promotion_order() if cfg.environments else []
     if against is not None and against not in cfg.environments:
         return _at_ref(ctx, against), f"git ref {against}"
     state_db = ctx.home / "state.db"
-    if not state_db.is_file():
+    ever_activated = any((ctx.home / "envs" / env / "current").is_symlink() for env in envs)
+    if not state_db.is_file() or not ever_activated:  # cheap: no SQLAlchemy on this path
         if against is not None:
             raise SluiceError(f"--against {against}: nothing was ever deployed here",
                               tip="deploy it first, or compare with a git ref: --against main")
         return None, "no baseline: nothing deployed here; compare with --against REF"
+    from sluice.state import StateStore  # SQLAlchemy: only when there is a baseline to read
+    from sluice.targets.base import create_target
+
     store = StateStore(f"sqlite:///{state_db}")
     try:
         for env in ([against] if against else list(reversed(envs))):

@@ -29,6 +29,7 @@ class SqlCheck:
         if cfg is None:
             return []
         units = []
+        schemas = _schemas(cfg)
         for name, job in sorted(cfg.jobs.items()):
             if not isinstance(job, SqlJob):
                 continue
@@ -37,7 +38,7 @@ class SqlCheck:
                 "sql", name, _runner(ctx, cfg, name, job), files=(job.sql,),
                 nodes=frozenset({name}) | outputs,
                 # the contracts of every dataset define the columns a query may name
-                key={"dialect": cfg.dialect, "params": ctx.params, "schemas": _schemas(cfg)},
+                key={"dialect": cfg.dialect, "params": ctx.params, "schemas": schemas},
             ))
         return units
 
