@@ -164,16 +164,32 @@ def test_unknown_kind_is_a_usage_error(repo: Repo) -> None:
     assert run.code == 2 and "unknown check kind 'lnt'; did you mean 'lint'?" in run.err
 
 
-def test_release_records_passing_checks_and_promote_can_require_them(repo: Repo) -> None:
-    repo.edit("sluice.yaml", "      auto_promote: false\n",
-              "      auto_promote: false\n      require_checks: true\n")
-    repo.commit("prod requires checks")
+def test_release_records_its_checks_and_promote_can_require_passing_ones(repo: Repo) -> None:
+    repo.edit("sluice.yaml", "  staging:\n    target: {type: local}\n",
+              "  staging:\n    target: {type: local}\n    protection: {require_checks: true}\n")
+    repo.commit("staging requires checks")
     assert repo.check()[0] == 0
-    released = repo.sluice("release", "--json")
-    assert released.code == 0
-    record = [r for r in repo.sluice("releases", "--json").json()
-              if r["id"] == released.json()["id"]]
-    assert record and record[0]["checks_passed"] is True
+    first = repo.sluice("release", "--json").json()["id"]
+    listed = {r["id"]: r for r in repo.sluice("releases", "--json").json()}
+    assert listed[first]["checks_passed"] is True
+    assert listed[first]["checks"]["tree"] == repo.git("rev-parse", "HEAD^{tree}").strip()
+    for env in ("dev", "staging"):
+        assert repo.sluice("load", env, "data").code == 0
+    assert repo.sluice("deploy", "dev").code == 0
+    assert repo.sluice("promote", "dev", "staging").code == 0
+
+    # a commit whose check fails: dev takes it, staging refuses it
+    repo.edit("jobs/product_sales.py", "from typing import Any\n",
+              "from typing import Any\nimport os\n")
+    repo.commit("unused import")
+    assert repo.check("--skip", "unit,integration")[0] == 1  # a partial run: not recorded
+    assert repo.check()[0] == 1
+    second = repo.sluice("release", "--json").json()["id"]
+    assert {r["id"]: r for r in repo.sluice("releases", "--json").json()}[second][
+        "checks_passed"] is False
+    assert repo.sluice("deploy", "dev").code == 0
+    refused = repo.sluice("promote", "dev", "staging")
+    assert refused.code == 1 and f"release {second} has no passing checks" in refused.err
 
 
 def test_init_writes_ci_definitions(repo: Repo) -> None:
