@@ -203,3 +203,34 @@ def test_init_writes_ci_definitions(repo: Repo) -> None:
         assert doc
     again = repo.sluice("init", ".", "--ci", "github")
     assert again.code == 2 and "already exists" in again.err
+
+
+def test_migrations_that_cannot_translate_or_were_edited_after_a_deploy(repo: Repo) -> None:
+    with (repo.root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("migrations: {dialect: redshift}\n")
+    repo.write("migrations/V1__regions.sql", "CREATE TABLE regions (id INT) DISTSTYLE ALL;\n")
+    repo.write("migrations/V2__refresh.sql",
+               "SELECT 1;\nCREATE PROCEDURE refresh() AS $$ BEGIN NULL; END; $$ "
+               "LANGUAGE plpgsql;\n")
+    repo.commit("migrations")
+    code, report = repo.check("--only", "migrations")
+    assert code == 1
+    found = errors(report, "migrations")
+    assert {(f["path"], f["line"]) for f in found} == {("migrations/V2__refresh.sql", 2)}
+    assert "CREATE PROCEDURE (stored procedure) cannot run on duckdb" in found[0]["message"]
+
+    repo.write("migrations/V2__refresh.sql", "-- sluice: engine=postgres\n"
+               "CREATE PROCEDURE refresh() AS $$ BEGIN NULL; END; $$ LANGUAGE plpgsql;\n")
+    repo.commit("postgres only")
+    assert repo.check("--only", "migrations")[0] == 1  # it still cannot become postgres SQL
+    (repo.root / "migrations" / "V2__refresh.sql").unlink()
+    repo.commit("no procedure")
+    assert repo.check("--only", "migrations")[0] == 0
+    for args in (("release",), ("load", "dev", "data"), ("deploy", "dev")):
+        assert repo.sluice(*args).code == 0
+    repo.write("migrations/V1__regions.sql", "CREATE TABLE regions (id BIGINT);\n")
+    code, report = repo.check("--only", "migrations")
+    assert code == 1
+    [f] = errors(report, "migrations")
+    assert f["path"] == "migrations/V1__regions.sql"
+    assert f["message"].startswith("migrations/V1__regions.sql was edited after release ")

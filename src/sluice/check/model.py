@@ -8,7 +8,7 @@ from typing import Any
 
 #: Every kind of check, in the order the summary lists them.
 KINDS: tuple[str, ...] = (
-    "config", "graph", "sql", "dqdl", "contracts", "lint", "unit", "cfn", "asl",
+    "config", "graph", "sql", "dqdl", "contracts", "migrations", "lint", "unit", "cfn", "asl",
     "integration",
 )
 

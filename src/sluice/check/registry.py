@@ -8,6 +8,7 @@ from sluice.check.kinds.cfn import CfnCheck
 from sluice.check.kinds.contracts import ContractsCheck
 from sluice.check.kinds.dqdl import DqdlCheck
 from sluice.check.kinds.integration import IntegrationCheck
+from sluice.check.kinds.migrations import MigrationsCheck
 from sluice.check.kinds.project import ConfigCheck, GraphCheck
 from sluice.check.kinds.sql import SqlCheck
 from sluice.check.kinds.tools import LintCheck, UnitTestCheck
@@ -15,4 +16,5 @@ from sluice.check.kinds.tools import LintCheck, UnitTestCheck
 
 def all_checks() -> list[Check]:
     return [ConfigCheck(), GraphCheck(), SqlCheck(), DqdlCheck(), ContractsCheck(),
-            LintCheck(), UnitTestCheck(), CfnCheck(), AslCheck(), IntegrationCheck()]
+            MigrationsCheck(), LintCheck(), UnitTestCheck(), CfnCheck(), AslCheck(),
+            IntegrationCheck()]

@@ -31,9 +31,11 @@ def build_app(only_check: bool = False) -> typer.Typer:
     if not only_check:
         from sluice.cli.flow import register as register_flow
         from sluice.cli.flow import register_extra
+        from sluice.cli.migrate import migrate_app
         from sluice.cli.quality import quality_app
 
         cli.add_typer(quality_app, name="quality")
+        cli.add_typer(migrate_app, name="migrate")
         register_flow(cli)
         register_extra(cli)
     return cli

@@ -171,6 +171,13 @@ def register(app: typer.Typer) -> None:
                             f"dataset: {c.dataset}, change: {c.id})")
                 out.print(Text(f"  contract {c.dataset}: {c.change}{note}",
                                style="red" if c.breaking else "yellow"))
+            mig = plan.migrations
+            if mig.get("pending") or mig.get("problems"):
+                out.print(f"migrations to apply first: {', '.join(mig['pending']) or 'none'}")
+                for item in mig.get("irreversible", []):
+                    out.print(Text(f"  IRREVERSIBLE (no undo script): {item}", style="yellow"))
+                for item in mig.get("problems", []):
+                    out.print(Text(f"  problem: {item}", style="red"))
             out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
                       f"{', '.join(plan.datasets) or 'none'}")
         return 0
@@ -241,10 +248,11 @@ def register(app: typer.Typer) -> None:
                     comment: Annotated[str, typer.Option()] = "",
                     acknowledge: Annotated[list[str] | None, typer.Option(
                         help="Accept a known risk of the release: 'breaking' (contract "
-                             "changes acknowledged in sluice.yaml).")] = None,
+                             "changes acknowledged in sluice.yaml), 'irreversible' "
+                             "(migrations without an undo script).")] = None,
                     as_json: JsonOpt = False) -> int:
         """Approve a release (default: the one live upstream) for ENV."""
-        known = {"breaking"}
+        known = {"breaking", "irreversible"}
         for item in acknowledge or []:
             if item not in known:
                 raise UsageError(f"--acknowledge {item}: unknown; known: {', '.join(known)}")

@@ -49,3 +49,10 @@ class Checks(ConfigModel):
     tests: RelPath | None = None  # the project's pytest folder (default: tests/ when present)
     acknowledge: list[Acknowledgement] = Field(default_factory=list)
     timeout: int = Field(default=900, ge=1)  # seconds, per tool run (pytest, cfn-lint …)
+
+
+class Migrations(ConfigModel):
+    """Schema migrations (``migrations/``, Flyway naming): the dialect they are written in,
+    when it is not the project's (e.g. Redshift scripts in a DuckDB-first project)."""
+
+    dialect: str | None = None

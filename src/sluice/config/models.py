@@ -30,7 +30,14 @@ from sluice.config.base import (
     problems_error,
     unknown_environment,
 )
-from sluice.config.components import Acknowledgement, Checks, Function, Stack, Workflow
+from sluice.config.components import (
+    Acknowledgement,
+    Checks,
+    Function,
+    Migrations,
+    Stack,
+    Workflow,
+)
 from sluice.config.datasets import Column, Contract, Dataset, Source
 from sluice.config.environments import (
     RESERVED_PARAMETERS,
@@ -101,6 +108,11 @@ class ProjectConfig(ConfigModel):
     stacks: dict[Name, Stack] = Field(default_factory=dict)
     functions: dict[Name, Function] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
+    migrations: Migrations = Field(default_factory=Migrations)
+
+    @property
+    def migrations_dialect(self) -> str:
+        return self.migrations.dialect or self.dialect
 
     @field_validator("dialect")
     @classmethod

@@ -40,6 +40,7 @@ Step = Callable[[str, str], None]
 #: ``run:orders:started``) makes the deploying process SIGKILL itself right after journaling
 #: that step, so tests can crash a real deploy at every point of its journal.
 KILL_AT_VAR = "SLUICE_TEST_KILL_AT"
+MIGRATIONS = "migrations"
 
 
 class AuditFailed(SluiceError):
@@ -101,6 +102,12 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
     params = dict(cfg.environment(env).parameters)
     plan = make_plan(env, manifest.id, graph, target, params,
                      live.release_id if live else None, live_cfg, force_all=force_all)
+    if (release_dir / MIGRATIONS).is_dir():
+        from sluice.migrations import plan as migration_plan
+        from sluice.migrations import project_scripts, session_for
+
+        plan.migrations = migration_plan(project_scripts(release_dir), session_for(target),
+                                         cfg.migrations_dialect).to_dict()
     return plan, graph, release_dir
 
 
@@ -142,6 +149,8 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     step("plan", "done", plan.to_dict())
     target = ws.target(env)
     cfg = graph.config
+    if plan.migrations.get("pending") or plan.migrations.get("problems"):
+        _migrate(ws, env, dep, release_dir, cfg, step)
     params = dict(cfg.environment(env).parameters)
     catalog = target.catalog()
     new_versions: dict[str, str] = {}
@@ -232,11 +241,46 @@ def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None]
     return result
 
 
+def _migrate(ws: Workspace, env: str, dep: int, release_dir: Path, cfg: ProjectConfig,
+             step: Callable[..., None]) -> None:
+    """Apply the release's pending schema migrations before any job runs (journaled, so a
+    failed deploy can undo them)."""
+    from sluice.migrations import apply, project_scripts, session_for
+
+    step("migrate", "started")
+    applied = apply(project_scripts(release_dir), session_for(ws.target(env)),
+                    cfg.migrations_dialect, ws.state.get_deployment(dep).actor)
+    step("migrate", "done", {"versions": [s.version for s in applied if s.version],
+                             "scripts": [s.name for s in applied]})
+
+
+def _undo_migrations(ws: Workspace, env: str, dep: int) -> str:
+    """Undo the versions deployment ``dep`` applied; '' or what could not be undone."""
+    steps = ws.state.steps(dep)
+    done = [s for s in steps if s.step == "migrate" and s.status.value == "done"]
+    installed = [s for s in steps if s.step == "install" and s.status.value == "done"]
+    versions = list(done[0].detail.get("versions", [])) if done and installed else []
+    if not versions:
+        return ""
+    from sluice.migrations import MigrationError, project_scripts, session_for, undo_migrations
+
+    release_dir = Path(installed[0].detail["release_dir"])
+    cfg = load_project(release_dir, environment=env)
+    try:
+        undo_migrations(project_scripts(release_dir), session_for(ws.target(env)),
+                        cfg.migrations_dialect, "sluice (automatic rollback)",
+                        versions=versions)
+    except MigrationError as exc:
+        return f"; its migrations {', '.join(versions)} stay applied: {exc.message}"
+    return f"; migrations {', '.join(versions)} were undone"
+
+
 def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
     """Leave the environment exactly as it was before deployment ``dep``."""
     state = ws.state
     message = exc.message if isinstance(exc, SluiceError) else f"{type(exc).__name__}: {exc}"
     try:
+        message += _undo_migrations(ws, env, dep)
         _restore(ws, env, dep)
     finally:
         state.finish_deployment(dep, "failed", message)

@@ -36,6 +36,7 @@ class DeployPlan:
     recompute: list[str] = field(default_factory=list)  # jobs to run, in order
     contract_changes: list[ContractChange] = field(default_factory=list)
     effective: dict[str, str] = field(default_factory=dict)  # job -> env fingerprint
+    migrations: dict[str, Any] = field(default_factory=dict)  # MigrationPlan.to_dict()
 
     @property
     def datasets(self) -> list[str]:
@@ -47,7 +48,8 @@ class DeployPlan:
 
     @property
     def empty(self) -> bool:
-        return not self.recompute and all(j.status == "unchanged" for j in self.jobs)
+        return (not self.recompute and all(j.status == "unchanged" for j in self.jobs)
+                and not self.migrations.get("pending"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class DeployPlan:
             "datasets": self.datasets,
             "contract_changes": [asdict(c) for c in self.contract_changes],
             "breaking": bool(self.breaking),
+            "migrations": self.migrations,
         }
 
 

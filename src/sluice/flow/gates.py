@@ -71,7 +71,23 @@ def check_gates(ws: Workspace, source: str, dest: str) -> str:
         )
     if protection.approval_required:
         check_breaking(ws, dest, live.release_id)
+        check_irreversible(ws, dest, live.release_id)
     return live.release_id
+
+
+def check_irreversible(ws: Workspace, env: str, release_id: str) -> None:
+    """Schema migrations without an undo script may enter a protected environment only with
+    an approval given with ``--acknowledge irreversible``."""
+    from sluice.deploy.deployer import plan_deploy
+
+    plan, _, _ = plan_deploy(ws, env, verify_release(ws.artifacts, release_id))
+    irreversible = plan.migrations.get("irreversible") or []
+    if irreversible and not ws.state.is_approved(env, release_id, acknowledging="irreversible"):
+        raise GateError(
+            f"release {release_id} applies migrations to {env} that cannot be undone "
+            f"({', '.join(irreversible)}); its approval must accept that",
+            tip=f"sluice approve {env} --release {release_id} --acknowledge irreversible "
+                "--comment '…'  (or add the U scripts)")
 
 
 def check_breaking(ws: Workspace, env: str, release_id: str) -> None:
@@ -115,6 +131,7 @@ def check_deploy(ws: Workspace, env: str, release_id: str) -> None:
         return
     if ws.state.is_approved(env, rid):
         check_breaking(ws, env, rid)
+        check_irreversible(ws, env, rid)
         return
     order = cfg.promotion_order()
     upstream = order[order.index(env) - 1] if env in order and order.index(env) > 0 else None

@@ -1,0 +1,80 @@
+"""Schema migrations as a step of every deploy: applied before jobs run, shown in the plan,
+undone when the deploy fails, and gated on protected environments when irreversible."""
+
+from __future__ import annotations
+
+import duckdb
+from tests.flow.conftest import Project
+
+
+def history(p: Project, env: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(p.home / "envs" / env / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT version, type, success FROM flyway_schema_history "
+                           "ORDER BY installed_rank").fetchall()
+    finally:
+        con.close()
+
+
+def add(p: Project, name: str, text: str) -> None:
+    path = p.root / "migrations" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_deploy_applies_migrations_first_and_a_failed_deploy_undoes_them(
+        deployed: Project) -> None:
+    p = deployed
+    with (p.root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("migrations: {dialect: redshift}\n")
+    add(p, "V1__regions.sql", "CREATE TABLE regions (id INT, name VARCHAR(20) ENCODE lzo) "
+                              "DISTSTYLE ALL;\nINSERT INTO regions VALUES (1, 'emea');\n")
+    add(p, "U1__regions.sql", "DROP TABLE regions;\n")
+    p.commit("regions table")
+    p.ok("release")
+    plan = p.json("plan", "dev")
+    assert plan["migrations"]["pending"] == ["1 regions"]
+    assert any("dropped DISTSTYLE ALL" in n for n in plan["migrations"]["notes"])
+    shown = p.ok("plan", "dev").out
+    assert "migrations to apply first: 1 regions" in shown
+    p.ok("deploy", "dev")
+    assert history(p, "dev") == [("1", "SQL", True)]
+    assert p.json("plan", "dev")["migrations"]["pending"] == []
+
+    # a second release adds a migration and breaks a contract: everything is undone
+    add(p, "V2__sales.sql", "CREATE TABLE sales (id INT);\n")
+    add(p, "U2__sales.sql", "DROP TABLE sales;\n")
+    p.edit("sluice.yaml", "quantity: {type: INTEGER, nullable: false}",
+           "quantity: {type: VARCHAR, nullable: false}")
+    p.commit("sales, and a contract the data breaks")
+    p.ok("release")
+    failed = p.sluice("deploy", "dev")
+    assert failed.code == 1 and "audit failed" in failed.err
+    assert history(p, "dev") == [("1", "SQL", True), ("2", "SQL", True),
+                                 ("2", "UNDO_SQL", True)]
+    deployments = p.json("history", "dev")
+    assert any("migrations 2 were undone" in str(d) for d in deployments)
+
+
+def test_an_irreversible_migration_needs_an_acknowledging_approval_for_prod(
+        deployed: Project) -> None:
+    p = deployed
+    add(p, "V1__notes.sql", "CREATE TABLE notes (id INT);\n")  # no U1: irreversible
+    p.commit("notes table")
+    rid = p.json("release")["id"]
+    for env in ("staging", "prod"):
+        p.load(env)
+    p.ok("deploy", "dev")
+    assert "IRREVERSIBLE (no undo script): 1 notes" in p.ok("plan", "prod").out
+    p.ok("promote", "dev", "staging")
+    p.ok("approve", "prod")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code == 1
+    assert "applies migrations to prod that cannot be undone (1 notes)" in refused.error
+    assert "--acknowledge irreversible" in refused.tip
+    p.ok("approve", "prod", "--acknowledge", "irreversible")
+    p.ok("promote", "staging", "prod")
+    assert history(p, "prod") == [("1", "SQL", True)]
+    assert p.json("status")[2]["release"] == rid
+
+
