@@ -3,8 +3,11 @@ undone when the deploy fails, and gated on protected environments when irreversi
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import duckdb
-from tests.flow.conftest import Project
+from tests.flow.conftest import Project, cli_env
 
 
 def history(p: Project, env: str) -> list[tuple[object, ...]]:
@@ -78,3 +81,44 @@ def test_an_irreversible_migration_needs_an_acknowledging_approval_for_prod(
     assert p.json("status")[2]["release"] == rid
 
 
+
+
+def test_rollback_undoes_the_migrations_the_earlier_release_lacks(deployed: Project) -> None:
+    p = deployed
+    first = p.json("status")[0]["release"]
+    add(p, "V1__regions.sql", "CREATE TABLE regions (id INT);\n")
+    add(p, "U1__regions.sql", "DROP TABLE regions;\n")
+    add(p, "V2__notes.sql", "CREATE TABLE notes (id INT);\n")  # no undo
+    p.commit("two migrations")
+    p.ok("release")
+    p.ok("deploy", "dev")
+    assert [v for v, _, _ in history(p, "dev")] == ["1", "2"]
+
+    refused = p.sluice("rollback", "dev")
+    assert refused.code == 1
+    assert "would leave migrations 2, 1 applied" in refused.error
+    assert "--keep-schema" in refused.tip
+    assert [v for v, _, _ in history(p, "dev")] == ["1", "2"]  # nothing was undone
+
+    add(p, "U2__notes.sql", "DROP TABLE notes;\n")
+    p.commit("undo for notes")
+    p.ok("release")
+    p.ok("deploy", "dev")  # the same migrations, now reversible
+    back = p.json("rollback", "dev", "--to", first)
+    assert back["undone"] == ["2", "1"] and back["to_release"] == first
+    assert history(p, "dev")[-2:] == [("2", "UNDO_SQL", True), ("1", "UNDO_SQL", True)]
+
+
+def test_racing_deploys_apply_each_migration_once(deployed: Project) -> None:
+    p = deployed
+    add(p, "V1__regions.sql", "CREATE TABLE regions (id INT);\n")
+    add(p, "V2__notes.sql", "CREATE TABLE notes (id INT);\n")
+    p.commit("migrations")
+    p.ok("release")
+    procs = [subprocess.Popen([sys.executable, "-m", "sluice.cli", "deploy", "dev", "--wait",
+                               "120"], cwd=p.root, env=cli_env(f"racer{i}"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    codes = [proc.wait(timeout=300) for proc in procs]
+    assert codes == [0, 0], [proc.stderr.read() for proc in procs if proc.stderr]
+    assert history(p, "dev") == [("1", "SQL", True), ("2", "SQL", True)]

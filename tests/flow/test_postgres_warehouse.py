@@ -32,9 +32,20 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh_with_spark: Project,
                                                 postgres_db: str) -> None:
     p = fresh_with_spark
     point_dev_at(p, postgres_db)
+    # a Redshift migration, translated for Postgres and applied before the jobs run
+    (p.root / "migrations").mkdir()
+    (p.root / "migrations" / "V1__regions.sql").write_text(
+        "CREATE TABLE regions (id BIGINT IDENTITY(1,1), name VARCHAR(20) ENCODE lzo) "
+        "DISTSTYLE ALL;\nINSERT INTO regions (name) VALUES ('emea');\n")
+    with (p.root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("migrations: {dialect: redshift}\n")
+    p.commit("regions")
     p.ok("release")
     p.load("dev")
     p.ok("deploy", "dev")
+    assert pg_rows(postgres_db, "SELECT id, name FROM regions") == [(1, "emea")]
+    assert pg_rows(postgres_db, "SELECT version, type, success FROM flyway_schema_history") \
+        == [("1", "SQL", True)]
 
     orders = pg_rows(postgres_db, "SELECT order_id, quantity, amount, status FROM staging.orders")
     assert orders, "staging.orders is empty"

@@ -272,15 +272,21 @@ def register(app: typer.Typer) -> None:
     def rollback_cmd(env: Annotated[str, typer.Argument(help="Environment.")],
                      to: Annotated[str | None, typer.Option(
                          help="Release to return to (default: the previous one).")] = None,
+                     keep_schema: Annotated[bool, typer.Option(
+                         help="Leave schema migrations applied (no undo scripts run).")]
+                     = False,
                      as_json: JsonOpt = False) -> int:
-        """Re-point ENV to an earlier release and its data versions, without recomputing."""
+        """Re-point ENV to an earlier release and its data versions, without recomputing;
+        migrations the earlier release lacks are undone first."""
         with _workspace() as ws:
-            res = rollback(ws, env, to)
+            res = rollback(ws, env, to, keep_schema=keep_schema)
             if as_json:
                 _emit(res.__dict__)
             else:
                 out.print(Text(f"{env}: rolled back from {res.from_release} to "
                                f"{res.to_release}", style="green"))
+                if res.undone:
+                    out.print(f"  migrations undone: {', '.join(res.undone)}")
         return 0
 
     @app.command("status")

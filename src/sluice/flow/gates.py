@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sluice.config import ProjectConfig, load_project
 from sluice.deploy.deployer import (
@@ -30,6 +30,7 @@ class RollbackOutcome:
     from_release: str
     to_release: str
     versions: dict[str, str]
+    undone: list[str] = field(default_factory=list)  # migration versions undone
 
 
 def governing_config(ws: Workspace, env: str, candidate: str) -> ProjectConfig:
@@ -185,8 +186,11 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
     return rec
 
 
-def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
-    """Re-point ``env`` to an earlier release and its data versions; nothing is recomputed."""
+def rollback(ws: Workspace, env: str, to: str | None = None, *,
+             keep_schema: bool = False) -> RollbackOutcome:
+    """Re-point ``env`` to an earlier release and its data versions; nothing is recomputed.
+    Schema migrations the earlier release does not have are undone first, newest first, with
+    their U scripts (``keep_schema`` leaves them applied)."""
     state = ws.state
     owner = ws.owner()
     acquire_env_lock(ws, env, owner)  # like a deploy: a dead local holder is taken over
@@ -211,6 +215,15 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
                                 tip="promote it instead, or pick one from  sluice history")
             goal = matches[0]
         target = ws.target(env)
+        existing = {(v.dataset, v.version) for v in target.versions()}
+        gone = sorted(f"{d}@{v}" for d, v in goal.versions.items() if (d, v) not in existing)
+        if gone:
+            raise GateError(
+                f"the data versions of {goal.release_id} were garbage-collected "
+                f"({', '.join(gone[:3])})",
+                tip=f"redeploy it instead:  sluice deploy {env} --release {goal.release_id}")
+        undone = [] if keep_schema else _undo_for_rollback(ws, env, live.release_id,
+                                                           goal.release_id)
         dep = state.start_deployment(env, goal.release_id, "rollback", current_actor())
         try:
             # publish checks that every version still exists before it swaps anything
@@ -231,8 +244,40 @@ def rollback(ws: Workspace, env: str, to: str | None = None) -> RollbackOutcome:
         state.complete_deployment(
             dep, env, goal.release_id, goal.versions,
             message=f"rolled back from {live.release_id}", event_kind="rolled_back",
-            actor=current_actor(), payload={"from": live.release_id},
+            actor=current_actor(), payload={"from": live.release_id, "undone": undone},
         )
-        return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions))
+        return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions),
+                               undone)
     finally:
         state.release_lock(env, owner)
+
+
+def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list[str]:
+    """Undo the migrations applied in ``env`` that release ``goal`` does not have."""
+    from sluice.migrations import MigrationError, project_scripts, session_for, undo_migrations
+    from sluice.migrations.history import rows
+    from sluice.migrations.migrator import applied_versions
+
+    target = ws.target(env)
+    current_dir = target.release_dir(current)
+    if not (current_dir / "migrations").is_dir():
+        return []
+    goal_dir = target.release_dir(goal)
+    if not goal_dir.is_dir():
+        goal_dir = target.install_release(ws.artifacts, verify_release(ws.artifacts, goal))
+    session = session_for(target)
+    kept = {s.key for s in project_scripts(goal_dir).versioned}
+    applied = applied_versions(rows(session))
+    extra = [applied[k].version or "" for k in sorted(applied, reverse=True) if k not in kept]
+    if not extra:
+        return []
+    cfg = load_project(current_dir, environment=env)
+    try:
+        return undo_migrations(project_scripts(current_dir), session, cfg.migrations_dialect,
+                               current_actor(), versions=extra)
+    except MigrationError as exc:
+        raise GateError(
+            f"rolling {env} back to {goal} would leave migrations {', '.join(extra)} applied: "
+            f"{exc.message}",
+            tip="add the U scripts and redeploy, roll forward with a fix, or roll back code "
+                "and data only:  sluice rollback " + env + " --keep-schema") from exc
