@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shared import dist_versions, ensure_project_python
+
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
 ROOT = BENCH.parent
@@ -63,14 +66,6 @@ if TYPE_CHECKING:  # imported lazily: generate needs PyYAML, which the project's
     from generate import Plan
 
 
-def _ensure_project_python() -> None:
-    try:
-        import sluice  # noqa: F401
-    except ImportError:
-        if VENV_PY.exists() and Path(sys.prefix).resolve() != VENV_PY.parents[1].resolve():
-            os.execv(str(VENV_PY), [str(VENV_PY), *sys.argv])
-        raise SystemExit(
-            "sluice is not importable: install the project (make setup) first") from None
 
 
 def _say(text: str) -> None:
@@ -229,15 +224,6 @@ def ensure_dbt() -> str | None:
     return None
 
 
-def _versions(python: Path, dists: list[str]) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json, sys\n"
-            "out = {}\n"
-            "for d in sys.argv[1:]:\n"
-            "    try: out[d] = m.version(d)\n"
-            "    except m.PackageNotFoundError: out[d] = '-'\n"
-            "print(json.dumps(out))")
-    p = subprocess.run([str(python), "-c", code, *dists], capture_output=True, text=True)
-    return json.loads(p.stdout) if p.returncode == 0 else {}
 
 
 @dataclass
@@ -342,9 +328,9 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     "kinds": dict(Counter(j.kind for j in p.jobs.values()))}
     res["dbt_error"] = "skipped (--skip-dbt)" if args.skip_dbt else ensure_dbt()
     use_dbt = res["dbt_error"] is None
-    res["versions"] = {"sluice": _versions(Path(sys.executable), ["sluice", "duckdb"])}
+    res["versions"] = {"sluice": dist_versions(Path(sys.executable), ["sluice", "duckdb"])}
     if use_dbt:
-        res["versions"]["dbt"] = _versions(DBT_VENV / "bin" / "python", DBT_VERSIONS)
+        res["versions"]["dbt"] = dist_versions(DBT_VENV / "bin" / "python", DBT_VERSIONS)
 
     _say("[2/5] sluice check must pass on the generated project; first builds")
     verify = sluice_check(sl)
@@ -631,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write every measurement to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
-    _ensure_project_python()
+    ensure_project_python()
     import generate
 
     if args.seed is None:

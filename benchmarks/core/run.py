@@ -37,6 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shared import ensure_project_python
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VENV_PY = ROOT / ".venv" / "bin" / "python"
@@ -101,14 +104,6 @@ print(json.dumps({"import_s": t1 - t0, "session_s": t2 - t1, "version": spark.ve
 
 # --------------------------------------------------------------------------- helpers
 
-def _ensure_project_python() -> None:
-    try:
-        import sluice  # noqa: F401
-    except ImportError:
-        if VENV_PY.exists() and Path(sys.prefix).resolve() != VENV_PY.parents[1].resolve():
-            os.execv(str(VENV_PY), [str(VENV_PY), *sys.argv])
-        raise SystemExit(
-            "sluice is not importable: install the project (make setup) first") from None
 
 
 def _ms(seconds: float) -> float:
@@ -462,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write every measurement to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
-    _ensure_project_python()
+    ensure_project_python()
     for var in ("SLUICE_HOME", "SLUICE_STATE_URL"):  # everything lives in the temp folder
         os.environ.pop(var, None)
     os.environ["SLUICE_USER"] = "bench"

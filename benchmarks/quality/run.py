@@ -34,6 +34,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shared import dist_versions
+
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent
 ROOT = BENCH.parent
@@ -180,15 +183,6 @@ def ensure_venv(peer: str) -> None:
     marker.write_text(wanted)
 
 
-def versions(python: str, dists: list[str]) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json, sys\n"
-            "out = {}\n"
-            "for d in sys.argv[1:]:\n"
-            "    try: out[d] = m.version(d)\n"
-            "    except m.PackageNotFoundError: out[d] = '-'\n"
-            "print(json.dumps(out))")
-    p = subprocess.run([python, "-c", code, *dists], capture_output=True, text=True)
-    return json.loads(p.stdout) if p.returncode == 0 else {}
 
 
 def ensure_tables(rows: int) -> dict[str, Path]:
@@ -265,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     for peer in peers:
         ensure_venv(peer)
     tables = ensure_tables(a.rows)
-    vers = {"project": versions(project_python(), VERSIONS["project"])}
-    vers.update({p: versions(peer_python(p), VERSIONS[p]) for p in peers})
+    vers = {"project": dist_versions(project_python(), VERSIONS["project"])}
+    vers.update({p: dist_versions(peer_python(p), VERSIONS[p]) for p in peers})
 
     print(f"\nsluice quality benchmark: {a.rows:,} rows (all-failing table "
           f"{fail_rows(a.rows):,}), 8 rules, median of {a.repeat} runs, "

@@ -112,6 +112,7 @@ def test_rollback_repoints_versions_without_recomputing(
         "from_release": r2,
         "to_release": r1,
         "versions": first["catalog"],
+        "undone": [],
     }
     after = p.snapshot("dev")
     assert after["catalog"] == first["catalog"]

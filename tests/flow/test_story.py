@@ -141,6 +141,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
         "from_release": rid,
         "to_release": rid,
         "versions": staging_live,
+        "undone": [],
     }
     after = p.snapshot("staging")
     assert after["catalog"] == staging_live
