@@ -1,0 +1,1 @@
+"""The AWS target (in progress): sessions and credentials, S3 release artifacts."""

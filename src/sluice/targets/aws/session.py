@@ -1,0 +1,118 @@
+"""AWS sessions for one environment: the standard boto3 credential chain, an optional profile
+and region, and cross-account deploys by assuming a role (``role_arn``, optional external
+id) with a session name that says which deployment acts. Clients retry throttling with
+adaptive backoff; AccessDenied becomes an error naming the refused action and resource."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.errors import SluiceError
+
+RETRIES = {"mode": "adaptive", "max_attempts": 8}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+           "UnauthorizedAccess", "AuthorizationError"}
+# "User: arn:… is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::b/k"
+_ACTION = re.compile(r"perform: (?P<action>[\w:*-]+)(?: on resource: (?P<resource>\S+))?")
+
+
+class AwsError(SluiceError):
+    """An AWS call failed; the message names the service call, and for AccessDenied the
+    action and resource that were refused."""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    region: str
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    endpoint_url: str | None = None  # a local endpoint (moto, LocalStack) instead of AWS
+
+
+def session_name(env: str, actor: str, deployment: int | None = None) -> str:
+    """``sluice-<env>-<actor>[-d<id>]``, within STS's 64 characters of ``[\\w+=,.@-]``."""
+    raw = f"sluice-{env}-{actor}" + (f"-d{deployment}" if deployment is not None else "")
+    return re.sub(r"[^\w+=,.@-]", "-", raw)[:64]
+
+
+class AwsSession:
+    """Clients of one environment's account, created lazily and shared."""
+
+    def __init__(self, settings: AwsSettings, *, env: str, actor: str,
+                 deployment: int | None = None) -> None:
+        self.settings = settings
+        self.name = session_name(env, actor, deployment)
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def _boto(self) -> Any:
+        if self._session is None:
+            try:
+                import boto3
+            except ImportError as exc:
+                raise AwsError("the aws target needs boto3",
+                               tip="pip install 'sluice[aws]'") from exc
+            s = self.settings
+            base = boto3.Session(profile_name=s.profile, region_name=s.region)
+            if s.role_arn:
+                params: dict[str, Any] = {"RoleArn": s.role_arn, "RoleSessionName": self.name}
+                if s.external_id:
+                    params["ExternalId"] = s.external_id
+                sts = base.client("sts", endpoint_url=s.endpoint_url, config=_config())
+                with aws_errors(f"assume role {s.role_arn}"):
+                    creds = sts.assume_role(**params)["Credentials"]
+                base = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"],
+                                     region_name=s.region)
+            self._session = base
+        return self._session
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._boto().client(
+                service, endpoint_url=self.settings.endpoint_url, config=_config())
+        return self._clients[service]
+
+    def identity(self) -> dict[str, str]:
+        with aws_errors("sts:GetCallerIdentity"):
+            found = self.client("sts").get_caller_identity()
+        return {"account": found["Account"], "arn": found["Arn"]}
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries=RETRIES, user_agent_extra="sluice")
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Turn botocore errors into :class:`AwsError` with what was being done."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise AwsError(f"{what}: no AWS credentials found",
+                       tip="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or "
+                           "`profile:` in the environment's target") from exc
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code, message = str(err.get("Code", "")), str(err.get("Message", ""))
+        operation = exc.operation_name
+        if code in _DENIED:
+            m = _ACTION.search(message)
+            action = m["action"] if m else operation
+            resource = m["resource"] if m and m["resource"] else "(not named by AWS)"
+            raise AwsError(f"{what}: access denied to {action} on {resource}",
+                           tip="grant it to the deployer role; `sluice export iam-policy ENV` "
+                               "prints what sluice needs") from exc
+        raise AwsError(f"{what}: {operation} failed: {code}: {message}") from exc
+    except BotoCoreError as exc:
+        raise AwsError(f"{what}: {exc}") from exc
