@@ -94,9 +94,8 @@ def test_access_denied_names_the_action_and_resource() -> None:
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": (
         "User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: s3:PutObject "
         "on resource: arn:aws:s3:::acme-sluice/retail/blobs/ab/abc")}}, "PutObject")
-    with pytest.raises(AwsError) as info:
-        with aws_errors("upload blob abc"):
-            raise denied
+    with pytest.raises(AwsError) as info, aws_errors("upload blob abc"):
+        raise denied
     assert info.value.message == ("upload blob abc: access denied to s3:PutObject on "
                                   "arn:aws:s3:::acme-sluice/retail/blobs/ab/abc")
     assert "iam-policy" in (info.value.tip or "")
