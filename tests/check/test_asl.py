@@ -119,7 +119,7 @@ def test_unit_names_its_file_and_the_components_its_tasks_run(tmp_path: Path) ->
 
     [unit] = AslCheck().units(CheckContext(root, root / ".sluice", CheckOptions()))
 
-    assert (unit.kind, unit.name, unit.files) == ("asl", "nightly", (DEFINITION,))
+    assert (unit.kind, unit.name, unit.files) == ("asl", "nightly", (DEFINITION, "sluice.yaml"))
     assert unit.nodes == frozenset({"load", "notify"})
     assert unit.key["jobs"] == ["load"]
     assert unit.key["functions"] == ["notify"]

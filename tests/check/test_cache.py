@@ -84,3 +84,21 @@ def _broken(args: list[str], cwd: Path, timeout: int, what: str) -> object:
     from sluice.errors import SluiceError
 
     raise SluiceError(f"cannot run {what}: no such file")
+
+
+def test_removing_a_source_reruns_the_sql_that_reads_it(repo: Repo) -> None:
+    assert check(repo).passed
+    repo.edit("sluice.yaml", "  raw.customers:\n    format: json\n"
+                             "    path: raw/customers/*.json\n", "")
+    again = check(repo)
+    assert "sql:customer_orders" in ran(again)  # the datasets it may read changed
+    [sql] = [r for r in again.results if r.name == "customer_orders"]
+    assert sql.status.value == "failed" and "raw.customers" in sql.findings[0].message
+
+
+def test_a_broken_graph_selects_everything_with_changed_since(repo: Repo) -> None:
+    repo.edit("jobs/customer_orders.sql", "FROM raw.customers", "FROM raw.nowhere")
+    report = run_checks(repo.root, repo.root / ".sluice",
+                        CheckOptions(only=KINDS, changed_since="HEAD"), all_checks())
+    assert not report.passed
+    assert report.selection["affected"] != []

@@ -122,3 +122,31 @@ def test_racing_deploys_apply_each_migration_once(deployed: Project) -> None:
     codes = [proc.wait(timeout=300) for proc in procs]
     assert codes == [0, 0], [proc.stderr.read() for proc in procs if proc.stderr]
     assert history(p, "dev") == [("1", "SQL", True), ("2", "SQL", True)]
+
+
+def test_a_deploy_whose_second_migration_fails_undoes_the_first(deployed: Project) -> None:
+    p = deployed
+    add(p, "V1__regions.sql", "CREATE TABLE regions (id INT);\n")
+    add(p, "U1__regions.sql", "DROP TABLE regions;\n")
+    add(p, "V2__broken.sql", "INSERT INTO nowhere VALUES (1);\n")
+    p.commit("one good, one broken")
+    p.ok("release")
+    failed = p.sluice("deploy", "dev")
+    assert failed.code == 1
+    assert "migrations/V2__broken.sql:1: migration 2 broken failed" in failed.error
+    assert history(p, "dev") == [("1", "SQL", True), ("1", "UNDO_SQL", True)]
+
+
+def test_a_deploy_killed_after_a_migration_is_undone_by_recovery(deployed: Project) -> None:
+    p = deployed
+    add(p, "V1__regions.sql", "CREATE TABLE regions (id INT);\n")
+    add(p, "U1__regions.sql", "DROP TABLE regions;\n")
+    p.commit("regions")
+    p.ok("release")
+    killed = p.sluice("deploy", "dev",
+                      env={"SLUICE_TEST_KILL_AT": "migrate:V1__regions.sql:done"})
+    assert killed.code == -9
+    assert history(p, "dev") == [("1", "SQL", True)]
+    p.ok("deploy", "dev")  # recovers the killed one first (undoing V1), then deploys
+    assert history(p, "dev") == [("1", "SQL", True), ("1", "UNDO_SQL", True),
+                                 ("1", "SQL", True)]

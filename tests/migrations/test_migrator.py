@@ -159,3 +159,27 @@ def test_two_racing_appliers_apply_each_migration_once(tmp_path: Path, folder: P
     con = duckdb.connect(str(db))
     assert [r.version for r in rows(DuckDBSession(con))] == ["1", "1.1", "2", None]
     con.close()
+
+
+def test_a_flyway_baseline_marks_older_versions_applied(session: Session,
+                                                        folder: Path) -> None:
+    from sluice.migrations import history
+
+    history.ensure(session)
+    session.execute("CREATE TABLE regions (id INT NOT NULL, name VARCHAR(40), code VARCHAR(3))")
+    session.execute(  # what `flyway baseline -baselineVersion=1.1` writes
+        "INSERT INTO flyway_schema_history (installed_rank, version, description, type, "
+        "script, checksum, installed_by, execution_time, success) VALUES "
+        "(1, '1.1', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, "
+        "'flyway', 0, TRUE)")
+    done = apply(load_scripts(folder), session, session.engine, ME)
+    assert [s.name for s in done] == ["V2__sales.sql", "R__region_names.sql"]
+    assert states(session, folder)["V1__create_regions.sql"] == "below-baseline"
+
+
+def test_a_failing_statement_is_shown_with_its_secrets_masked(session: Session,
+                                                             folder: Path) -> None:
+    write(folder, "V3__user.sql", "ALTER TABLE nowhere SET password = 'hunter2';\n")
+    with pytest.raises(MigrationError) as info:
+        apply(load_scripts(folder), session, session.engine, ME)
+    assert "hunter2" not in info.value.message and "'***'" in info.value.message

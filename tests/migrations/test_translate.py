@@ -58,3 +58,20 @@ def test_what_cannot_be_translated_is_reported_with_line_and_construct() -> None
 def test_verbatim_scripts_are_not_translated() -> None:
     t = translate("SELECT GETDATE();", "redshift", "duckdb", verbatim=True)
     assert [s.text for s in t.statements] == ["SELECT GETDATE()"] and t.notes == []
+
+
+def test_identity_from_zero_in_a_schema_runs_on_duckdb() -> None:
+    import duckdb
+
+    from sluice.migrations.session import DuckDBSession
+
+    session = DuckDBSession(duckdb.connect())
+    session.execute("CREATE SCHEMA s")
+    session.execute("CREATE SCHEMA u")
+    script = ("CREATE TABLE s.t (id INT IDENTITY(0, 1), v INT);\n"
+              "CREATE TABLE u.t (id INT IDENTITY(0, 1), v INT);\n"
+              "INSERT INTO s.t (v) VALUES (1);\nINSERT INTO u.t (v) VALUES (1);\n")
+    for stmt in translate(script, "redshift", "duckdb").statements:
+        session.execute(stmt.text)
+    assert session.query("SELECT id FROM s.t") == [(0,)]
+    assert session.query("SELECT id FROM u.t") == [(0,)]  # its own sequence

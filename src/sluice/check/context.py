@@ -67,9 +67,9 @@ class CheckContext:
     def files(self) -> dict[str, str]:
         """Every file of the project (git's view: tracked + untracked, not ignored) and the
         SHA-256 of its content."""
-        if self.in_git:
+        if self.in_git:  # git's ignore rules decide; a tracked file always counts
             names = [n for n in self.git.list_files(include_untracked=True)
-                     if not set(Path(n).parts[:-1]) & IGNORED_DIRS]
+                     if not n.startswith(".sluice/")]
         else:
             names = []
             for folder, dirs, filenames in os.walk(self.root):

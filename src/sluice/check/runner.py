@@ -47,10 +47,11 @@ def run_checks(root: Path, home: Path, options: CheckOptions, checks: Sequence[C
         changed = ctx.git.changed_since(options.changed_since)
         nodes = affected_nodes(ctx, changed, options.changed_since)
         changed_set = set(changed)
-        chosen = [u for u in units
-                  if u.always or changed_set & set(u.files) or u.nodes & nodes]
+        chosen = [u for u in units if nodes is None or u.always
+                  or changed_set & set(u.files) or u.nodes & nodes]
         selection = {"changed_since": options.changed_since, "changed_files": changed,
-                     "affected": sorted(nodes), "units_total": len(units),
+                     "affected": "all" if nodes is None else sorted(nodes),
+                     "units_total": len(units),
                      "units_selected": len(chosen)}
         units = chosen
     if on_plan is not None:

@@ -11,12 +11,13 @@ from sluice.config.loader import CONFIG_FILE
 from sluice.config.names import qualify
 
 
-def affected_nodes(ctx: CheckContext, changed: list[str], ref: str) -> set[str]:
+def affected_nodes(ctx: CheckContext, changed: list[str], ref: str) -> set[str] | None:
     """Jobs and datasets whose code, rules or config changed since ``ref``, plus everything
-    downstream of them in the dependency graph."""
+    downstream of them in the dependency graph; None when that cannot be known (the graph
+    does not build), i.e. everything is affected."""
     graph, cfg = ctx.graph, ctx.config
     if graph is None or cfg is None:
-        return set()  # a broken project: the config and graph checks say why
+        return None  # a broken graph: nothing can be ruled out, so everything is affected
     changed_set = set(changed)
     jobs = {name for name, node in graph.jobs.items() if changed_set & set(node.code_files)}
     datasets = {name for name, ds in cfg.datasets.items() if ds.rules in changed_set}

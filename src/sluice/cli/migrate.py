@@ -28,15 +28,24 @@ _STYLE = {"applied": "green", "pending": "yellow", "outdated": "yellow", "undone
           "mismatch": "red", "missing": "red", "failed": "red", "other-engine": "dim"}
 
 
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Change a protected environment's schema outside a gated deploy.")]
+
+
 @contextmanager
-def _session(env: str, *, lock: bool) -> Iterator[tuple[Workspace, Session]]:
+def _session(env: str, *, lock: bool, force: bool = True) -> Iterator[tuple[Workspace, Session]]:
     from sluice.deploy.deployer import acquire_env_lock
+    from sluice.errors import UsageError
     from sluice.migrations import session_for
 
     ws = Workspace.open()
     owner = ws.owner()
     try:
-        ws.config().environment(env)
+        if ws.config().environment(env).protection.approval_required and not force:
+            raise UsageError(
+                f"{env} is protected: its schema changes through gated deploys",
+                tip=f"promote a release that contains the migration to {env}, or pass "
+                    "--force to change it by hand")
         if lock:
             acquire_env_lock(ws, env, owner)
         try:
@@ -107,12 +116,12 @@ def _print_plan(p: dict[str, object]) -> None:
 @guarded
 def apply_cmd(env: EnvArg, to: Annotated[str | None, typer.Option(
         help="Apply versioned migrations up to this version only.")] = None,
-        as_json: JsonOpt = False) -> int:
+        force: ForceOpt = False, as_json: JsonOpt = False) -> int:
     """Apply pending migrations to ENV, in order, each in a transaction."""
     from sluice.config import load_project
     from sluice.migrations import apply, project_scripts
 
-    with _session(env, lock=True) as (ws, session):
+    with _session(env, lock=True, force=force) as (ws, session):
         done = apply(project_scripts(ws.root), session,
                      load_project(ws.root).migrations_dialect, current_actor(), target=to)
         ws.state.event("migrated", env=env, actor=current_actor(),
@@ -129,12 +138,12 @@ def apply_cmd(env: EnvArg, to: Annotated[str | None, typer.Option(
 @guarded
 def undo_cmd(env: EnvArg, count: Annotated[int, typer.Option(
         min=1, help="How many of the newest applied versions to undo.")] = 1,
-        as_json: JsonOpt = False) -> int:
+        force: ForceOpt = False, as_json: JsonOpt = False) -> int:
     """Undo the newest applied version(s) in ENV with their U scripts."""
     from sluice.config import load_project
     from sluice.migrations import project_scripts, undo_migrations
 
-    with _session(env, lock=True) as (ws, session):
+    with _session(env, lock=True, force=force) as (ws, session):
         dialect = load_project(ws.root).migrations_dialect
         done = undo_migrations(project_scripts(ws.root), session, dialect, current_actor(),
                                count=count)
@@ -149,11 +158,11 @@ def undo_cmd(env: EnvArg, count: Annotated[int, typer.Option(
 
 @migrate_app.command("repair")
 @guarded
-def repair_cmd(env: EnvArg, as_json: JsonOpt = False) -> int:
+def repair_cmd(env: EnvArg, force: ForceOpt = False, as_json: JsonOpt = False) -> int:
     """Remove failed rows and accept the local checksums of applied migrations."""
     from sluice.migrations import project_scripts, repair
 
-    with _session(env, lock=True) as (ws, session):
+    with _session(env, lock=True, force=force) as (ws, session):
         result = repair(project_scripts(ws.root), session)
         ws.state.event("migrations_repaired", env=env, actor=current_actor(), payload=result)
     if as_json:

@@ -26,6 +26,7 @@ from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
 from sluice.errors import LockError, SluiceError
+from sluice.migrations.scripts import Script
 from sluice.project.graph import JobNode, build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
@@ -248,8 +249,13 @@ def _migrate(ws: Workspace, env: str, dep: int, release_dir: Path, cfg: ProjectC
     from sluice.migrations import apply, project_scripts, session_for
 
     step("migrate", "started")
+
+    def journal(script: Script) -> None:  # each one as it commits: a failure or crash later
+        step(f"migrate:{script.name}", "done", {"version": script.version})  # can undo it
+
     applied = apply(project_scripts(release_dir), session_for(ws.target(env)),
-                    cfg.migrations_dialect, ws.state.get_deployment(dep).actor)
+                    cfg.migrations_dialect, ws.state.get_deployment(dep).actor,
+                    on_applied=journal)
     step("migrate", "done", {"versions": [s.version for s in applied if s.version],
                              "scripts": [s.name for s in applied]})
 
@@ -257,10 +263,11 @@ def _migrate(ws: Workspace, env: str, dep: int, release_dir: Path, cfg: ProjectC
 def _undo_migrations(ws: Workspace, env: str, dep: int) -> str:
     """Undo the versions deployment ``dep`` applied; '' or what could not be undone."""
     steps = ws.state.steps(dep)
-    done = [s for s in steps if s.step == "migrate" and s.status.value == "done"]
     installed = [s for s in steps if s.step == "install" and s.status.value == "done"]
-    versions = list(done[0].detail.get("versions", [])) if done and installed else []
-    if not versions:
+    versions = [str(s.detail["version"]) for s in steps
+                if s.step.startswith("migrate:") and s.status.value == "done"
+                and s.detail.get("version")]
+    if not versions or not installed:
         return ""
     from sluice.migrations import MigrationError, project_scripts, session_for, undo_migrations
 
@@ -271,8 +278,9 @@ def _undo_migrations(ws: Workspace, env: str, dep: int) -> str:
                         cfg.migrations_dialect, "sluice (automatic rollback)",
                         versions=versions)
     except MigrationError as exc:
-        return f"; its migrations {', '.join(versions)} stay applied: {exc.message}"
-    return f"; migrations {', '.join(versions)} were undone"
+        undone = f" (undone: {', '.join(exc.undone)})" if exc.undone else ""
+        return f"; its migrations {', '.join(versions)} stay applied{undone}: {exc.message}"
+    return f"; migrations {', '.join(reversed(versions))} were undone"
 
 
 def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
@@ -280,7 +288,10 @@ def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
     state = ws.state
     message = exc.message if isinstance(exc, SluiceError) else f"{type(exc).__name__}: {exc}"
     try:
-        message += _undo_migrations(ws, env, dep)
+        try:
+            message += _undo_migrations(ws, env, dep)
+        except Exception as undo_exc:  # never skip restoring the data because of it
+            message += f"; undoing its migrations failed: {undo_exc}"
         _restore(ws, env, dep)
     finally:
         state.finish_deployment(dep, "failed", message)
@@ -324,6 +335,13 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
     """
     done = []
     for dep in ws.state.unfinished_deployments(env):
+        live = ws.state.live(env)
+        note = ""
+        if live is None or live.deployment_id != dep.id:
+            try:  # it never published: the migrations it applied go too
+                note = _undo_migrations(ws, env, dep.id)
+            except Exception as exc:  # recovery must still restore the data
+                note = f"; undoing its migrations failed: {exc}"
         _restore(ws, env, dep.id)
         live = ws.state.live(env)
         if live is not None and live.deployment_id == dep.id:
@@ -332,7 +350,7 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
             outcome = "completed"
         else:
             ws.state.finish_deployment(dep.id, "rolled_back",
-                                       "interrupted; rolled back on recovery")
+                                       "interrupted; rolled back on recovery" + note)
             outcome = "rolled_back"
         ws.state.event("recovered", env=env, release_id=dep.release_id,
                        payload={"deployment": dep.id, "outcome": outcome})

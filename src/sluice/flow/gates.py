@@ -276,6 +276,15 @@ def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list
         return undo_migrations(project_scripts(current_dir), session, cfg.migrations_dialect,
                                current_actor(), versions=extra)
     except MigrationError as exc:
+        if exc.undone:  # some were undone, then one failed: say exactly where things stand
+            ws.state.event("migrations_undone", env=env, actor=current_actor(),
+                           release_id=current, payload={"undone": exc.undone,
+                                                        "failed": exc.message})
+            raise GateError(
+                f"rolling {env} back to {goal} stopped: migrations {', '.join(exc.undone)} "
+                f"were undone, then {exc.message}. {env} still runs {current}",
+                tip=f"fix the failing U script and run the rollback again, or re-apply them "
+                    f"with  sluice deploy {env} --release {current}") from exc
         raise GateError(
             f"rolling {env} back to {goal} would leave migrations {', '.join(extra)} applied: "
             f"{exc.message}",

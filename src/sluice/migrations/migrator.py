@@ -10,7 +10,9 @@ failure leaves the history exact: it lists what was applied, nothing else.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sluice.errors import SluiceError
@@ -23,6 +25,10 @@ from sluice.migrations.translate import Translation, translate
 
 class MigrationError(SluiceError):
     """A migration failed, or the history does not match the scripts."""
+
+    def __init__(self, message: str, *, tip: str | None = None) -> None:
+        super().__init__(message, tip=tip)
+        self.undone: list[str] = []  # set by undo(): the versions undone before the failure
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,15 @@ class MigrationPlan:
                 "notes": self.notes, "irreversible": self.irreversible}
 
 
+_SECRET = re.compile(r"(PASSWORD|SECRET|CREDENTIALS|IAM_ROLE|ACCESS_KEY_ID|SECRET_ACCESS_KEY)"
+                     r"(\s*=?\s*)'[^']*'", re.IGNORECASE)
+
+
+def _redact(sql: str) -> str:
+    """A statement as shown in errors: quoted secrets masked, at most 300 characters."""
+    return _SECRET.sub(r"\1\2'***'", sql)[:300]
+
+
 def _label(s: Script) -> str:
     return f"{s.version} {s.description}" if s.version else f"R {s.description}"
 
@@ -58,9 +73,17 @@ def applied_versions(rows: list[HistoryRow]) -> dict[tuple[int, ...], HistoryRow
     """Versions currently applied (their SQL row), after undos."""
     latest: dict[tuple[int, ...], HistoryRow] = {}
     for row in rows:
-        if row.version is not None and row.success:
+        if row.version is not None and row.success and row.type != "BASELINE":
             latest[version_key(row.version)] = row
     return {k: r for k, r in latest.items() if r.type == "SQL"}
+
+
+def baseline(rows: list[HistoryRow]) -> tuple[int, ...]:
+    """The version Flyway baselined an existing schema at (``flyway baseline``): scripts up
+    to it are treated as applied. () when there is no BASELINE row."""
+    marks = [version_key(r.version) for r in rows
+             if r.type == "BASELINE" and r.success and r.version]
+    return max(marks, default=())
 
 
 def _repeatable_checksums(rows: list[HistoryRow]) -> dict[str, int | None]:
@@ -94,13 +117,15 @@ def plan(scripts: Scripts, session: Session, source_dialect: str) -> MigrationPl
     rows = history.rows(session)
     result = MigrationPlan(problems=validate(scripts, rows, session.engine))
     applied = applied_versions(rows)
-    latest = max(applied, default=())
+    base = baseline(rows)
+    latest = max([*applied, base], default=())
     for s in scripts.versioned:
-        if s.key in applied or not s.runs_on(session.engine):
+        if s.key in applied or s.key <= base or not s.runs_on(session.engine):
             continue
         if s.key < latest:
             result.problems.append(f"version {s.version} ({s.name}) is older than the applied "
-                                   f"version {applied[latest].version}: give it a new version")
+                                   f"version {'.'.join(map(str, latest))}: give it a new "
+                                   "version")
             continue
         result.pending.append(s)
         if s.key not in scripts.undo:
@@ -120,9 +145,11 @@ def _translated(s: Script, source: str, engine: str) -> Translation:
 
 
 def apply(scripts: Scripts, session: Session, source_dialect: str, actor: str, *,
-          target: str | None = None) -> list[Script]:
+          target: str | None = None,
+          on_applied: Callable[[Script], None] | None = None) -> list[Script]:
     """Apply pending migrations in order (versioned up to ``target``, then repeatables).
-    Returns what was applied; raises MigrationError on the first failure."""
+    Returns what was applied; raises MigrationError on the first failure. ``on_applied`` is
+    called after each one commits (the deployer journals it there)."""
     p = plan(scripts, session, source_dialect)
     if p.problems:
         raise MigrationError("migrations cannot run:\n  " + "\n  ".join(p.problems),
@@ -133,6 +160,8 @@ def apply(scripts: Scripts, session: Session, source_dialect: str, actor: str, *
             continue
         _run(session, s, _translated(s, source_dialect, session.engine), actor, "SQL")
         done.append(s)
+        if on_applied is not None:
+            on_applied(s)
     return done
 
 
@@ -152,7 +181,11 @@ def undo(scripts: Scripts, session: Session, source_dialect: str, actor: str, *,
     out: list[str] = []
     for k in chosen:
         u = scripts.undo[k]
-        _run(session, u, _translated(u, source_dialect, session.engine), actor, "UNDO_SQL")
+        try:
+            _run(session, u, _translated(u, source_dialect, session.engine), actor, "UNDO_SQL")
+        except MigrationError as exc:
+            exc.undone = list(out)  # what was undone before this one failed
+            raise
         out.append(u.version or "")
     return out
 
@@ -176,10 +209,13 @@ def status(scripts: Scripts, session: Session) -> list[Entry]:
     applied = applied_versions(rows)
     undone = {version_key(r.version) for r in rows if r.version and r.type == "UNDO_SQL"}
     out: list[Entry] = []
+    base = baseline(rows)
     for s in scripts.versioned:
         row = applied.get(s.key)
         if not s.runs_on(session.engine):
             state = "other-engine"
+        elif row is None and s.key <= base:
+            state = "below-baseline"
         elif row is None:
             state = "undone" if s.key in undone else "pending"
         elif row.checksum is not None and row.checksum != s.checksum:
@@ -218,7 +254,7 @@ def _run(session: Session, s: Script, t: Translation, actor: str, type_: str) ->
         raise
     except Exception as exc:
         where = f"migrations/{s.name}:{current.line}" if current else f"migrations/{s.name}"
-        shown = current.text if current else ""
+        shown = _redact(current.text) if current else ""
         raise MigrationError(
             f"{where}: migration {_label(s)} failed and was rolled back: "
             f"{str(exc).splitlines()[0]}\n    {shown[:300]}",

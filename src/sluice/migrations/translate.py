@@ -115,9 +115,9 @@ def _adapt(tree: exp.Expr, engine: str, line: int, notes: list[str],
                 continue
             start = ident.args.get("start") or exp.Literal.number(1)
             step = ident.args.get("increment") or exp.Literal.number(1)
-            seq = f"{table.name}_{column.name}_seq"
+            seq = f"{table.db + '.' if table.db else ''}{table.name}_{column.name}_seq"
             pre.append(f"CREATE SEQUENCE IF NOT EXISTS {seq} START {start.sql()} "
-                       f"INCREMENT {step.sql()}")
+                       f"INCREMENT {step.sql()} MINVALUE {start.sql()}")
             parent = ident.parent
             default = exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
                 this=exp.func("nextval", exp.Literal.string(seq))))

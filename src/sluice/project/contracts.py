@@ -20,15 +20,17 @@ _ALIASES = {
     "NUMERIC": "DECIMAL", "STRING": "VARCHAR", "TEXT": "VARCHAR", "CHAR": "VARCHAR",
     "BPCHAR": "VARCHAR", "BOOL": "BOOLEAN", "DATETIME": "TIMESTAMP",
 }
-#: Each type and the types it widens to without loss.
+#: Each type and the types it widens to without loss (DECIMAL: see _decimal_holds).
 _WIDER = {
-    "TINYINT": ["SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "DECIMAL"],
-    "SMALLINT": ["INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "DECIMAL"],
-    "INTEGER": ["BIGINT", "HUGEINT", "DOUBLE", "DECIMAL"],
-    "BIGINT": ["HUGEINT", "DECIMAL"],
+    "TINYINT": ["SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE"],
+    "SMALLINT": ["INTEGER", "BIGINT", "HUGEINT", "DOUBLE"],
+    "INTEGER": ["BIGINT", "HUGEINT", "DOUBLE"],
+    "BIGINT": ["HUGEINT"],
     "FLOAT": ["DOUBLE"],
     "DATE": ["TIMESTAMP"],
 }
+#: Decimal digits an integer type needs.
+_INT_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INTEGER": 10, "BIGINT": 19, "HUGEINT": 39}
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,29 @@ def canonical_type(spec: str) -> str:
 
 def is_widening(old: str, new: str) -> bool:
     a, b = canonical_type(old), canonical_type(new)
+    if b == "DECIMAL" and (a == "DECIMAL" or a in _INT_DIGITS):
+        return _decimal_holds(old, new)
     if a == b:
-        return _params(new) >= _params(old) if a in {"DECIMAL", "VARCHAR"} else True
+        return _params(new) >= _params(old) if a == "VARCHAR" else True
     return b in _WIDER.get(a, [])
+
+
+def _decimal_holds(old: str, new: str) -> bool:
+    """Whether every value of ``old`` (an integer or a DECIMAL(p, s)) fits DECIMAL ``new``:
+    as many integer digits (p - s) and as many fraction digits (s)."""
+    a = canonical_type(old)
+    old_int, old_frac = (_INT_DIGITS[a], 0) if a in _INT_DIGITS else _precision(old)
+    new_int, new_frac = _precision(new)
+    return new_int >= old_int and new_frac >= old_frac
+
+
+def _precision(spec: str) -> tuple[int, int]:
+    """(integer digits, fraction digits) of DECIMAL(p, s); unbounded without parameters."""
+    params = _params(spec)
+    if len(params) == 1 and params[0] == 1 << 30:
+        return 1 << 30, 1 << 30
+    p, s = (*params, 0)[:2]
+    return p - s, s
 
 
 def _params(spec: str) -> tuple[int, ...]:

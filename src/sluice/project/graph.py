@@ -86,7 +86,8 @@ def sql_inputs(sql: str, dialect: str, *, where: str) -> list[str]:
     return names
 
 
-def _resolve(name: str, known: set[str]) -> str | None:
+def resolve_dataset(name: str, known: set[str]) -> str | None:
+    """The dataset a table name in SQL means (``orders`` → ``main.orders``), or None."""
     if name in known:
         return name
     if "." not in name and f"main.{name}" in known:
@@ -116,7 +117,7 @@ def build_graph(root: Path | str, config: ProjectConfig,
             raw_inputs = sql_inputs(text, config.dialect, where=job.sql)
             inputs = []
             for t in raw_inputs:
-                resolved = _resolve(t, known)
+                resolved = resolve_dataset(t, known)
                 if resolved is None:
                     import difflib
 

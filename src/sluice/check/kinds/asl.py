@@ -19,6 +19,7 @@ from sluice.check.base import Unit, UnitOutcome, findings_outcome
 from sluice.check.context import CheckContext
 from sluice.check.kinds.asl_json import JsonIndex
 from sluice.check.model import Finding
+from sluice.config import CONFIG_FILE
 from sluice.config.base import did_you_mean
 from sluice.config.substitution import substitute
 from sluice.errors import ConfigError
@@ -300,7 +301,8 @@ class AslCheck:
             tasks = _tasks(parsed[1]) if isinstance(parsed, tuple) else iter(())
             refs = {_name(r) for r in map(_task_ref, tasks) if r is not None}
             units.append(Unit(
-                self.kind, name, _runner(ctx, name, rel, jobs, functions), files=(rel,),
+                self.kind, name, _runner(ctx, name, rel, jobs, functions),
+                files=(rel, CONFIG_FILE),
                 nodes=frozenset(n for n in refs if n in {*pyspark, *functions}),
                 key={"workflow": workflow.model_dump(mode="json"), "jobs": pyspark,
                      "functions": functions, "params": ctx.params}))

@@ -5,6 +5,7 @@ check unless ``checks.acknowledge`` in sluice.yaml names it with a reason."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -84,8 +85,9 @@ def find_baseline(ctx: CheckContext, cfg: ProjectConfig) -> tuple[ProjectConfig 
     if against is not None and against not in cfg.environments:
         return _at_ref(ctx, against), f"git ref {against}"
     state_db = ctx.home / "state.db"
+    remote = bool(os.environ.get("SLUICE_STATE_URL"))
     ever_activated = any((ctx.home / "envs" / env / "current").is_symlink() for env in envs)
-    if not state_db.is_file() or not ever_activated:  # cheap: no SQLAlchemy on this path
+    if not remote and (not state_db.is_file() or not ever_activated):  # cheap: no SQLAlchemy
         if against is not None:
             raise SluiceError(f"--against {against}: nothing was ever deployed here",
                               tip="deploy it first, or compare with a git ref: --against main")
@@ -93,7 +95,7 @@ def find_baseline(ctx: CheckContext, cfg: ProjectConfig) -> tuple[ProjectConfig 
     from sluice.state import StateStore  # SQLAlchemy: only when there is a baseline to read
     from sluice.targets.base import create_target
 
-    store = StateStore(f"sqlite:///{state_db}")
+    store = StateStore(state_url(ctx))
     try:
         for env in ([against] if against else list(reversed(envs))):
             live = store.live(env)
@@ -112,6 +114,11 @@ def find_baseline(ctx: CheckContext, cfg: ProjectConfig) -> tuple[ProjectConfig 
         raise SluiceError(f"--against {against}: nothing is live in {against}",
                           tip=f"sluice deploy {against}, or compare with a git ref")
     return None, "no baseline: nothing is live in any environment; compare with --against REF"
+
+
+def state_url(ctx: CheckContext) -> str:
+    """The state store the project's commands use (SLUICE_STATE_URL, else .sluice/state.db)."""
+    return os.environ.get("SLUICE_STATE_URL") or f"sqlite:///{ctx.home / 'state.db'}"
 
 
 def _at_ref(ctx: CheckContext, ref: str) -> ProjectConfig | None:

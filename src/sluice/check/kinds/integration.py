@@ -59,12 +59,15 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
 
     home = ctx.home / "check" / "integration"
     env = cfg.promotion_order()[0]  # its parameters are the ones samples are made for
-    sample_files = {f: d for f, d in ctx.files.items() if f.startswith(samples.rstrip("/") + "/")}
+    # new samples, or edited migrations (their history lives in this environment), start over
+    sample_files = {f: d for f, d in ctx.files.items()
+                    if f.startswith((samples.rstrip("/") + "/", "migrations/"))}
     digest = hashlib.sha256(json.dumps(sample_files, sort_keys=True).encode()).hexdigest()
     marker = home / "samples.sha256"
-    if not ctx.options.use_cache and home.exists():
+    fresh_data = (not ctx.options.use_cache or not marker.is_file()
+                  or marker.read_text() != digest)
+    if fresh_data and home.exists():
         shutil.rmtree(home)
-    fresh_data = not marker.is_file() or marker.read_text() != digest
     objects = home / "envs" / env / "objects"
     if fresh_data:
         shutil.rmtree(objects, ignore_errors=True)

@@ -5,10 +5,12 @@ applied has been edited since (its digest differs from the one in that release).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 
 from sluice.check.base import Unit, UnitOutcome, findings_outcome
 from sluice.check.context import CheckContext
+from sluice.check.kinds.contracts import state_url
 from sluice.check.model import Finding
 from sluice.config import ProjectConfig
 from sluice.errors import SluiceError
@@ -45,6 +47,9 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig) -> Callable[[], UnitOutcome]:
         deployed = _deployed_manifests(ctx)
         for s in scripts.all():
             rel = f"{FOLDER}/{s.path.relative_to(ctx.root / FOLDER).as_posix()}"
+            written_in = (sorted(s.engines)[0] if s.verbatim and s.engines
+                          else cfg.migrations_dialect)
+            findings += _parse_findings(s.text(), written_in, rel)
             for engine in ENGINES:
                 if not s.runs_on(engine):
                     continue
@@ -63,13 +68,54 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig) -> Callable[[], UnitOutcome]:
     return run
 
 
+def _parse_findings(text: str, dialect: str, rel: str) -> list[Finding]:
+    """Every statement parses in the dialect it is written in (even when it runs as is)."""
+    import logging
+
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    from sluice.migrations.translate import split_statements
+
+    out: list[Finding] = []
+    log = logging.getLogger("sqlglot")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its "falling back to a Command" warning becomes a finding
+    try:
+        for stmt in split_statements(text, dialect):
+            try:
+                trees = sqlglot.parse(stmt.text, read=dialect)
+            except ParseError as exc:
+                err = exc.errors[0] if exc.errors else {}
+                out.append(Finding(f"does not parse as {dialect}: "
+                                   f"{err.get('description', str(exc).splitlines()[0])}", rel,
+                                   stmt.line + max(int(err.get("line", 1)), 1) - 1,
+                                   err.get("col")))
+                continue
+            if any(isinstance(t, exp.Command) for t in trees):
+                out.append(Finding(f"sqlglot does not understand this {dialect} statement; it "
+                                   "is neither checked nor translated", rel, stmt.line,
+                                   severity="warning"))
+    finally:
+        log.setLevel(level)
+    return out
+
+
 def _edited_after_deploy(ctx: CheckContext, rel: str,
                          deployed: dict[str, dict[str, str]]) -> list[Finding]:
+    """Compared as Flyway does: by checksum, so a CRLF/LF or BOM change is not an edit."""
+    from sluice.migrations.scripts import flyway_checksum
+
     digest = ctx.files.get(rel)
+    now = flyway_checksum((ctx.root / rel).read_bytes())
+    store = ArtifactStore(ctx.home / "artifacts")
     out: list[Finding] = []
     for release_id, files in deployed.items():
         before = files.get(rel)
-        if before is not None and before != digest:
+        if before is None or before == digest or not store.has(before):
+            continue
+        if flyway_checksum(store.read(before)) != now:
             out.append(Finding(
                 f"{rel} was edited after release {release_id} applied it", rel, 1,
                 tip="revert the edit and put the change in a new version; a deliberate "
@@ -81,10 +127,10 @@ def _edited_after_deploy(ctx: CheckContext, rel: str,
 def _deployed_manifests(ctx: CheckContext) -> dict[str, dict[str, str]]:
     """File digests of every release that a deployment here completed."""
     found: dict[str, dict[str, str]] = {}
-    if (ctx.home / "state.db").is_file():
+    if os.environ.get("SLUICE_STATE_URL") or (ctx.home / "state.db").is_file():
         from sluice.state import StateStore
 
-        store = StateStore(f"sqlite:///{ctx.home / 'state.db'}")
+        store = StateStore(state_url(ctx))
         try:
             ids = {d.release_id for d in store.deployments(limit=10_000)
                    if d.status.value == "succeeded"}

@@ -17,7 +17,7 @@ from sluice.check.model import Finding
 from sluice.config import CONFIG_FILE, ProjectConfig, SqlJob, substitute
 from sluice.config.base import did_you_mean
 from sluice.errors import SluiceError
-from sluice.project.graph import _resolve
+from sluice.project.graph import resolve_dataset
 
 
 class SqlCheck:
@@ -30,6 +30,7 @@ class SqlCheck:
             return []
         units = []
         schemas = _schemas(cfg)
+        known = sorted(cfg.all_datasets())  # what a query may read
         for name, job in sorted(cfg.jobs.items()):
             if not isinstance(job, SqlJob):
                 continue
@@ -38,7 +39,8 @@ class SqlCheck:
                 "sql", name, _runner(ctx, cfg, name, job), files=(job.sql,),
                 nodes=frozenset({name}) | outputs,
                 # the contracts of every dataset define the columns a query may name
-                key={"dialect": cfg.dialect, "params": ctx.params, "schemas": schemas},
+                key={"dialect": cfg.dialect, "params": ctx.params, "schemas": schemas,
+                     "datasets": known},
             ))
         return units
 
@@ -89,7 +91,7 @@ def check_sql(ctx: CheckContext, cfg: ProjectConfig, name: str, job: SqlJob) -> 
         if not table.name or (table.name.lower() in ctes and not table.db):
             continue
         written = f"{table.db}.{table.name}" if table.db else table.name
-        dataset = _resolve(written, known)
+        dataset = resolve_dataset(written, known)
         if dataset is None:
             line, col = _position(table.args.get("db") or table.this)
             findings.append(Finding(
