@@ -120,15 +120,27 @@ class Git:
     def changed_since(self, ref: str) -> list[str]:
         """Files that differ between ``ref`` and the work tree (untracked ones included),
         relative to the project directory."""
-        self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        self.verify_ref(ref)
         out = self.run("diff", "--name-only", "-z", "--no-renames", "--relative", ref, "--", ".")
         changed = {p for p in out.split("\x00") if p}
         untracked = self.run("ls-files", "-z", "-o", "--exclude-standard")
         changed.update(p for p in untracked.split("\x00") if p)
         return sorted(changed)
 
+    def verify_ref(self, ref: str) -> str:
+        """The commit ``ref`` names; a clear error for anything else (an option included)."""
+        if ref.startswith("-"):
+            raise ReleaseError(f"{ref!r} is not a git ref", tip="name a branch, tag or commit")
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        except ReleaseError as exc:
+            raise ReleaseError(f"{ref!r} is not a commit of this repository",
+                               tip="name a branch, tag or commit (git fetch it first in CI)"
+                               ) from exc
+
     def show(self, ref: str, rel: str) -> str | None:
         """A file of the project directory at ``ref``; None when it did not exist there."""
+        self.verify_ref(ref)
         try:
             return self.run("show", f"{ref}:./{rel}")
         except ReleaseError:

@@ -25,7 +25,10 @@ def error_findings(exc: SluiceError) -> list[Finding]:
             out.append(Finding(m["msg"], m["path"], int(m["line"]), int(m["col"]),
                                tip=exc.tip or ""))
         elif out and text.startswith(" "):
-            continue  # a quoted source line or caret under the previous problem
+            if text.strip() and not set(text.strip()) <= {"^", "~"}:  # detail, not a caret
+                last = out[-1]
+                out[-1] = Finding(f"{last.message} {text.strip()}", last.path, last.line,
+                                  last.col, last.severity, last.code, last.tip)
         else:
             out.append(Finding(text, CONFIG_FILE, tip=exc.tip or ""))
     return out
