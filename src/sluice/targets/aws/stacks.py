@@ -1,0 +1,164 @@
+"""CloudFormation stacks through change sets: ``plan`` creates and describes one (an empty
+change set means no change, and is deleted), ``apply`` executes it and waits, passing every
+new stack event to the caller; a failed update is followed through CloudFormation's own
+rollback and reported with the resource that failed and why."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sluice.targets.aws.session import AwsError, AwsSession, aws_errors
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+_DONE = ("_COMPLETE", "_FAILED")
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    action: str  # Add, Modify, Remove, Import …
+    logical_id: str
+    resource_type: str
+    replacement: str = ""  # True, False, Conditional (for Modify)
+
+
+@dataclass
+class StackPlan:
+    stack: str
+    kind: str  # CREATE or UPDATE
+    change_set: str | None  # its ARN; None when there is nothing to change
+    changes: list[ResourceChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.change_set is None
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+
+
+def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[str, str], *,
+               rollback_alarms: Sequence[str] = (), monitoring_minutes: int = 0,
+               tags: Mapping[str, str] | None = None, timeout: float = 600,
+               poll: float = 2.0) -> StackPlan:
+    cfn = aws.client("cloudformation")
+    kind = "UPDATE" if _exists(aws, stack) else "CREATE"
+    params: dict[str, Any] = {
+        "StackName": stack, "ChangeSetName": f"sluice-{secrets.token_hex(6)}",
+        "TemplateBody": template, "ChangeSetType": kind, "Capabilities": CAPABILITIES,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v}
+                       for k, v in sorted(parameters.items())],
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
+    }
+    if rollback_alarms:
+        params["RollbackConfiguration"] = {
+            "RollbackTriggers": [{"Arn": a, "Type": "AWS::CloudWatch::Alarm"}
+                                 for a in rollback_alarms],
+            "MonitoringTimeInMinutes": monitoring_minutes}
+    from botocore.exceptions import ClientError
+
+    try:  # AWS answers "nothing to change" as a FAILED change set, or (moto) as an error
+        arn = cfn.create_change_set(**params)["Id"]
+    except ClientError as exc:
+        if any(m in str(exc) for m in _NO_CHANGES):
+            return StackPlan(stack, kind, None)
+        with aws_errors(f"plan stack {stack}"):
+            raise
+    with aws_errors(f"plan stack {stack}"):
+        deadline = time.monotonic() + timeout
+        while True:
+            described = cfn.describe_change_set(ChangeSetName=arn, StackName=stack)
+            status, reason = described["Status"], described.get("StatusReason", "")
+            if status == "CREATE_COMPLETE":
+                break
+            if status == "FAILED":
+                if any(m in reason for m in _NO_CHANGES):
+                    cfn.delete_change_set(ChangeSetName=arn, StackName=stack)
+                    return StackPlan(stack, kind, None)
+                raise AwsError(f"stack {stack}: the change set failed: {reason}",
+                               tip="check the template and its parameters (sluice check "
+                                   "runs cfn-lint)")
+            if time.monotonic() > deadline:
+                raise AwsError(f"stack {stack}: the change set was not ready in {timeout:.0f}s")
+            time.sleep(poll)
+    changes = [ResourceChange(c["ResourceChange"].get("Action", ""),
+                              c["ResourceChange"].get("LogicalResourceId", ""),
+                              c["ResourceChange"].get("ResourceType", ""),
+                              str(c["ResourceChange"].get("Replacement", "")))
+               for c in described.get("Changes", []) if "ResourceChange" in c]
+    if not changes and kind == "UPDATE":
+        with aws_errors(f"plan stack {stack}"):
+            cfn.delete_change_set(ChangeSetName=arn, StackName=stack)
+        return StackPlan(stack, kind, None)
+    return StackPlan(stack, kind, arn, changes)
+
+
+def apply_stack(aws: AwsSession, plan: StackPlan, *,
+                on_event: Callable[[StackEvent], None] = lambda e: None,
+                timeout: float = 3600, poll: float = 5.0) -> str:
+    """Execute the plan's change set and wait; returns the final stack status. Raises
+    AwsError naming the failed resource and reason once CloudFormation has rolled back."""
+    if plan.empty:
+        return "NO_CHANGES"
+    cfn = aws.client("cloudformation")
+    seen: set[str] = set()
+    failures: list[StackEvent] = []
+    with aws_errors(f"apply stack {plan.stack}"):
+        started = time.time()
+        cfn.execute_change_set(ChangeSetName=plan.change_set, StackName=plan.stack)
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in _new_events(cfn, plan.stack, seen, started):
+                on_event(event)
+                if event.status.endswith("_FAILED"):
+                    failures.append(event)
+            status = cfn.describe_stacks(StackName=plan.stack)["Stacks"][0]["StackStatus"]
+            if status.endswith(_DONE) and not status.endswith("_IN_PROGRESS"):
+                break
+            if time.monotonic() > deadline:
+                raise AwsError(f"stack {plan.stack} still {status} after {timeout:.0f}s",
+                               tip="follow it in the CloudFormation console")
+            time.sleep(poll)
+    if "ROLLBACK" in status or status.endswith("_FAILED"):
+        first = failures[0] if failures else None
+        where = f"{first.logical_id} ({first.resource_type}): {first.reason}" if first \
+            else "no resource reported a failure"
+        raise AwsError(f"stack {plan.stack} failed and was rolled back ({status}): {where}",
+                       tip="fix the template or parameters; the stack is as it was before")
+    return str(status)
+
+
+def _exists(aws: AwsSession, stack: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise AwsError(f"describe stack {stack}: {exc}") from exc
+    # a stack that only ever had a change set (REVIEW_IN_PROGRESS) is created, not updated
+    return bool(found) and found[0]["StackStatus"] != "REVIEW_IN_PROGRESS"
+
+
+def _new_events(cfn: Any, stack: str, seen: set[str], since: float) -> list[StackEvent]:
+    events = cfn.describe_stack_events(StackName=stack).get("StackEvents", [])
+    out: list[StackEvent] = []
+    for e in reversed(events):  # oldest first
+        eid = e.get("EventId", "")
+        stamp = e.get("Timestamp")
+        if eid in seen or (stamp is not None and stamp.timestamp() < since - 1):
+            continue
+        seen.add(eid)
+        out.append(StackEvent(e.get("LogicalResourceId", ""), e.get("ResourceType", ""),
+                              e.get("ResourceStatus", ""), e.get("ResourceStatusReason", "")))
+    return out
