@@ -158,10 +158,9 @@ def _alias_version(lam: Any, name: str, alias: str) -> str | None:
 
 def _same_config(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
     env = (live.get("Environment") or {}).get("Variables") or {}
-    return bool(live.get("Handler") == wanted["Handler"] and live.get("Runtime") == wanted["Runtime"]
-            and live.get("Role") == wanted["Role"] and live.get("Timeout") == wanted["Timeout"]
-            and live.get("MemorySize") == wanted["MemorySize"]
-            and env == wanted["Environment"]["Variables"])
+    keys = ("Handler", "Runtime", "Role", "Timeout", "MemorySize")
+    return all(live.get(k) == wanted[k] for k in keys) and \
+        env == wanted["Environment"]["Variables"]
 
 
 def _wait_updated(lam: Any, name: str, sleep: Callable[[float], None],
