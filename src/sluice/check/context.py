@@ -10,7 +10,6 @@ import platform
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from sluice.config import ProjectConfig, builtins, load_project
 from sluice.config.loader import read_config_document
@@ -126,15 +125,6 @@ class CheckContext:
             return build_graph(self.root, self.config)
         except (ConfigError, OSError):
             return None
-
-    def config_slice(self, *path: str) -> Any:
-        """Part of the validated config as JSON-able data, for cache keys."""
-        if self.config is None:
-            return None
-        data: Any = self.config.model_dump(mode="json")
-        for key in path:
-            data = data.get(key) if isinstance(data, dict) else None
-        return data
 
     @cached_property
     def tools(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
 from sluice.errors import LockError, SluiceError
+from sluice.migrations.scripts import FOLDER as MIGRATIONS_FOLDER
 from sluice.migrations.scripts import Script
 from sluice.project.graph import JobNode, build_graph
 from sluice.project.workspace import Workspace
@@ -41,7 +42,6 @@ Step = Callable[[str, str], None]
 #: ``run:orders:started``) makes the deploying process SIGKILL itself right after journaling
 #: that step, so tests can crash a real deploy at every point of its journal.
 KILL_AT_VAR = "SLUICE_TEST_KILL_AT"
-MIGRATIONS = "migrations"
 
 
 class AuditFailed(SluiceError):
@@ -103,7 +103,7 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
     params = dict(cfg.environment(env).parameters)
     plan = make_plan(env, manifest.id, graph, target, params,
                      live.release_id if live else None, live_cfg, force_all=force_all)
-    if (release_dir / MIGRATIONS).is_dir():
+    if (release_dir / MIGRATIONS_FOLDER).is_dir():
         from sluice.migrations import plan as migration_plan
         from sluice.migrations import project_scripts, session_for
 

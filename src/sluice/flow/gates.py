@@ -254,13 +254,19 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
 
 def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list[str]:
     """Undo the migrations applied in ``env`` that release ``goal`` does not have."""
-    from sluice.migrations import MigrationError, project_scripts, session_for, undo_migrations
+    from sluice.migrations import (
+        FOLDER,
+        MigrationError,
+        project_scripts,
+        session_for,
+        undo_migrations,
+    )
     from sluice.migrations.history import rows
     from sluice.migrations.migrator import applied_versions
 
     target = ws.target(env)
     current_dir = target.release_dir(current)
-    if not (current_dir / "migrations").is_dir():
+    if not (current_dir / FOLDER).is_dir():
         return []
     goal_dir = target.release_dir(goal)
     if not goal_dir.is_dir():

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from sluice.migrations.migrator import MigrationError, MigrationPlan, apply, plan, repair, status
 from sluice.migrations.migrator import undo as undo_migrations
-from sluice.migrations.scripts import Script, Scripts, flyway_checksum, load_scripts
+from sluice.migrations.scripts import FOLDER, Script, Scripts, flyway_checksum, load_scripts
 from sluice.migrations.session import Session, session_for
-
-FOLDER = "migrations"
 
 
 def project_scripts(root: Path) -> Scripts:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from sluice.errors import ConfigError
 
+FOLDER = "migrations"  # where a project (and a release) keeps its migration scripts
 Kind = Literal["versioned", "undo", "repeatable"]
 _NAME = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<desc>.+)\.sql$|"
                    r"^R__(?P<rdesc>.+)\.sql$")
@@ -83,7 +84,7 @@ class Scripts:
         return [*self.versioned, *self.undo.values(), *self.repeatable]
 
 
-def load_scripts(folder: Path, *, where: str = "migrations") -> Scripts:
+def load_scripts(folder: Path, *, where: str = FOLDER) -> Scripts:
     """Every migration in ``folder`` (none when it does not exist). Raises ConfigError listing
     each badly named file and each version defined twice."""
     problems: list[str] = []

@@ -14,9 +14,9 @@ from sluice.check.kinds.contracts import state_url
 from sluice.check.model import Finding
 from sluice.config import ProjectConfig
 from sluice.errors import SluiceError
+from sluice.migrations.scripts import FOLDER
 from sluice.release.artifacts import ArtifactStore
 
-FOLDER = "migrations"
 ENGINES = ("duckdb", "postgres")
 
 

@@ -24,7 +24,13 @@ from sluice.engines.duckdb import DuckDBEngine
 from sluice.engines.postgres import PostgresEngine
 from sluice.errors import EngineUnavailableError, SluiceError
 from sluice.targets.base import VersionInfo
-from sluice.targets.local.target import SCHEMA, LocalTargetBase, as_registrable
+from sluice.targets.local.target import (
+    SCHEMA,
+    LocalTargetBase,
+    as_registrable,
+    quote_ident,
+    quote_qualified,
+)
 
 SOURCES = "_sluice_sources"
 
@@ -56,12 +62,11 @@ def _scrub(text: str, url: str) -> str:
 
 
 def _ident(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("postgres")
+    return quote_ident(name, "postgres")
 
 
 def _qualified(dataset: str) -> str:
-    schema, _, name = dataset.rpartition(".")
-    return f"{_ident(schema or 'public')}.{_ident(name)}"
+    return quote_qualified(dataset, "postgres", "public")
 
 
 class LocalPostgresTarget(LocalTargetBase):

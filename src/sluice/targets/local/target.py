@@ -33,13 +33,14 @@ SCHEMA = "_sluice_versions"
 _READERS = {"csv": "read_csv_auto", "json": "read_json_auto", "parquet": "read_parquet"}
 
 
-def _ident(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
+def quote_ident(name: str, dialect: str = "duckdb") -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect)
 
 
-def _qualified(dataset: str) -> str:
+def quote_qualified(dataset: str, dialect: str = "duckdb", default_schema: str = "main") -> str:
+    """``schema.name`` quoted for ``dialect``; an unqualified name gets ``default_schema``."""
     schema, _, name = dataset.rpartition(".")
-    return f"{_ident(schema or 'main')}.{_ident(name)}"
+    return f"{quote_ident(schema or default_schema, dialect)}.{quote_ident(name, dialect)}"
 
 
 class LocalTargetBase(Target):
@@ -61,7 +62,7 @@ class LocalTargetBase(Target):
         self._engine: Engine | None = None
 
     def catalog(self) -> dict[str, str]:
-        _, rows = self.engine().fetch(f"SELECT dataset, version FROM {_ident(SCHEMA)}.catalog")
+        _, rows = self.engine().fetch(f"SELECT dataset, version FROM {quote_ident(SCHEMA)}.catalog")
         return {r[0]: r[1] for r in rows}
 
     def close(self) -> None:
@@ -113,7 +114,7 @@ class LocalTargetBase(Target):
     def version_table(self, dataset: str, version: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_]+", version):
             raise SluiceError(f"invalid version id {version!r}")
-        return f"{_ident(SCHEMA)}.{_ident(dataset.replace('.', '__') + '__' + version)}"
+        return f"{quote_ident(SCHEMA)}.{quote_ident(dataset.replace('.', '__') + '__' + version)}"
 
 
 def as_registrable(data: Any) -> Any:
@@ -152,14 +153,14 @@ class LocalTarget(LocalTargetBase):
         if self._engine is None:
             self._engine = DuckDBEngine(str(self.dir / "warehouse.duckdb"))
             con = self._engine.con
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(SCHEMA)}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(SCHEMA)}")
             con.execute(
-                f"CREATE TABLE IF NOT EXISTS {_ident(SCHEMA)}.registry ("
+                f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA)}.registry ("
                 "dataset VARCHAR, version VARCHAR, fingerprint VARCHAR, nrows BIGINT, "
                 "created_at VARCHAR, PRIMARY KEY (dataset, version))"
             )
             con.execute(
-                f"CREATE TABLE IF NOT EXISTS {_ident(SCHEMA)}.catalog ("
+                f"CREATE TABLE IF NOT EXISTS {quote_ident(SCHEMA)}.catalog ("
                 "dataset VARCHAR PRIMARY KEY, version VARCHAR)"
             )
         return self._engine
@@ -174,7 +175,7 @@ class LocalTarget(LocalTargetBase):
         con = self.engine().con
         table = self.version_table(dataset, version)
         exists = con.execute(
-            f"SELECT 1 FROM {_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
+            f"SELECT 1 FROM {quote_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
             [dataset, version],
         ).fetchone()
         if exists:
@@ -185,7 +186,7 @@ class LocalTarget(LocalTargetBase):
             row = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
             rows = int(row[0]) if row else 0
             con.execute(
-                f"INSERT INTO {_ident(SCHEMA)}.registry VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO {quote_ident(SCHEMA)}.registry VALUES (?, ?, ?, ?, ?)",
                 [dataset, version, fingerprint, rows, dt.datetime.now(dt.UTC).isoformat()],
             )
             con.execute("COMMIT")
@@ -210,7 +211,7 @@ class LocalTarget(LocalTargetBase):
     def versions(self, dataset: str | None = None) -> list[VersionInfo]:
         con = self.engine().con
         sql = ("SELECT dataset, version, fingerprint, nrows, created_at "
-               f"FROM {_ident(SCHEMA)}.registry")
+               f"FROM {quote_ident(SCHEMA)}.registry")
         params: list[Any] = []
         if dataset is not None:
             sql += " WHERE dataset = ?"
@@ -224,7 +225,7 @@ class LocalTarget(LocalTargetBase):
         con = self.engine().con
         con.execute("BEGIN")
         con.execute(f"DROP TABLE IF EXISTS {self.version_table(dataset, version)}")
-        con.execute(f"DELETE FROM {_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
+        con.execute(f"DELETE FROM {quote_ident(SCHEMA)}.registry WHERE dataset = ? AND version = ?",
                     [dataset, version])
         con.execute("COMMIT")
 
@@ -235,8 +236,8 @@ class LocalTarget(LocalTargetBase):
         names = sorted(versions)
         marks = ", ".join("?" for _ in names) or "NULL"
         found = con.execute(
-            f"SELECT 'c', dataset, version FROM {_ident(SCHEMA)}.catalog UNION ALL "
-            f"SELECT 'r', dataset, version FROM {_ident(SCHEMA)}.registry "
+            f"SELECT 'c', dataset, version FROM {quote_ident(SCHEMA)}.catalog UNION ALL "
+            f"SELECT 'r', dataset, version FROM {quote_ident(SCHEMA)}.registry "
             f"WHERE dataset IN ({marks})", names).fetchall()
         current = {d: v for k, d, v in found if k == "c"}
         registry = {(d, v) for k, d, v in found if k == "r"}
@@ -254,15 +255,16 @@ class LocalTarget(LocalTargetBase):
             for dataset, version in sorted(changes.items()):
                 schema = dataset.rpartition(".")[0] or "main"
                 if schema not in self._schemas:
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
-                con.execute(f"CREATE OR REPLACE VIEW {_qualified(dataset)} AS "
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+                con.execute(f"CREATE OR REPLACE VIEW {quote_qualified(dataset)} AS "
                             f"SELECT * FROM {self.version_table(dataset, version)}")
-                con.execute(f"INSERT OR REPLACE INTO {_ident(SCHEMA)}.catalog VALUES (?, ?)",
+                con.execute(f"INSERT OR REPLACE INTO {quote_ident(SCHEMA)}.catalog VALUES (?, ?)",
                             [dataset, version])
             for dataset in dropped:
                 version = "-"
-                con.execute(f"DROP VIEW IF EXISTS {_qualified(dataset)}")
-                con.execute(f"DELETE FROM {_ident(SCHEMA)}.catalog WHERE dataset = ?", [dataset])
+                con.execute(f"DROP VIEW IF EXISTS {quote_qualified(dataset)}")
+                con.execute(f"DELETE FROM {quote_ident(SCHEMA)}.catalog WHERE dataset = ?",
+                            [dataset])
             con.execute("COMMIT")
             self._schemas.update(d.rpartition(".")[0] or "main" for d in changes)
         except Exception as exc:
