@@ -207,6 +207,36 @@ def test_warehouse_must_be_duckdb_or_a_postgres_url_and_is_not_echoed() -> None:
     assert "secret" not in msg
 
 
+def test_an_aws_target_names_its_account_bucket_and_warehouse() -> None:
+    env = Environment.model_validate({"target": {
+        "type": "aws", "region": "eu-west-1", "bucket": "acme-data-prod",
+        "role_arn": "arn:aws:iam::123456789012:role/sluice-deployer", "external_id": "x1",
+        "redshift": {"database": "dev", "workgroup": "analytics"}}})
+    assert env.target.type == "aws"
+    assert env.target.redshift is not None and env.target.redshift.workgroup == "analytics"
+    assert env.target.glue_database_prefix is None  # <env>_ by default
+
+
+@pytest.mark.parametrize(("target", "where", "words"), [
+    ({"region": "Ireland", "bucket": "acme"}, ("region",), "pattern"),
+    ({"region": "eu-west-1", "bucket": "Acme_Data"}, ("bucket",), "pattern"),
+    ({"region": "eu-west-1"}, ("bucket",), "required"),
+    ({"region": "eu-west-1", "bucket": "acme", "role_arn": "deployer"}, ("role_arn",), "pattern"),
+    ({"region": "eu-west-1", "bucket": "acme", "external_id": "x"}, (), "role_arn"),
+    ({"region": "eu-west-1", "bucket": "acme", "redshift": {"database": "d"}}, ("redshift",),
+     "exactly one of workgroup"),
+    ({"region": "eu-west-1", "bucket": "acme", "regoin": "x"}, ("regoin",), "xtra"),
+])
+def test_aws_target_problems_are_located(target: dict[str, Any], where: tuple[str, ...],
+                                         words: str) -> None:
+    problems = _problems(_project(environments={"prod": {"target": {"type": "aws", **target}}}))
+    assert len(problems) == 1, problems
+    ((loc, msg),) = problems
+    assert loc[:4] == ("environments", "prod", "target", "aws")
+    assert loc[4:4 + len(where)] == where
+    assert words in msg
+
+
 def test_promotion_defaults_to_file_order_and_next_environment() -> None:
     config = ProjectConfig.model_validate(
         _project(environments={"dev": {}, "staging": {}, "prod": {}, "sandbox": {}})

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sluice.targets import Target, create_target
+from sluice.targets.aws.target import AwsTarget
 from sluice.targets.local.postgres_warehouse import LocalPostgresTarget
 from sluice.targets.local.target import SCHEMA, LocalTargetBase
 
@@ -33,6 +34,8 @@ class TargetKind:
     lose_storage: Callable[[Target, str, str], None]
     #: needs a real PostgreSQL server: ``make`` is bound to fresh databases by ``kind``
     postgres: bool = False
+    #: needs moto's server: ``make`` is bound to it by ``kind``
+    aws: bool = False
 
 
 def _local(target: Target) -> LocalTargetBase:
@@ -76,6 +79,28 @@ def _pg_lose(target: Target, dataset: str, version: str) -> None:
     _pg(target).engine().con.execute(f"DROP TABLE {target.version_table(dataset, version)}")
 
 
+def _aws(target: Target) -> AwsTarget:
+    assert isinstance(target, AwsTarget)
+    return target
+
+
+def _aws_put(target: Target, location: str, data: bytes) -> None:
+    t = _aws(target)
+    t.ensure_bucket()
+    t.aws.client("s3").put_object(Bucket=t.bucket, Key=f"{t.root}/objects/{location}", Body=data)
+
+
+def _aws_physical(target: Target) -> set[str]:
+    return _aws(target).data.data_keys()
+
+
+def _aws_lose(target: Target, dataset: str, version: str) -> None:
+    t = _aws(target)
+    t.aws.client("s3").delete_object(Bucket=t.bucket,
+                                     Key=t.data.prefix(dataset, version) + "data.parquet")
+    t.data.local(dataset, version).unlink(missing_ok=True)
+
+
 def _unbound(env: str, home: Path) -> Target:
     raise AssertionError("the kind fixture binds make to a database")
 
@@ -97,18 +122,35 @@ KINDS = [
         lose_storage=_pg_lose,
         postgres=True,
     ),
+    # the aws target on moto's server: S3 for releases and versions, Glue for the catalog
+    TargetKind(
+        name="aws",
+        make=_unbound,
+        put_object=_aws_put,
+        physical=_aws_physical,
+        lose_storage=_aws_lose,
+        aws=True,
+    ),
 ]
+
+AWS_BUCKET = "sluice-conformance"
 
 
 @pytest.fixture(
     params=[
         pytest.param(k, id="local-postgres", marks=pytest.mark.postgres) if k.postgres
+        else pytest.param(k, id=k.name, marks=pytest.mark.aws) if k.aws
         else pytest.param(k, id=k.name)
         for k in KINDS
     ]
 )
 def kind(request: pytest.FixtureRequest) -> Iterator[TargetKind]:
     k: TargetKind = request.param
+    if k.aws:
+        endpoint: str = request.getfixturevalue("aws")
+        yield replace(k, make=lambda env, home: create_target(
+            "aws", env, home, region="eu-west-1", bucket=AWS_BUCKET, endpoint_url=endpoint))
+        return
     if not k.postgres:
         yield k
         return

@@ -357,12 +357,11 @@ def register(app: typer.Typer) -> None:
                  folder: Annotated[Path, typer.Argument(help="Folder to copy.")]) -> int:
         """Copy FOLDER into ENV's object storage (the local stand-in for `aws s3 sync`)."""
         with _workspace() as ws:
-            ws.config().environment(env)
-            dest = ws.home / "envs" / env / "objects"
             if not folder.is_dir():
                 raise SluiceError(f"{folder} is not a folder")
-            shutil.copytree(folder, dest, dirs_exist_ok=True)
-            out.print(f"copied {folder} into {dest}")
+            target = ws.target(env)
+            count = target.load_objects(folder)
+            out.print(f"copied {count} files from {folder} into {target.objects_url()}")
         return 0
 
     @app.command("gc")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sluice.config.loader import CONFIG_FILE, check_files, load_project, read_config_document
 from sluice.config.models import (
     Acknowledgement,
+    AwsTarget,
     Checks,
     Column,
     Contract,
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "ENV_VAR_PREFIX",
     "Acknowledgement",
+    "AwsTarget",
     "Checks",
     "Column",
     "Contract",

@@ -28,8 +28,54 @@ class LocalTarget(ConfigModel):
         return value
 
 
-# A discriminated union of one for now; `aws` joins it without changing the YAML shape.
-Target = Annotated[LocalTarget, Field(discriminator="type")]
+class RedshiftWarehouse(ConfigModel):
+    """Redshift reached through the Data API: Serverless (``workgroup``) or provisioned
+    (``cluster``), with a Secrets Manager secret or temporary credentials for ``db_user``."""
+
+    database: str
+    workgroup: str | None = None
+    cluster: str | None = None
+    secret_arn: str | None = None
+    db_user: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        if (self.workgroup is None) == (self.cluster is None):
+            raise problems_error("RedshiftWarehouse", [
+                ((), "name exactly one of workgroup (Redshift Serverless) or cluster "
+                     "(provisioned)")])
+        return self
+
+
+class AwsTarget(ConfigModel):
+    """An AWS account: releases and dataset versions in S3, the Glue Data Catalog, Step
+    Functions, Lambda, CloudFormation and (optionally) Redshift."""
+
+    type: Literal["aws"]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]+$")] = "sluice"
+    profile: str | None = None
+    role_arn: Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] | None = None
+    external_id: str | None = None
+    kms_key_id: str | None = None
+    #: a local endpoint (moto, LocalStack) instead of AWS's
+    endpoint_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    #: Glue databases are named ``<prefix><schema>``; default ``<env>_`` so environments that
+    #: share an account never share tables (set "" when each environment has its own account)
+    glue_database_prefix: str | None = None
+    redshift: RedshiftWarehouse | None = None
+
+    @model_validator(mode="after")
+    def _external_id_needs_role(self) -> Self:
+        if self.external_id and not self.role_arn:
+            raise problems_error("AwsTarget", [
+                (("external_id",), "external_id is only used when assuming role_arn; set "
+                                   "role_arn or remove external_id")])
+        return self
+
+
+Target = Annotated[LocalTarget | AwsTarget, Field(discriminator="type")]
 
 
 class Protection(ConfigModel):

@@ -41,6 +41,7 @@ from sluice.config.components import (
 from sluice.config.datasets import Column, Contract, Dataset, Source
 from sluice.config.environments import (
     RESERVED_PARAMETERS,
+    AwsTarget,
     Environment,
     LocalTarget,
     Protection,
@@ -54,6 +55,7 @@ __all__ = [
     "DIALECTS",
     "RESERVED_PARAMETERS",
     "Acknowledgement",
+    "AwsTarget",
     "Checks",
     "Column",
     "Contract",

@@ -69,7 +69,11 @@ class PostgresSession:
 
 
 def session_for(target: Any) -> Session:
-    """The migration session of a local target's warehouse."""
+    """The migration session of a target's warehouse: the target's own when it has one (the
+    aws target's Redshift), else one on its SQL engine."""
+    if hasattr(target, "migration_session"):
+        session: Session = target.migration_session()
+        return session
     engine = target.engine()
     if engine.dialect == "duckdb":
         return DuckDBSession(engine.con)

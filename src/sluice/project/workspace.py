@@ -79,6 +79,8 @@ class Workspace:
             cfg = config or self.config()
             spec = cfg.environment(env).target
             options = spec.model_dump(exclude={"type"})
+            if spec.type == "aws":
+                options["actor"] = current_actor()  # names the assumed-role session
             self._targets[env] = create_target(spec.type, env, self.home, **options)
         return self._targets[env]
 

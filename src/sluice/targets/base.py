@@ -114,11 +114,22 @@ class Target(ABC):
     def catalog(self) -> dict[str, str]:
         """Dataset → published version."""
 
+    # ------------------------------------------------------------------ objects
+    @abstractmethod
+    def load_objects(self, folder: Path) -> int:
+        """Copy a folder's files into the environment's object storage (sources read them
+        there). Returns the number of files."""
+
+    @abstractmethod
+    def objects_url(self) -> str:
+        """Where the environment's object storage is, for messages."""
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 
 
-TARGETS = {"local": "sluice.targets.local.target:make_local_target"}
+TARGETS = {"local": "sluice.targets.local.target:make_local_target",
+           "aws": "sluice.targets.aws.target:make_aws_target"}
 
 
 def create_target(kind: str, env: str, home: Path, **options: Any) -> Target:

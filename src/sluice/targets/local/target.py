@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,14 @@ class LocalTargetBase(Target):
                     f"{location})",
             )
         return path
+
+    def load_objects(self, folder: Path) -> int:
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        shutil.copytree(folder, self.objects, dirs_exist_ok=True)
+        return len(files)
+
+    def objects_url(self) -> str:
+        return str(self.objects)
 
     def version_table(self, dataset: str, version: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_]+", version):

@@ -1,0 +1,193 @@
+"""Dataset versions as Parquet prefixes in S3, with a local read cache.
+
+A version lives under ``<prefix>/envs/<env>/versions/<dataset>/<version>/``: ``data.parquet``
+and then ``_version.json`` (fingerprint, rows, columns, created_at). The marker is written
+last with ``If-None-Match: *``, so a version exists exactly when its marker does and two
+writers can never both create it. Versions are immutable, so a downloaded copy never goes
+stale: the cache under the environment's home is kept for good (``sluice gc`` drops both).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import SluiceError
+from sluice.targets.aws.session import AwsSession, aws_errors
+from sluice.targets.base import VersionInfo
+
+MARKER = "_version.json"
+DATA = "data.parquet"
+_READ_WORKERS = 8
+_HIVE = {"BIGINT": "bigint", "INTEGER": "int", "SMALLINT": "smallint", "TINYINT": "tinyint",
+         "HUGEINT": "decimal(38,0)", "UBIGINT": "decimal(20,0)", "UINTEGER": "bigint",
+         "DOUBLE": "double", "FLOAT": "float", "REAL": "float", "BOOLEAN": "boolean",
+         "DATE": "date", "VARCHAR": "string", "BLOB": "binary",
+         "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp"}
+
+
+def hive_type(duckdb_type: str) -> str:
+    """The Glue (Hive) column type of a DuckDB type, as Athena and Spectrum read Parquet."""
+    upper = duckdb_type.upper()
+    if upper.startswith("DECIMAL"):
+        return upper.lower().replace(" ", "")
+    return _HIVE.get(upper, "string")
+
+
+def is_missing(exc: BaseException | None) -> bool:
+    """A key (or the whole bucket: nothing was ever deployed there) that does not exist."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in {
+        "404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+def is_precondition(exc: BaseException | None) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in {
+        "PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    info: VersionInfo
+    columns: list[tuple[str, str]]  # (name, duckdb type)
+
+
+class S3Versions:
+    """The versions of one environment: S3 is the truth, the cache only saves downloads."""
+
+    def __init__(self, aws: AwsSession, bucket: str, root: str, cache: Path,
+                 kms_key_id: str | None = None) -> None:
+        self.aws, self.bucket, self.root, self.cache = aws, bucket, root.strip("/"), cache
+        self.kms_key_id = kms_key_id
+        self._markers: dict[str, StoredVersion] = {}  # marker key → parsed (immutable)
+
+    # ------------------------------------------------------------------ keys
+    def prefix(self, dataset: str, version: str) -> str:
+        return f"{self.root}/{dataset}/{version}/"
+
+    def url(self, dataset: str, version: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix(dataset, version)}"
+
+    def local(self, dataset: str, version: str) -> Path:
+        return self.cache / dataset / f"{version}.parquet"
+
+    def _extra(self) -> dict[str, Any]:
+        if self.kms_key_id:
+            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        return {}
+
+    # ------------------------------------------------------------------ reads
+    def _keys(self) -> list[str]:
+        s3 = self.aws.client("s3")
+        keys: list[str] = []
+        try:
+            with aws_errors(f"list dataset versions in s3://{self.bucket}/{self.root}/"):
+                for page in s3.get_paginator("list_objects_v2").paginate(
+                        Bucket=self.bucket, Prefix=self.root + "/"):
+                    keys.extend(o["Key"] for o in page.get("Contents", []))
+        except SluiceError as exc:
+            if not is_missing(exc.__cause__):
+                raise
+        return keys
+
+    def _read_marker(self, key: str) -> StoredVersion:
+        if key not in self._markers:
+            with aws_errors(f"read s3://{self.bucket}/{key}"):
+                body = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+                doc = json.loads(body.read())
+            info = VersionInfo(doc["dataset"], doc["version"], doc["fingerprint"],
+                               int(doc["rows"]), doc["created_at"])
+            self._markers[key] = StoredVersion(info, [tuple(c) for c in doc["columns"]])
+        return self._markers[key]
+
+    def all(self) -> list[StoredVersion]:
+        """Every version (one LIST, then the markers not read before, in parallel)."""
+        markers = [k for k in self._keys() if k.endswith("/" + MARKER)]
+        with ThreadPoolExecutor(max_workers=_READ_WORKERS) as pool:
+            found = list(pool.map(self._read_marker, markers))
+        return sorted(found, key=lambda s: (s.info.created_at, s.info.version), reverse=True)
+
+    def data_keys(self) -> set[str]:
+        """``dataset/version`` of every data object (the physical storage)."""
+        rel = [k[len(self.root) + 1:] for k in self._keys() if k.endswith("/" + DATA)]
+        return {k.rsplit("/", 1)[0] for k in rel}
+
+    def get(self, dataset: str, version: str) -> StoredVersion | None:
+        try:
+            return self._read_marker(self.prefix(dataset, version) + MARKER)
+        except SluiceError as exc:
+            if is_missing(exc.__cause__):
+                return None
+            raise
+
+    def has_data(self, dataset: str, version: str) -> bool:
+        try:
+            with aws_errors(f"look up {self.url(dataset, version)}{DATA}"):
+                self.aws.client("s3").head_object(Bucket=self.bucket,
+                                                  Key=self.prefix(dataset, version) + DATA)
+        except SluiceError as exc:
+            if is_missing(exc.__cause__):
+                return False
+            raise
+        return True
+
+    def download(self, dataset: str, version: str) -> Path:
+        """The local copy of a version's data (downloaded once: versions never change)."""
+        path = self.local(dataset, version)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(".part")
+            with aws_errors(f"download {self.url(dataset, version)}{DATA}"):
+                self.aws.client("s3").download_file(
+                    self.bucket, self.prefix(dataset, version) + DATA, str(part))
+            part.replace(path)
+        return path
+
+    # ------------------------------------------------------------------ writes
+    def store(self, dataset: str, version: str, fingerprint: str, parquet: Path, rows: int,
+              columns: list[tuple[str, str]]) -> VersionInfo:
+        """Upload a written Parquet file as a new version; refuse to overwrite one."""
+        if self.get(dataset, version) is not None:
+            raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
+        s3 = self.aws.client("s3")
+        prefix = self.prefix(dataset, version)
+        info = VersionInfo(dataset, version, fingerprint, rows,
+                           dt.datetime.now(dt.UTC).isoformat())
+        marker = {"dataset": dataset, "version": version, "fingerprint": fingerprint,
+                  "rows": rows, "created_at": info.created_at, "columns": columns}
+        with aws_errors(f"upload {self.url(dataset, version)}{DATA}"):
+            s3.upload_file(str(parquet), self.bucket, prefix + DATA, ExtraArgs=self._extra())
+        try:
+            with aws_errors(f"register {self.url(dataset, version)}"):
+                s3.put_object(Bucket=self.bucket, Key=prefix + MARKER, IfNoneMatch="*",
+                              Body=json.dumps(marker).encode(),
+                              ContentType="application/json", **self._extra())
+        except SluiceError as exc:
+            if is_precondition(exc.__cause__):
+                raise SluiceError(f"version {version} of {dataset} exists; versions are "
+                                  "immutable (another deployment wrote it just now)") from exc
+            raise
+        dest = self.local(dataset, version)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        parquet.replace(dest)
+        return info
+
+    def delete(self, dataset: str, version: str) -> None:
+        """The marker first (the version stops existing), then the data."""
+        prefix = self.prefix(dataset, version)
+        with aws_errors(f"delete {self.url(dataset, version)}"):
+            self.aws.client("s3").delete_objects(Bucket=self.bucket, Delete={
+                "Objects": [{"Key": prefix + MARKER}, {"Key": prefix + DATA}], "Quiet": True})
+        self._markers.pop(prefix + MARKER, None)
+        self.local(dataset, version).unlink(missing_ok=True)
+
+
+VERSION_ID = re.compile(r"[A-Za-z0-9_]+")
