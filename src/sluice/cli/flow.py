@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
         """Show what deploying a release to ENV would change."""
         with _workspace() as ws:
             manifest = verify_release(ws.artifacts, release or _latest_release(ws))
-            plan, graph, _ = plan_deploy(ws, env, manifest)
+            plan, graph, _ = plan_deploy(ws, env, manifest, components=True)
             if as_json:
                 _emit(plan.to_dict())
                 return 0
@@ -178,6 +178,15 @@ def register(app: typer.Typer) -> None:
                     out.print(Text(f"  IRREVERSIBLE (no undo script): {item}", style="yellow"))
                 for item in mig.get("problems", []):
                     out.print(Text(f"  problem: {item}", style="red"))
+            if plan.components:
+                c = Table("component", "kind", "resource", "change")
+                for comp in plan.components:
+                    style = "dim" if comp["action"] == "none" else "yellow"
+                    c.add_row(comp["name"], comp["kind"], comp["resource"],
+                              Text(comp["action"], style=style))
+                    for line in comp["details"]:
+                        c.add_row("", "", Text(f"  {line}", style="dim"), "")
+                out.print(c)
             out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
                       f"{', '.join(plan.datasets) or 'none'}")
         return 0

@@ -3,6 +3,8 @@ Lambda functions, and the ``checks:`` section that configures ``sluice check``."
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field
 
 from sluice.config.base import ConfigModel
@@ -14,6 +16,8 @@ class Workflow(ConfigModel):
 
     definition: RelPath
     description: str | None = None
+    #: the state machine's execution role (default: the aws target's ``execution_role``)
+    role: str | None = None
 
 
 class Stack(ConfigModel):
@@ -23,6 +27,19 @@ class Stack(ConfigModel):
     template: RelPath
     parameters: dict[str, ParamValue] = Field(default_factory=dict)
     description: str | None = None
+    #: CloudWatch alarms that roll the stack back when they fire during the update …
+    rollback_alarms: list[str] = Field(default_factory=list)
+    #: … or within this many minutes after it
+    monitoring_minutes: int = Field(default=0, ge=0, le=180)
+
+
+class Shift(ConfigModel):
+    """How a Lambda alias moves to a new version: all at once, a canary share for some
+    minutes, or linear steps; the function's ``alarms`` are watched throughout."""
+
+    kind: Literal["all-at-once", "canary", "linear"] = "all-at-once"
+    percent: int = Field(default=10, ge=1, le=99)
+    minutes: float = Field(default=5, gt=0, le=120)
 
 
 class Function(ConfigModel):
@@ -32,6 +49,12 @@ class Function(ConfigModel):
     handler: str = Field(min_length=1)
     runtime: str = "python3.11"
     description: str | None = None
+    role: str | None = None  # default: the aws target's ``execution_role``
+    environment: dict[str, ParamValue] = Field(default_factory=dict)
+    timeout: Annotated[int, Field(ge=1, le=900)] = 60
+    memory: Annotated[int, Field(ge=128, le=10240)] = 256
+    shift: Shift = Field(default_factory=Shift)
+    alarms: list[str] = Field(default_factory=list)  # CloudWatch alarms watched while shifting
 
 
 class Acknowledgement(ConfigModel):

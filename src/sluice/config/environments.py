@@ -65,6 +65,9 @@ class AwsTarget(ConfigModel):
     #: share an account never share tables (set "" when each environment has its own account)
     glue_database_prefix: str | None = None
     redshift: RedshiftWarehouse | None = None
+    #: the role Glue jobs, state machines and functions run as, unless one names its own
+    execution_role: Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] | None \
+        = None
 
     @model_validator(mode="after")
     def _external_id_needs_role(self) -> Self:

@@ -68,12 +68,23 @@ class PythonJob(_MultiOutputJob):
         return self.function.rpartition(":")[2]
 
 
+class GlueOptions(ConfigModel):
+    """How a PySpark job runs as a Glue job on the aws target."""
+
+    glue_version: str = "4.0"
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"] = "G.1X"
+    workers: int = Field(default=2, ge=1, le=299)
+    arguments: dict[str, ParamValue] = Field(default_factory=dict)  # DefaultArguments
+    role: str | None = None  # default: the aws target's ``execution_role``
+
+
 class PySparkJob(_MultiOutputJob):
-    """A PySpark script run with ``spark_conf``."""
+    """A PySpark script run with ``spark_conf`` (locally), or as a Glue job on AWS."""
 
     type: Literal["pyspark"]
     script: RelPath
     spark_conf: dict[str, ParamValue] = Field(default_factory=dict)
+    glue: GlueOptions = Field(default_factory=GlueOptions)
 
 
 Job = Annotated[SqlJob | PythonJob | PySparkJob, Field(discriminator="type")]

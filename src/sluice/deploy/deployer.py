@@ -32,7 +32,14 @@ from sluice.project.graph import JobNode, build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
 from sluice.release import Manifest, verify_release
-from sluice.state import AuditRecord, JobRunRecord, JobRunStatus, LockRecord, StateStore
+from sluice.state import (
+    AuditRecord,
+    JobRunRecord,
+    JobRunStatus,
+    LockRecord,
+    StateStore,
+    StepRecord,
+)
 from sluice.state.locks import TAKEOVER_EVENT
 from sluice.targets.base import Target
 
@@ -88,9 +95,11 @@ def no_progress(step: str, status: str) -> None:
     """The default progress callback: report nothing."""
 
 
-def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
-                force_all: bool = False) -> tuple[DeployPlan, Any, Any]:
-    """The plan of deploying ``manifest`` to ``env`` (installs the code, changes nothing)."""
+def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool = False,
+                components: bool = False) -> tuple[DeployPlan, Any, Any]:
+    """The plan of deploying ``manifest`` to ``env`` (installs the code, changes nothing).
+    With ``components``, what would change in the target's stacks, jobs, functions and
+    workflows too (on AWS: change sets and reads)."""
     cfg_ws = ws.config()
     target = ws.target(env, cfg_ws)
     release_dir = target.install_release(ws.artifacts, manifest)
@@ -109,6 +118,9 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *,
 
         plan.migrations = migration_plan(project_scripts(release_dir), session_for(target),
                                          cfg.migrations_dialect).to_dict()
+    deployer = target.components()
+    if components and deployer is not None:
+        plan.components = [c.to_dict() for c in deployer.plan(cfg, release_dir)]
     return plan, graph, release_dir
 
 
@@ -190,6 +202,13 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         outcome.versions = dict(new_versions)
         if any(not a.passed for a in outcome.audits):
             raise AuditFailed(outcome.audits, outcome.skipped)
+        deployer = target.components()
+        if deployer is not None:  # stacks, Glue jobs, functions, workflows: just before publish
+            step("components", "started")
+            landed = deployer.apply(cfg, release_dir, lambda name, detail: step(
+                name, "done", detail))
+            step("components", "done", {"changed": [f"{c.kind}:{c.name}" for c in landed
+                                                    if c.action != "none"]})
         step("publish", "started", {"versions": new_versions})
         # datasets no job of this release writes any more leave the catalog with it
         kept = {d: v for d, v in catalog.items() if d in graph.producers}
@@ -283,6 +302,29 @@ def _undo_migrations(ws: Workspace, env: str, dep: int) -> str:
     return f"; migrations {', '.join(reversed(versions))} were undone"
 
 
+def component_records(steps: list[StepRecord]) -> dict[str, dict[str, Any]]:
+    """The ``component:<kind>:<name>`` steps of a deployment journal, by step name."""
+    return {s.step: dict(s.detail or {}) for s in steps
+            if s.step.startswith("component:") and s.status.value == "done"}
+
+
+def _undo_components(ws: Workspace, env: str, dep: int) -> str:
+    """Put the components deployment ``dep`` changed back as the live release has them."""
+    records = component_records(ws.state.steps(dep))
+    deployer = ws.target(env).components()
+    if deployer is None or not any(r.get("changed") for r in records.values()):
+        return ""
+    live = ws.state.live(env)
+    if live is None:
+        return "; the components it created stay (nothing was live before it)"
+    live_dir = ws.target(env).release_dir(live.release_id)
+    pinned = component_records(ws.state.steps(live.deployment_id)) \
+        if live.deployment_id is not None else {}
+    deployer.roll_to(load_project(live_dir, environment=env), live_dir, pinned,
+                     lambda name, detail: None)
+    return "; its components were put back"
+
+
 def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
     """Leave the environment exactly as it was before deployment ``dep``."""
     state = ws.state
@@ -292,6 +334,10 @@ def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
             message += _undo_migrations(ws, env, dep)
         except Exception as undo_exc:  # never skip restoring the data because of it
             message += f"; undoing its migrations failed: {undo_exc}"
+        try:
+            message += _undo_components(ws, env, dep)
+        except Exception as undo_exc:  # nor because of this
+            message += f"; putting its components back failed: {undo_exc}"
         _restore(ws, env, dep)
     finally:
         state.finish_deployment(dep, "failed", message)
@@ -342,6 +388,10 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
                 note = _undo_migrations(ws, env, dep.id)
             except Exception as exc:  # recovery must still restore the data
                 note = f"; undoing its migrations failed: {exc}"
+            try:  # and the components it changed
+                note += _undo_components(ws, env, dep.id)
+            except Exception as exc:
+                note += f"; putting its components back failed: {exc}"
         _restore(ws, env, dep.id)
         live = ws.state.live(env)
         if live is not None and live.deployment_id == dep.id:

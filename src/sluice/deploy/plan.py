@@ -37,6 +37,8 @@ class DeployPlan:
     contract_changes: list[ContractChange] = field(default_factory=list)
     effective: dict[str, str] = field(default_factory=dict)  # job -> env fingerprint
     migrations: dict[str, Any] = field(default_factory=dict)  # MigrationPlan.to_dict()
+    #: stacks, Glue jobs, functions and workflows (targets that deploy them; `sluice plan`)
+    components: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def datasets(self) -> list[str]:
@@ -59,6 +61,7 @@ class DeployPlan:
             "contract_changes": [asdict(c) for c in self.contract_changes],
             "breaking": bool(self.breaking),
             "migrations": self.migrations,
+            "components": self.components,
         }
 
 

@@ -9,6 +9,7 @@ from sluice.deploy.deployer import (
     DeployOutcome,
     Step,
     acquire_env_lock,
+    component_records,
     deploy,
     no_progress,
     recover,
@@ -240,6 +241,13 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
         # a crash from here on is finished by the journal: recover() re-points the catalog
         if not target.release_dir(goal.release_id).is_dir():
             target.install_release(ws.artifacts, verify_release(ws.artifacts, goal.release_id))
+        deployer = target.components()
+        if deployer is not None:  # aliases back to the versions the goal deployed
+            goal_dir = target.release_dir(goal.release_id)
+            pinned = component_records(state.steps(goal.deployment_id)) \
+                if goal.deployment_id is not None else {}
+            deployer.roll_to(load_project(goal_dir, environment=env), goal_dir, pinned,
+                             lambda name, detail: state.step(dep, name, "done", detail))
         target.activate_release(goal.release_id)
         state.complete_deployment(
             dep, env, goal.release_id, goal.versions,

@@ -124,6 +124,11 @@ class Target(ABC):
     def objects_url(self) -> str:
         """Where the environment's object storage is, for messages."""
 
+    def components(self) -> Any:
+        """The deployer of a release's stacks, Glue jobs, functions and workflows, for targets
+        that host them (``AwsComponents`` on AWS); None when the target has none."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 

@@ -65,9 +65,7 @@ def deploy_function(aws: AwsSession, spec: FunctionSpec, *, shift: Shift = Shift
                     sleep: Callable[[float], None] = time.sleep,
                     poll_seconds: float = 30.0) -> FunctionDeploy:
     lam = aws.client("lambda")
-    config = {"Handler": spec.handler, "Runtime": spec.runtime, "Role": spec.role_arn,
-              "Timeout": spec.timeout, "MemorySize": spec.memory,
-              "Environment": {"Variables": dict(spec.environment)}}
+    config = _wanted_config(spec)
     sha = code_sha256(spec.zip_bytes)
     with aws_errors(f"deploy function {spec.name}"):
         current = _get(lam, spec.name)
@@ -120,10 +118,35 @@ def _shift(aws: AwsSession, name: str, alias: str, old: str, new: str, shift: Sh
 def rollback_function(aws: AwsSession, deployed: FunctionDeploy, alias: str = ALIAS) -> None:
     if not deployed.changed or deployed.previous_version is None:
         return
-    with aws_errors(f"roll back function {deployed.name}"):
-        aws.client("lambda").update_alias(
-            FunctionName=deployed.name, Name=alias, FunctionVersion=deployed.previous_version,
-            RoutingConfig={"AdditionalVersionWeights": {}})
+    point_alias(aws, deployed.name, deployed.previous_version, alias)
+
+
+def point_alias(aws: AwsSession, name: str, version: str, alias: str = ALIAS) -> None:
+    """All of the alias's traffic to one version (rollback)."""
+    with aws_errors(f"point {name}:{alias} at version {version}"):
+        aws.client("lambda").update_alias(FunctionName=name, Name=alias, FunctionVersion=version,
+                                          RoutingConfig={"AdditionalVersionWeights": {}})
+
+
+def _wanted_config(spec: FunctionSpec) -> dict[str, Any]:
+    return {"Handler": spec.handler, "Runtime": spec.runtime, "Role": spec.role_arn,
+            "Timeout": spec.timeout, "MemorySize": spec.memory,
+            "Environment": {"Variables": dict(spec.environment)}}
+
+
+def planned(aws: AwsSession, spec: FunctionSpec, alias: str = ALIAS) -> str:
+    """What deploy_function would do: create, update or none (reads only)."""
+    lam = aws.client("lambda")
+    with aws_errors(f"plan function {spec.name}"):
+        if _get(lam, spec.name) is None:
+            return "create"
+        live = _alias_version(lam, spec.name, alias)
+        if live is None:
+            return "update"
+        conf = lam.get_function_configuration(FunctionName=spec.name, Qualifier=live)
+    same = conf["CodeSha256"] == code_sha256(spec.zip_bytes) and \
+        _same_config(conf, _wanted_config(spec))
+    return "none" if same else "update"
 
 
 def _firing(aws: AwsSession, alarms: Sequence[str]) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,7 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
             raise
     with aws_errors(f"plan stack {stack}"):
         deadline = time.monotonic() + timeout
+        pause = _pauses(poll)
         while True:
             described = cfn.describe_change_set(ChangeSetName=arn, StackName=stack)
             status, reason = described["Status"], described.get("StatusReason", "")
@@ -89,7 +90,7 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
                                    "runs cfn-lint)")
             if time.monotonic() > deadline:
                 raise AwsError(f"stack {stack}: the change set was not ready in {timeout:.0f}s")
-            time.sleep(poll)
+            time.sleep(next(pause))
     changes = [ResourceChange(c["ResourceChange"].get("Action", ""),
                               c["ResourceChange"].get("LogicalResourceId", ""),
                               c["ResourceChange"].get("ResourceType", ""),
@@ -116,6 +117,7 @@ def apply_stack(aws: AwsSession, plan: StackPlan, *,
         started = time.time()
         cfn.execute_change_set(ChangeSetName=plan.change_set, StackName=plan.stack)
         deadline = time.monotonic() + timeout
+        pause = _pauses(poll)
         while True:
             for event in _new_events(cfn, plan.stack, seen, started):
                 on_event(event)
@@ -127,7 +129,7 @@ def apply_stack(aws: AwsSession, plan: StackPlan, *,
             if time.monotonic() > deadline:
                 raise AwsError(f"stack {plan.stack} still {status} after {timeout:.0f}s",
                                tip="follow it in the CloudFormation console")
-            time.sleep(poll)
+            time.sleep(next(pause))
     if "ROLLBACK" in status or status.endswith("_FAILED"):
         first = failures[0] if failures else None
         where = f"{first.logical_id} ({first.resource_type}): {first.reason}" if first \
@@ -135,6 +137,15 @@ def apply_stack(aws: AwsSession, plan: StackPlan, *,
         raise AwsError(f"stack {plan.stack} failed and was rolled back ({status}): {where}",
                        tip="fix the template or parameters; the stack is as it was before")
     return str(status)
+
+
+def _pauses(longest: float) -> Iterator[float]:
+    """0.1 s, then doubling up to ``longest``: small stacks finish fast, big ones are not
+    polled more than every ``longest`` seconds."""
+    pause = min(0.1, longest)
+    while True:
+        yield pause
+        pause = min(pause * 2, longest)
 
 
 def _exists(aws: AwsSession, stack: str) -> bool:

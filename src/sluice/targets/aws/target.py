@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -40,6 +40,9 @@ from sluice.targets.aws.redshift import RedshiftDataSession, RedshiftTarget
 from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors
 from sluice.targets.base import Capabilities, Target, VersionInfo
 from sluice.targets.local.target import SCHEMA, as_registrable, quote_ident, quote_qualified
+
+if TYPE_CHECKING:
+    from sluice.targets.aws.components import AwsComponents
 
 _READERS = {"csv": "read_csv_auto", "json": "read_json_auto", "parquet": "read_parquet"}
 _DOWNLOAD_WORKERS = 8
@@ -71,7 +74,7 @@ class AwsTarget(Target):
                  kms_key_id: str | None = None, endpoint_url: str | None = None,
                  glue_database_prefix: str | None = None,
                  redshift: Mapping[str, Any] | None = None, actor: str = "deployer",
-                 **_: Any) -> None:
+                 execution_role: str | None = None, **_: Any) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
             raise SluiceError(f"invalid environment name {env!r}")
         self.env, self.bucket = env, bucket
@@ -89,16 +92,18 @@ class AwsTarget(Target):
         self.data = S3Versions(self.aws, bucket, f"{self.root}/versions",
                                self.cache / "versions", kms_key_id)
         self.catalog_object = CatalogObject(self.aws, bucket, f"{self.root}/catalog.json",
-                                            self._extra())
+                                            self.encryption())
         self.glue = GlueTables(self.aws, f"{env}_" if glue_database_prefix is None
                                else glue_database_prefix)
         self.redshift = RedshiftTarget(**redshift) if redshift else None
+        self.execution_role = execution_role
         self._bucket_ready = False
         self._engine: DuckDBEngine | None = None
         self._views: set[tuple[str, str]] = set()  # version views created in the engine
         self._known: dict[tuple[str, str], list[tuple[str, str]]] = {}  # version → columns
 
-    def _extra(self) -> dict[str, Any]:
+    def encryption(self) -> dict[str, Any]:
+        """PutObject arguments for SSE-KMS when a key is configured."""
         if self.kms_key_id:
             return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
         return {}
@@ -147,7 +152,7 @@ class AwsTarget(Target):
         with aws_errors(f"make release {release_id} current in {self.env}"):
             self.aws.client("s3").put_object(Bucket=self.bucket, Key=f"{self.root}/current.json",
                                              Body=json.dumps(doc).encode(),
-                                             ContentType="application/json", **self._extra())
+                                             ContentType="application/json", **self.encryption())
 
     def current_release(self) -> str | None:
         doc = self._get_json(f"{self.root}/current.json")
@@ -218,7 +223,7 @@ class AwsTarget(Target):
         def upload(path: Path) -> None:
             key = f"{self.root}/objects/{path.relative_to(folder).as_posix()}"
             with aws_errors(f"upload {path} to s3://{self.bucket}/{key}"):
-                s3.upload_file(str(path), self.bucket, key, ExtraArgs=self._extra())
+                s3.upload_file(str(path), self.bucket, key, ExtraArgs=self.encryption())
 
         with ThreadPoolExecutor(max_workers=_DOWNLOAD_WORKERS) as pool:
             list(pool.map(upload, files))
@@ -379,6 +384,13 @@ class AwsTarget(Target):
             else:
                 self.glue.drop(dataset)
         self.catalog_object.write(previous, etag)
+
+    # ------------------------------------------------------------------ components
+    def components(self) -> AwsComponents:
+        """Stacks, Glue jobs, functions and workflows of a release, in this account."""
+        from sluice.targets.aws.components import AwsComponents
+
+        return AwsComponents(self, self.execution_role)
 
     # ------------------------------------------------------------------ warehouse
     def migration_session(self) -> RedshiftDataSession:

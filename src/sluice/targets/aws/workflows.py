@@ -89,8 +89,27 @@ def rollback_workflow(aws: AwsSession, deployed: WorkflowDeploy) -> None:
     """Point the alias back at the version it served before ``deployed``."""
     if not deployed.changed or deployed.previous_version_arn is None:
         return
-    with aws_errors(f"roll back workflow {deployed.name}"):
+    point_alias(aws, deployed.alias_arn, deployed.previous_version_arn)
+
+
+def planned(aws: AwsSession, name: str, definition: str, role_arn: str,
+            alias: str = ALIAS) -> str:
+    """What deploy_workflow would do: create, update or none (reads only)."""
+    with aws_errors(f"plan workflow {name}"):
+        arn = _find(aws, name)
+        if arn is None:
+            return "create"
+        live = _alias_target(aws, f"{arn}:{alias}")
+        if live is None:
+            return "update"
+        current = aws.client("stepfunctions").describe_state_machine(stateMachineArn=live)
+    same = _same(current["definition"], definition) and current["roleArn"] == role_arn
+    return "none" if same else "update"
+
+
+def point_alias(aws: AwsSession, alias_arn: str, version_arn: str) -> None:
+    """Route all of the alias to one version (rollback)."""
+    with aws_errors(f"point {alias_arn} at {version_arn}"):
         aws.client("stepfunctions").update_state_machine_alias(
-            stateMachineAliasArn=deployed.alias_arn,
-            routingConfiguration=[{"stateMachineVersionArn": deployed.previous_version_arn,
-                                   "weight": 100}])
+            stateMachineAliasArn=alias_arn,
+            routingConfiguration=[{"stateMachineVersionArn": version_arn, "weight": 100}])

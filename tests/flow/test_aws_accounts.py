@@ -1,0 +1,186 @@
+"""The retail example on AWS: dev, staging and prod are three moto accounts, each reached by
+assuming its deployer role. Deploy → promote → approve → promote, a second release, then a
+rollback of prod: through the real CLI, checked in each account's S3, Glue, Step Functions,
+Lambda and CloudFormation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from tests.flow.conftest import Project
+from tests.retail import copy_retail
+
+pytestmark = pytest.mark.aws
+
+ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+DATASETS = {"staging.orders", "marts.customer_orders", "marts.product_sales"}
+
+NIGHTLY = {"Comment": "notify after the nightly load", "StartAt": "Notify", "States": {
+    "Notify": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+               "Parameters": {"FunctionName": "notify", "Payload": {"env": "${env}"}},
+               "End": True}}}
+STACK = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Env: {Type: String}
+Resources:
+  Landing:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "retail-landing-${Env}"
+"""
+COMPONENTS = """
+workflows:
+  nightly:
+    definition: workflows/nightly.asl.json
+functions:
+  notify:
+    code: functions/notify.py
+    handler: notify.handler
+stacks:
+  landing:
+    template: stacks/landing.yaml
+    parameters: {Env: "${env}"}
+"""
+
+
+def environments(endpoint: str) -> str:
+    out = ["environments:"]
+    for env, account in ACCOUNTS.items():
+        target = {"type": "aws", "region": "eu-west-1", "bucket": f"acme-retail-{env}",
+                  "role_arn": f"arn:aws:iam::{account}:role/sluice-deployer",
+                  "external_id": "retail-ci", "endpoint_url": endpoint,
+                  "execution_role": f"arn:aws:iam::{account}:role/sluice-exec",
+                  "glue_database_prefix": ""}
+        out += [f"  {env}:", f"    target: {json.dumps(target)}",
+                '    parameters: {min_amount: "0"}']
+        if env == "prod":
+            out += ["    protection: {approval_required: true, auto_promote: false}"]
+    return "\n".join(out) + "\n"
+
+
+def account(endpoint: str, env: str) -> Any:
+    """A boto3 session in an environment's account (as sluice reaches it: assume-role)."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="eu-west-1")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNTS[env]}:role/sluice-deployer",
+                            RoleSessionName="test-inspect", ExternalId="retail-ci")["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name="eu-west-1")
+
+
+@pytest.fixture
+def on_aws(tmp_path: Path, aws: str) -> Project:
+    root = copy_retail(tmp_path / "retail", spark=False)
+    config = (root / "sluice.yaml").read_text()
+    head, _, tail = config.partition("environments:")
+    config = head + environments(aws) + "\npromotion:" + tail.partition("\npromotion:")[2]
+    (root / "sluice.yaml").write_text(config + COMPONENTS)
+    (root / "workflows").mkdir()
+    (root / "workflows" / "nightly.asl.json").write_text(json.dumps(NIGHTLY, indent=2))
+    (root / "functions").mkdir()
+    (root / "functions" / "notify.py").write_text("def handler(event, context):\n"
+                                                  "    return {'ok': True}\n")
+    (root / "stacks").mkdir()
+    (root / "stacks" / "landing.yaml").write_text(STACK)
+    for env in ACCOUNTS:  # what each account's platform team provides: the execution role
+        account(aws, env).client("iam", endpoint_url=aws).create_role(
+            RoleName="sluice-exec", AssumeRolePolicyDocument="{}")
+    project = Project(root)
+    project.init_git()
+    return project
+
+
+def glue_locations(session: Any, endpoint: str) -> dict[str, str]:
+    glue = session.client("glue", endpoint_url=endpoint)
+    out = {}
+    for db in ("staging", "marts"):
+        for t in glue.get_tables(DatabaseName=db)["TableList"]:
+            out[f"{db}.{t['Name']}"] = t["StorageDescriptor"]["Location"]
+    return out
+
+
+def alias_definition(session: Any, endpoint: str, env: str) -> dict[str, Any]:
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    arn = f"arn:aws:states:eu-west-1:{ACCOUNTS[env]}:stateMachine:retail-{env}-nightly"
+    alias = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:live")
+    version = alias["routingConfiguration"][0]["stateMachineVersionArn"]
+    found: dict[str, Any] = json.loads(
+        sfn.describe_state_machine(stateMachineArn=version)["definition"])
+    return found
+
+
+def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws: str) -> None:
+    p = on_aws
+    r1 = p.json("release")["id"]
+    for env in ACCOUNTS:
+        assert "copied" in p.ok("load", env, "data").out
+
+    plan = p.json("plan", "dev")
+    assert {(c["kind"], c["name"], c["action"]) for c in plan["components"]} == {
+        ("stack", "landing", "create"), ("function", "notify", "create"),
+        ("workflow", "nightly", "create")}
+    dev = p.json("deploy", "dev")
+    assert set(dev["new_versions"]) == DATASETS
+    p.ok("promote", "dev", "staging")
+    p.ok("approve", "prod", user="bob")
+    p.ok("promote", "staging", "prod")
+
+    sessions = {env: account(aws, env) for env in ACCOUNTS}
+    for env, s in sessions.items():
+        # each account holds its own environment only
+        assert [b["Name"] for b in s.client("s3", endpoint_url=aws).list_buckets()["Buckets"]] \
+            == [f"acme-retail-{env}"]
+        locations = glue_locations(s, aws)
+        assert set(locations) == DATASETS
+        assert all(loc.startswith(f"s3://acme-retail-{env}/sluice/envs/{env}/versions/")
+                   for loc in locations.values())
+        # the workflow calls this account's function through its alias
+        state = alias_definition(s, aws, env)["States"]["Notify"]
+        assert state["Parameters"]["FunctionName"] == f"retail-{env}-notify:live"
+        assert state["Parameters"]["Payload"] == {"env": env}
+        stack = s.client("cloudformation", endpoint_url=aws).describe_stacks(
+            StackName=f"retail-{env}-landing")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        assert s.client("lambda", endpoint_url=aws).get_alias(
+            FunctionName=f"retail-{env}-notify", Name="live")["FunctionVersion"] == "1"
+    prod_r1 = glue_locations(sessions["prod"], aws)
+
+    # --- release 2: a changed job and a changed workflow
+    p.edit("jobs/customer_orders.sql", "count(o.order_id)", "count(DISTINCT o.order_id)")
+    p.edit("workflows/nightly.asl.json", "notify after the nightly load", "notify, v2")
+    p.commit("v2")
+    r2 = p.json("release")["id"]
+    assert r2 != r1
+    plan = p.json("plan", "dev")
+    assert {(c["kind"], c["name"]): c["action"] for c in plan["components"]} == {
+        ("stack", "landing"): "none", ("function", "notify"): "none",
+        ("workflow", "nightly"): "update"}
+    p.ok("deploy", "dev")
+    p.ok("promote", "dev", "staging")
+    p.ok("approve", "prod", user="bob")
+    p.ok("promote", "staging", "prod")
+    prod = sessions["prod"]
+    prod_r2 = glue_locations(prod, aws)
+    assert prod_r2["marts.customer_orders"] != prod_r1["marts.customer_orders"]
+    assert prod_r2["staging.orders"] == prod_r1["staging.orders"]  # unchanged: not rebuilt
+    assert alias_definition(prod, aws, "prod")["Comment"] == "notify, v2"
+
+    # --- roll prod back: catalog, Glue tables, the workflow alias and the current release
+    rolled = p.json("rollback", "prod")
+    assert (rolled["from_release"], rolled["to_release"]) == (r2, r1)
+    assert glue_locations(prod, aws) == prod_r1
+    assert alias_definition(prod, aws, "prod")["Comment"] == "notify after the nightly load"
+    s3 = prod.client("s3", endpoint_url=aws)
+    current = json.loads(s3.get_object(Bucket="acme-retail-prod",
+                                       Key="sluice/envs/prod/current.json")["Body"].read())
+    assert current["release"] == r1
+    # dev and staging keep release 2
+    assert alias_definition(sessions["staging"], aws, "staging")["Comment"] == "notify, v2"
+    status = {row["env"]: row for row in p.json("status")}
+    assert (status["dev"]["release"], status["staging"]["release"],
+            status["prod"]["release"]) == (r2, r2, r1)
