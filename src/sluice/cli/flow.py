@@ -179,14 +179,14 @@ def register(app: typer.Typer) -> None:
                 for item in mig.get("problems", []):
                     out.print(Text(f"  problem: {item}", style="red"))
             if plan.components:
-                c = Table("component", "kind", "resource", "change")
+                components = Table("component", "kind", "resource", "change")
                 for comp in plan.components:
                     style = "dim" if comp["action"] == "none" else "yellow"
-                    c.add_row(comp["name"], comp["kind"], comp["resource"],
-                              Text(comp["action"], style=style))
+                    components.add_row(comp["name"], comp["kind"], comp["resource"],
+                                       Text(comp["action"], style=style))
                     for line in comp["details"]:
-                        c.add_row("", "", Text(f"  {line}", style="dim"), "")
-                out.print(c)
+                        components.add_row("", "", Text(f"  {line}", style="dim"), "")
+                out.print(components)
             out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
                       f"{', '.join(plan.datasets) or 'none'}")
         return 0
