@@ -179,7 +179,7 @@ def test_literal_and_type_errors_are_reworded(tmp_path: Path) -> None:
         "sluice.yaml:4:19: sources[\"raw.a\"].format: 'parquett' is not allowed; expected "
         "'csv', 'json', 'parquet' or 'table'; did you mean 'parquet'?\n"
         "sluice.yaml:7:20: environments.dev.target: unknown type 'lokal'; expected one of: "
-        "local; did you mean 'local'?\n"
+        "local, aws; did you mean 'local'?\n"
         "sluice.yaml:8:22: environments.dev.parameters.ok: expected a string, got a list\n"
         "sluice.yaml:9:23: retention.versions: must be greater than or equal to 1"
     )

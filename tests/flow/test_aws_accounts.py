@@ -184,3 +184,80 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     status = {row["env"]: row for row in p.json("status")}
     assert (status["dev"]["release"], status["staging"]["release"],
             status["prod"]["release"]) == (r2, r2, r1)
+
+
+# S3 operations authorised by an action of another name
+S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket",
+              "ListObjectsV2": "ListBucket", "DeleteObjects": "DeleteObject",
+              "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+              "CompleteMultipartUpload": "PutObject", "PutBucketEncryption":
+              "PutEncryptionConfiguration"}
+PREFIX = {"stepfunctions": "states", "sfn": "states"}
+
+
+def test_the_exported_policy_allows_every_call_a_deploy_makes(
+        on_aws: Project, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluice.targets.aws.session import AwsSession
+
+    calls: set[str] = set()
+    make_client = AwsSession.client
+
+    def recording(self: AwsSession, service: str) -> Any:
+        fresh = service not in self._clients
+        client = make_client(self, service)
+        if fresh:
+            prefix = PREFIX.get(client.meta.service_model.endpoint_prefix,
+                                client.meta.service_model.signing_name)
+
+            def record(event_name: str, **_: Any) -> None:
+                op = event_name.rsplit(".", 1)[-1]
+                calls.add(f"{prefix}:{S3_ACTIONS.get(op, op) if prefix == 's3' else op}")
+
+            client.meta.events.register("before-call", record)
+        return client
+
+    monkeypatch.setattr(AwsSession, "client", recording)
+    p = on_aws
+    release = p.release()
+    with p.workspace() as ws:
+        ws.target("dev").load_objects(p.root / "data")
+    p.deploy("dev", release)
+    p.edit("workflows/nightly.asl.json", "notify after the nightly load", "notify, v2")
+    p.commit("v2")
+    p.deploy("dev", p.release())
+
+    document = json.loads(p.ok("export", "iam-policy", "dev").out)
+    allowed = {a for s in document["Statement"] for a in s["Action"]}
+    assert calls - allowed - {"sts:AssumeRole"} == set()  # AssumeRole: the caller's own grant
+    assert {"s3:PutObject", "glue:CreateTable", "states:UpdateStateMachineAlias",
+            "lambda:CreateFunction", "cloudformation:ExecuteChangeSet"} <= calls
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["Objects"]["Resource"] == "arn:aws:s3:::acme-retail-dev/sluice/*"
+    assert by_sid["Passrole"]["Resource"] == "arn:aws:iam::111111111111:role/sluice-exec"
+    assert by_sid["Stepfunctions"]["Resource"][0] == \
+        "arn:aws:states:eu-west-1:111111111111:stateMachine:retail-dev-*"
+    assert "Redshiftdata" not in by_sid and "Gluejobs" not in by_sid  # not used: not granted
+
+
+def test_doctor_checks_credentials_bucket_role_and_permissions(on_aws: Project,
+                                                               aws: str) -> None:
+    p = on_aws
+    result = p.sluice("doctor", "dev", "--json")
+    assert result.out.startswith("["), result.err
+    found = {f["check"]: f for f in json.loads(result.out)}
+    assert found["credentials"]["status"] == "ok"
+    assert "account 111111111111" in found["credentials"]["detail"]
+    assert "assumed arn:aws:iam::111111111111:role/sluice-deployer" in \
+        found["credentials"]["detail"]
+    assert found["bucket"]["status"] == "warn"  # the first deploy creates it
+    assert found["execution role"]["status"] == "ok"
+    # moto has no policy simulator: said so, not passed silently
+    assert found["permissions"]["status"] == "warn"
+    assert "iam:SimulatePrincipalPolicy" in found["permissions"]["detail"]
+    assert result.code == 0
+
+    p.edit("sluice.yaml", "arn:aws:iam::111111111111:role/sluice-exec",
+           "arn:aws:iam::111111111111:role/missing")
+    result = p.sluice("doctor", "dev")
+    assert result.code == 1
+    assert "missing does not exist" in result.out

@@ -29,6 +29,7 @@ def build_app(only_check: bool = False) -> typer.Typer:
     cli.callback()(root)
     register_check(cli)
     if not only_check:
+        from sluice.cli.aws import register_aws
         from sluice.cli.flow import register as register_flow
         from sluice.cli.flow import register_extra
         from sluice.cli.migrate import migrate_app
@@ -38,6 +39,7 @@ def build_app(only_check: bool = False) -> typer.Typer:
         cli.add_typer(migrate_app, name="migrate")
         register_flow(cli)
         register_extra(cli)
+        register_aws(cli)
     return cli
 
 

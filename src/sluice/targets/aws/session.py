@@ -95,6 +95,7 @@ def _config() -> Any:
 def aws_errors(what: str) -> Iterator[None]:
     """Turn botocore errors into :class:`AwsError` with what was being done."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -114,5 +115,5 @@ def aws_errors(what: str) -> Iterator[None]:
                            tip="grant it to the deployer role; `sluice export iam-policy ENV` "
                                "prints what sluice needs") from exc
         raise AwsError(f"{what}: {operation} failed: {code}: {message}") from exc
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
         raise AwsError(f"{what}: {exc}") from exc
