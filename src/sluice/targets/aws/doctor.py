@@ -97,12 +97,14 @@ def _permissions(target: AwsTarget, cfg: ProjectConfig, principal: str) -> list[
             params["ResourceArns"] = list(grant.resources)
         try:
             results = iam.simulate_principal_policy(**params)["EvaluationResults"]
-        except (ClientError, BotoCoreError, ResponseParserError) as exc:  # denied, or an endpoint without IAM's
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
+            # denied, or an endpoint without IAM's simulator (moto, LocalStack)
             why = _code(exc) or "the endpoint does not answer SimulatePrincipalPolicy"
-            return out + [Finding("permissions", "warn",
-                                  f"cannot simulate the policy of {principal} ({why}); "
-                                  "grant iam:SimulatePrincipalPolicy to check permissions, "
-                                  "or compare with  sluice export iam-policy " + target.env)]
+            out.append(Finding("permissions", "warn",
+                               f"cannot simulate the policy of {principal} ({why}); grant "
+                               "iam:SimulatePrincipalPolicy to check permissions, or compare "
+                               f"with  sluice export iam-policy {target.env}"))
+            return out
         denied = sorted({f"{r['EvalActionName']} on {r.get('EvalResourceName', '*')}"
                          for r in results if r["EvalDecision"] != "allowed"})
         out.append(Finding(f"permissions: {grant.sid}", "fail" if denied else "ok",
