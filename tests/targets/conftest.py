@@ -9,6 +9,7 @@ half-way). A new target (``aws``) joins by adding one :class:`TargetKind` to ``K
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,7 +99,7 @@ def _aws_lose(target: Target, dataset: str, version: str) -> None:
     t = _aws(target)
     t.aws.client("s3").delete_object(Bucket=t.bucket,
                                      Key=t.data.prefix(dataset, version) + "data.parquet")
-    t.data.local(dataset, version).unlink(missing_ok=True)
+    shutil.rmtree(t.data.local(dataset, version), ignore_errors=True)
 
 
 def _unbound(env: str, home: Path) -> Target:

@@ -165,6 +165,14 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     if plan.migrations.get("pending") or plan.migrations.get("problems"):
         _migrate(ws, env, dep, release_dir, cfg, step)
     params = dict(cfg.environment(env).parameters)
+    deployer = target.components()
+    runs_glue = deployer is not None and target.runner_for("pyspark") is not None and any(
+        graph.jobs[j].type == "pyspark" for j in plan.recompute)
+    if runs_glue:  # the Glue jobs about to run must be this release's
+        step("glue_jobs", "started")
+        deployer.apply_glue_jobs(cfg, release_dir, lambda name, detail: step(
+            name, "done", detail))
+        step("glue_jobs", "done")
     catalog = target.catalog()
     new_versions: dict[str, str] = {}
     outcome = DeployOutcome(env, manifest.id, dep, plan)
@@ -202,11 +210,10 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         outcome.versions = dict(new_versions)
         if any(not a.passed for a in outcome.audits):
             raise AuditFailed(outcome.audits, outcome.skipped)
-        deployer = target.components()
         if deployer is not None:  # stacks, Glue jobs, functions, workflows: just before publish
             step("components", "started")
             landed = deployer.apply(cfg, release_dir, lambda name, detail: step(
-                name, "done", detail))
+                name, "done", detail), glue_jobs=not runs_glue)
             step("components", "done", {"changed": [f"{c.kind}:{c.name}" for c in landed
                                                     if c.action != "none"]})
         step("publish", "started", {"versions": new_versions})
@@ -243,8 +250,9 @@ def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None]
     """Run one job into a new version of each of its outputs, journaled and recorded."""
     version = new_version_id()
     step(f"run:{node.name}", "started", {"version": version, "outputs": list(node.outputs)})
-    runner = run_sql_job if node.type == "sql" else run_python_job
-    if node.type == "pyspark":
+    runner = target.runner_for(node.type) or (
+        run_sql_job if node.type == "sql" else run_python_job)
+    if node.type == "pyspark" and runner is run_python_job:
         from sluice.deploy.spark_jobs import run_pyspark_job
 
         runner = run_pyspark_job

@@ -124,6 +124,11 @@ class Target(ABC):
     def objects_url(self) -> str:
         """Where the environment's object storage is, for messages."""
 
+    def runner_for(self, job_type: str) -> Any:
+        """A job runner of the target's own for a job type (the aws target runs ``pyspark``
+        jobs on Glue); None: the deployer's runner for that type."""
+        return None
+
     def components(self) -> Any:
         """The deployer of a release's stacks, Glue jobs, functions and workflows, for targets
         that host them (``AwsComponents`` on AWS); None when the target has none."""

@@ -199,8 +199,10 @@ class AwsComponents:
 
     # ------------------------------------------------------------------ apply
     def apply(self, cfg: ProjectConfig, release_dir: Path, journal: Journal,
-              on_event: Callable[[str], None] = lambda line: None) -> list[ComponentChange]:
-        """Deploy every component; journal each one as it lands."""
+              on_event: Callable[[str], None] = lambda line: None, *,
+              glue_jobs: bool = True) -> list[ComponentChange]:
+        """Deploy every component (Glue jobs too unless ``glue_jobs`` is False: a deploy
+        that ran them applied them first); journal each one as it lands."""
         done: list[ComponentChange] = []
         self.target.ensure_bucket()
         for name in sorted(cfg.stacks):
@@ -250,8 +252,10 @@ class AwsComponents:
                     {"changed": got.changed, "arn": got.arn, "alias": got.alias_arn,
                      "version": got.version_arn, "previous": got.previous_version_arn})
 
-        glue_specs = self.glue_specs(cfg, release_dir)
+        glue_specs = self.glue_specs(cfg, release_dir) if glue_jobs else {}
         function_specs = self.function_specs(cfg, release_dir)
+        if glue_specs:
+            gluejobs.upload_launcher(self.aws, self.target.bucket, self.target.prefix, extra)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             done += self._journal([pool.submit(glue, i) for i in glue_specs.items()]
                                   + [pool.submit(fn, i) for i in function_specs.items()],
@@ -259,6 +263,12 @@ class AwsComponents:
             # workflows last: they run the jobs and functions
             done += self._journal([pool.submit(wf, n) for n in sorted(cfg.workflows)], journal)
         return done
+
+    def apply_glue_jobs(self, cfg: ProjectConfig, release_dir: Path,
+                        journal: Journal) -> list[ComponentChange]:
+        """Only the Glue jobs: before a deploy runs them, they must be the release's."""
+        jobs_only = cfg.model_copy(update={"stacks": {}, "functions": {}, "workflows": {}})
+        return self.apply(jobs_only, release_dir, journal)
 
     @staticmethod
     def _journal(batch: list[Future[tuple[ComponentChange, str, dict[str, Any]]]],

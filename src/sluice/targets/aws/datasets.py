@@ -1,9 +1,11 @@
 """Dataset versions as Parquet prefixes in S3, with a local read cache.
 
-A version lives under ``<prefix>/envs/<env>/versions/<dataset>/<version>/``: ``data.parquet``
-and then ``_version.json`` (fingerprint, rows, columns, created_at). The marker is written
-last with ``If-None-Match: *``, so a version exists exactly when its marker does and two
-writers can never both create it. Versions are immutable, so a downloaded copy never goes
+A version lives under ``<prefix>/envs/<env>/versions/<dataset>/<version>/``: its Parquet files
+(``data.parquet`` when sluice writes it, Spark's part files when a Glue job does) and then
+``_version.json`` (fingerprint, rows, columns, created_at). The marker is written last with
+``If-None-Match: *``, so a version exists exactly when its marker does and two writers can
+never both create it. Athena, Spectrum and Spark skip ``_``-prefixed files, so the prefix is
+a readable table location. Versions are immutable, so a downloaded copy never goes
 stale: the cache under the environment's home is kept for good (``sluice gc`` drops both).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +80,8 @@ class S3Versions:
         return f"s3://{self.bucket}/{self.prefix(dataset, version)}"
 
     def local(self, dataset: str, version: str) -> Path:
-        return self.cache / dataset / f"{version}.parquet"
+        """The folder holding a local copy of the version's Parquet files."""
+        return self.cache / dataset / version
 
     def _extra(self) -> dict[str, Any]:
         if self.kms_key_id:
@@ -116,9 +120,21 @@ class S3Versions:
         return sorted(found, key=lambda s: (s.info.created_at, s.info.version), reverse=True)
 
     def data_keys(self) -> set[str]:
-        """``dataset/version`` of every data object (the physical storage)."""
-        rel = [k[len(self.root) + 1:] for k in self._keys() if k.endswith("/" + DATA)]
+        """``dataset/version`` of every version with data (the physical storage)."""
+        rel = [k[len(self.root) + 1:] for k in self._keys() if k.endswith(".parquet")]
         return {k.rsplit("/", 1)[0] for k in rel}
+
+    def parts(self, dataset: str, version: str) -> list[str]:
+        """The keys of a version's Parquet files."""
+        s3, prefix = self.aws.client("s3"), self.prefix(dataset, version)
+        keys: list[str] = []
+        with aws_errors(f"list {self.url(dataset, version)}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                     Prefix=prefix):
+                keys += [o["Key"] for o in page.get("Contents", [])
+                         if o["Key"].endswith(".parquet")
+                         and not o["Key"][len(prefix):].startswith(("_", "."))]
+        return sorted(keys)
 
     def get(self, dataset: str, version: str) -> StoredVersion | None:
         try:
@@ -129,27 +145,32 @@ class S3Versions:
             raise
 
     def has_data(self, dataset: str, version: str) -> bool:
-        try:
-            with aws_errors(f"look up {self.url(dataset, version)}{DATA}"):
-                self.aws.client("s3").head_object(Bucket=self.bucket,
-                                                  Key=self.prefix(dataset, version) + DATA)
-        except SluiceError as exc:
-            if is_missing(exc.__cause__):
-                return False
-            raise
-        return True
+        return bool(self.parts(dataset, version))
 
     def download(self, dataset: str, version: str) -> Path:
-        """The local copy of a version's data (downloaded once: versions never change)."""
-        path = self.local(dataset, version)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            part = path.with_suffix(".part")
-            with aws_errors(f"download {self.url(dataset, version)}{DATA}"):
-                self.aws.client("s3").download_file(
-                    self.bucket, self.prefix(dataset, version) + DATA, str(part))
-            part.replace(path)
-        return path
+        """A local copy of a version's Parquet files (fetched once: versions never change)."""
+        folder = self.local(dataset, version)
+        if folder.is_dir():
+            return folder
+        keys = self.parts(dataset, version)
+        if not keys:
+            raise SluiceError(f"{self.url(dataset, version)} holds no Parquet files",
+                              tip="the version's data was deleted behind sluice's back; "
+                                  "deploy again to rewrite it")
+        tmp = folder.with_name(f".{folder.name}.part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        s3 = self.aws.client("s3")
+
+        def fetch(item: tuple[int, str]) -> None:
+            with aws_errors(f"download s3://{self.bucket}/{item[1]}"):
+                # numbered: nested keys (Hive partitions) must not collide in one folder
+                s3.download_file(self.bucket, item[1], str(tmp / f"{item[0]:05d}.parquet"))
+
+        with ThreadPoolExecutor(max_workers=_READ_WORKERS) as pool:
+            list(pool.map(fetch, enumerate(keys)))
+        tmp.replace(folder)
+        return folder
 
     # ------------------------------------------------------------------ writes
     def store(self, dataset: str, version: str, fingerprint: str, parquet: Path, rows: int,
@@ -157,14 +178,25 @@ class S3Versions:
         """Upload a written Parquet file as a new version; refuse to overwrite one."""
         if self.get(dataset, version) is not None:
             raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
-        s3 = self.aws.client("s3")
+        with aws_errors(f"upload {self.url(dataset, version)}{DATA}"):
+            self.aws.client("s3").upload_file(str(parquet), self.bucket,
+                                              self.prefix(dataset, version) + DATA,
+                                              ExtraArgs=self._extra())
+        info = self.register(dataset, version, fingerprint, rows, columns)
+        dest = self.local(dataset, version)
+        dest.mkdir(parents=True, exist_ok=True)
+        parquet.replace(dest / DATA)
+        return info
+
+    def register(self, dataset: str, version: str, fingerprint: str, rows: int,
+                 columns: list[tuple[str, str]]) -> VersionInfo:
+        """Write the marker of a version whose data is in place (sluice's or a Glue job's)."""
         prefix = self.prefix(dataset, version)
         info = VersionInfo(dataset, version, fingerprint, rows,
                            dt.datetime.now(dt.UTC).isoformat())
         marker = {"dataset": dataset, "version": version, "fingerprint": fingerprint,
                   "rows": rows, "created_at": info.created_at, "columns": columns}
-        with aws_errors(f"upload {self.url(dataset, version)}{DATA}"):
-            s3.upload_file(str(parquet), self.bucket, prefix + DATA, ExtraArgs=self._extra())
+        s3 = self.aws.client("s3")
         try:
             with aws_errors(f"register {self.url(dataset, version)}"):
                 s3.put_object(Bucket=self.bucket, Key=prefix + MARKER, IfNoneMatch="*",
@@ -175,19 +207,21 @@ class S3Versions:
                 raise SluiceError(f"version {version} of {dataset} exists; versions are "
                                   "immutable (another deployment wrote it just now)") from exc
             raise
-        dest = self.local(dataset, version)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        parquet.replace(dest)
         return info
 
     def delete(self, dataset: str, version: str) -> None:
         """The marker first (the version stops existing), then the data."""
         prefix = self.prefix(dataset, version)
+        s3 = self.aws.client("s3")
         with aws_errors(f"delete {self.url(dataset, version)}"):
-            self.aws.client("s3").delete_objects(Bucket=self.bucket, Delete={
-                "Objects": [{"Key": prefix + MARKER}, {"Key": prefix + DATA}], "Quiet": True})
+            s3.delete_object(Bucket=self.bucket, Key=prefix + MARKER)
+            keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix) for o in page.get("Contents", [])]
+            for start in range(0, len(keys), 1000):
+                s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
         self._markers.pop(prefix + MARKER, None)
-        self.local(dataset, version).unlink(missing_ok=True)
+        shutil.rmtree(self.local(dataset, version), ignore_errors=True)
 
 
 VERSION_ID = re.compile(r"[A-Za-z0-9_]+")

@@ -2,12 +2,17 @@
 per digest), the job created or updated with its Glue version, worker type and count, and
 DefaultArguments from the environment's parameters. A job whose definition did not change
 makes no write call. Glue keeps no versions, so rollback updates the job back to the earlier
-release's definition (whose script is still at its key)."""
+release's definition (whose script is still at its key).
+
+The job's ScriptLocation is sluice's launcher (``glue/launcher.py``), which runs the
+project's script (``--sluice_script``) with the arguments it gets locally; see
+:mod:`sluice.targets.aws.glue_runs` for a run."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sluice.targets.aws.session import AwsSession, aws_errors
@@ -34,17 +39,31 @@ class GlueJobDeploy:
     uploaded: bool
 
 
+LAUNCHER = Path(__file__).with_name("glue") / "launcher.py"
+
+
+def content_key(prefix: str, body: bytes, name: str) -> str:
+    digest = hashlib.sha256(body).hexdigest()
+    return f"{prefix}/scripts/{digest[:2]}/{digest}/{name}"
+
+
 def script_key(prefix: str, spec: GlueJobSpec) -> str:
-    digest = hashlib.sha256(spec.script).hexdigest()
-    return f"{prefix}/scripts/{digest[:2]}/{digest}/{spec.script_name}"
+    return content_key(prefix, spec.script, spec.script_name)
 
 
-def job_update(spec: GlueJobSpec, location: str) -> dict[str, Any]:
+def launcher_key(prefix: str) -> str:
+    return content_key(prefix, LAUNCHER.read_bytes(), "sluice_glue_launcher.py")
+
+
+def job_update(spec: GlueJobSpec, bucket: str, prefix: str) -> dict[str, Any]:
     """The JobUpdate (and, with Name, the CreateJob input) of a spec."""
     return {
         "Role": spec.role_arn,
-        "Command": {"Name": "glueetl", "ScriptLocation": location, "PythonVersion": "3"},
-        "DefaultArguments": {"--job-language": "python", **dict(sorted(spec.arguments.items()))},
+        "Command": {"Name": "glueetl", "PythonVersion": "3",
+                    "ScriptLocation": f"s3://{bucket}/{launcher_key(prefix)}"},
+        "DefaultArguments": {"--job-language": "python",
+                             "--sluice_script": f"s3://{bucket}/{script_key(prefix, spec)}",
+                             **dict(sorted(spec.arguments.items()))},
         "GlueVersion": spec.glue_version,
         "WorkerType": spec.worker_type,
         "NumberOfWorkers": spec.workers,
@@ -60,24 +79,39 @@ def _same(live: dict[str, Any], wanted: dict[str, Any]) -> bool:
             and (live.get("DefaultArguments") or {}) == wanted["DefaultArguments"])
 
 
-def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
-                    extra: dict[str, Any] | None = None) -> GlueJobDeploy:
-    """Upload the script if S3 lacks it, then create, update or leave the job."""
+def upload_once(aws: AwsSession, bucket: str, key: str, body: bytes,
+                extra: dict[str, Any] | None = None) -> bool:
+    """Put a content-addressed object unless it is there. Returns whether it was written."""
     from botocore.exceptions import ClientError
 
-    s3, glue = aws.client("s3"), aws.client("glue")
-    key = script_key(prefix, spec)
-    location = f"s3://{bucket}/{key}"
-    uploaded = False
-    with aws_errors(f"upload the script of Glue job {spec.name}"):
+    s3 = aws.client("s3")
+    with aws_errors(f"upload s3://{bucket}/{key}"):
         try:
             s3.head_object(Bucket=bucket, Key=key)
+            return False
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
                 raise
-            s3.put_object(Bucket=bucket, Key=key, Body=spec.script, **(extra or {}))
-            uploaded = True
-    wanted = job_update(spec, location)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **(extra or {}))
+    return True
+
+
+def upload_launcher(aws: AwsSession, bucket: str, prefix: str,
+                    extra: dict[str, Any] | None = None) -> bool:
+    """The launcher every Glue job runs (once per bucket and launcher version)."""
+    return upload_once(aws, bucket, launcher_key(prefix), LAUNCHER.read_bytes(), extra)
+
+
+def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
+                    extra: dict[str, Any] | None = None) -> GlueJobDeploy:
+    """Upload the script if S3 lacks it, then create, update or leave the job (the launcher
+    must be in place: :func:`upload_launcher`)."""
+    from botocore.exceptions import ClientError
+
+    glue = aws.client("glue")
+    uploaded = upload_once(aws, bucket, script_key(prefix, spec), spec.script, extra)
+    wanted = job_update(spec, bucket, prefix)
+    location = wanted["DefaultArguments"]["--sluice_script"]
     with aws_errors(f"deploy Glue job {spec.name}"):
         try:
             live = glue.get_job(JobName=spec.name)["Job"]
@@ -96,7 +130,7 @@ def planned(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec) -> str
     """What deploy_glue_job would do to the job: create, update or none (reads only)."""
     from botocore.exceptions import ClientError
 
-    wanted = job_update(spec, f"s3://{bucket}/{script_key(prefix, spec)}")
+    wanted = job_update(spec, bucket, prefix)
     with aws_errors(f"plan Glue job {spec.name}"):
         try:
             live = aws.client("glue").get_job(JobName=spec.name)["Job"]

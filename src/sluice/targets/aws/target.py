@@ -244,10 +244,10 @@ class AwsTarget(Target):
     def _view(self, dataset: str, version: str) -> None:
         if (dataset, version) in self._views or self._engine is None:
             return
-        path = self.data.download(dataset, version)
+        files = str(self.data.download(dataset, version) / "*.parquet")
         self._engine.con.execute(
             f"CREATE OR REPLACE VIEW {self._version_name(dataset, version)} AS SELECT * FROM "
-            f"read_parquet({exp.Literal.string(str(path)).sql('duckdb')})")
+            f"read_parquet({exp.Literal.string(files).sql('duckdb')})")
         self._views.add((dataset, version))
 
     def _show(self, published: Mapping[str, str], dropped: list[str]) -> None:
@@ -298,6 +298,23 @@ class AwsTarget(Target):
             self.data.store(dataset, version, fingerprint, tmp, rows, columns)
         finally:
             tmp.unlink(missing_ok=True)
+        self._known[(dataset, version)] = columns
+        self._view(dataset, version)
+        return rows
+
+    def register_version(self, dataset: str, version: str, fingerprint: str) -> int:
+        """Make the Parquet files a Glue job wrote under the version's prefix a version:
+        read them (rows, columns) and write the marker. Returns the row count."""
+        self._version_name(dataset, version)  # validates the id
+        if self.data.get(dataset, version) is not None:
+            raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
+        files = exp.Literal.string(str(self.data.download(dataset, version) / "*.parquet"))
+        rel = f"read_parquet({files.sql('duckdb')})"
+        con = self.engine().con
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+        row = con.execute(f"SELECT COUNT(*) FROM {rel}").fetchone()
+        rows = int(row[0]) if row else 0
+        self.data.register(dataset, version, fingerprint, rows, columns)
         self._known[(dataset, version)] = columns
         self._view(dataset, version)
         return rows
@@ -386,6 +403,13 @@ class AwsTarget(Target):
         self.catalog_object.write(previous, etag)
 
     # ------------------------------------------------------------------ components
+    def runner_for(self, job_type: str) -> Any:
+        if job_type == "pyspark":
+            from sluice.targets.aws.glue_runs import run_glue_job
+
+            return run_glue_job
+        return None
+
     def components(self) -> AwsComponents:
         """Stacks, Glue jobs, functions and workflows of a release, in this account."""
         from sluice.targets.aws.components import AwsComponents
