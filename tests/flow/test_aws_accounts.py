@@ -37,6 +37,7 @@ COMPONENTS = """
 workflows:
   nightly:
     definition: workflows/nightly.asl.json
+    triggers: [raw.orders]
 functions:
   notify:
     code: functions/notify.py
@@ -127,6 +128,8 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     dev = p.json("deploy", "dev")
     assert set(dev["new_versions"]) == DATASETS
     p.ok("promote", "dev", "staging")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code != 0 and "needs an approval" in refused.err
     p.ok("approve", "prod", user="bob")
     p.ok("promote", "staging", "prod")
 
@@ -179,6 +182,23 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     current = json.loads(s3.get_object(Bucket="acme-retail-prod",
                                        Key="sluice/envs/prod/current.json")["Body"].read())
     assert current["release"] == r1
+    # new orders landing in prod's object store start prod's workflow (through its alias)
+    events = prod.client("events", endpoint_url=aws)
+    (rule,) = events.list_rules(NamePrefix="retail-prod-nightly")["Rules"]
+    assert json.loads(rule["EventPattern"])["detail"]["object"]["key"] == [
+        {"prefix": "sluice/envs/prod/objects/raw/orders/"}]
+    (run,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert run["Arn"].endswith(":stateMachine:retail-prod-nightly:live")
+    # prod's subscribers heard every step: an approval request, approvals, deploys, rollback
+    from moto.sns.models import sns_backends
+
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNTS['prod']}:sluice-retail-prod"
+    sent = [json.loads(n[1]) for n in
+            sns_backends[ACCOUNTS["prod"]]["eu-west-1"].topics[topic].sent_notifications]
+    assert [m["kind"] for m in sent] == ["approval_requested", "approved", "published", "approved", "published",
+                                         "rolled_back"]
+    assert sent[-1]["release"] == r1 and sent[-1]["previous"] == r2
+    assert sent[0]["approve"] == f"sluice approve prod --release {r1} --comment '…'"
     # dev and staging keep release 2
     assert alias_definition(sessions["staging"], aws, "staging")["Comment"] == "notify, v2"
     status = {row["env"]: row for row in p.json("status")}
@@ -191,7 +211,9 @@ S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket",
               "ListObjectsV2": "ListBucket", "DeleteObjects": "DeleteObject",
               "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
               "CompleteMultipartUpload": "PutObject", "PutBucketEncryption":
-              "PutEncryptionConfiguration"}
+              "PutEncryptionConfiguration",
+              "GetBucketNotificationConfiguration": "GetBucketNotification",
+              "PutBucketNotificationConfiguration": "PutBucketNotification"}
 PREFIX = {"stepfunctions": "states", "sfn": "states"}
 
 

@@ -18,6 +18,8 @@ class Workflow(ConfigModel):
     description: str | None = None
     #: the state machine's execution role (default: the aws target's ``execution_role``)
     role: str | None = None
+    #: sources whose new files start the workflow (an EventBridge rule on their S3 prefix)
+    triggers: list[DatasetKey] = Field(default_factory=list)
 
 
 class Stack(ConfigModel):

@@ -240,6 +240,8 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     state.event("published", env=env, release_id=manifest.id,
                 actor=state.get_deployment(dep).actor,
                 payload={"deployment": dep, "versions": new_versions})
+    ws.notify(env, "published", release=manifest.id, deployment=dep,
+              actor=state.get_deployment(dep).actor, versions=new_versions)
     return outcome
 
 
@@ -352,6 +354,8 @@ def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
         record = state.get_deployment(dep)
         state.event("deploy_failed", env=env, actor=record.actor, release_id=record.release_id,
                     payload={"deployment": dep, "reason": message})
+        ws.notify(env, "deploy_failed", release=record.release_id, deployment=dep,
+                  actor=record.actor, reason=message)
 
 
 def _restore(ws: Workspace, env: str, dep: int) -> None:

@@ -67,6 +67,9 @@ def check_gates(ws: Workspace, source: str, dest: str) -> str:
             raise GateError(f"release {live.release_id} has no passing checks",
                             tip="run  sluice check  and build the release after it passes")
     if protection.approval_required and not ws.state.is_approved(dest, live.release_id):
+        ws.notify(dest, "approval_requested", release=live.release_id, source=source,
+                  actor=current_actor(),
+                  approve=f"sluice approve {dest} --release {live.release_id} --comment '…'")
         raise GateError(
             f"{dest} is protected: release {live.release_id} needs an approval",
             tip=f"sluice approve {dest} --release {live.release_id} --comment '…'",
@@ -184,6 +187,8 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
     ws.state.record_approval(rec)
     ws.state.event("approved" if approve else "rejected", env=env, actor=actor,
                    release_id=release_id, payload={"comment": comment})
+    ws.notify(env, "approved" if approve else "rejected", release=release_id, actor=actor,
+              comment=comment)
     return rec
 
 
@@ -254,6 +259,8 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
             message=f"rolled back from {live.release_id}", event_kind="rolled_back",
             actor=current_actor(), payload={"from": live.release_id, "undone": undone},
         )
+        ws.notify(env, "rolled_back", release=goal.release_id, previous=live.release_id,
+                  actor=current_actor(), undone=undone)
         return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions),
                                undone)
     finally:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, load_project
 from sluice.errors import ConfigError
@@ -81,8 +81,18 @@ class Workspace:
             options = spec.model_dump(exclude={"type"})
             if spec.type == "aws":
                 options["actor"] = current_actor()  # names the assumed-role session
+                options["project"] = cfg.project  # names the SNS topic and resources
             self._targets[env] = create_target(spec.type, env, self.home, **options)
         return self._targets[env]
+
+    def notify(self, env: str, kind: str, **payload: Any) -> None:
+        """Tell ``env``'s subscribers (the target's channel). Never fails the caller: a
+        failure to notify is recorded as a ``notify_failed`` event."""
+        try:
+            self.target(env).notify(kind, payload)
+        except Exception as exc:
+            self.state.event("notify_failed", env=env,
+                             payload={"kind": kind, "error": str(exc)[:500]})
 
     def owner(self) -> str:
         return f"{current_actor()}@{socket.gethostname()}:{os.getpid()}"

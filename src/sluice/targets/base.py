@@ -124,6 +124,12 @@ class Target(ABC):
     def objects_url(self) -> str:
         """Where the environment's object storage is, for messages."""
 
+    def notify(self, kind: str, payload: Mapping[str, Any]) -> None:
+        """Tell the environment's subscribers about an event (``published``,
+        ``deploy_failed``, ``rolled_back``, ``approval_requested``…); a no-op where the
+        target has no notification channel (on AWS: the environment's SNS topic)."""
+        return None
+
     def runner_for(self, job_type: str) -> Any:
         """A job runner of the target's own for a job type (the aws target runs ``pyspark``
         jobs on Glue); None: the deployer's runner for that type."""

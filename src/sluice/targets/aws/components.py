@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, PySparkJob, substitute
 from sluice.errors import ConfigError
-from sluice.targets.aws import functions, gluejobs, stacks, workflows
+from sluice.targets.aws import events, functions, gluejobs, stacks, workflows
 from sluice.targets.aws.session import aws_errors
 
 if TYPE_CHECKING:
@@ -246,6 +247,8 @@ class AwsComponents:
                 self.aws, resource, self.definition(cfg, release_dir, name),
                 self._role(cfg.workflows[name].role, f"workflow {name}"),
                 description=f"release {release_dir.name}")
+            for source in cfg.workflows[name].triggers:
+                self._trigger(cfg, name, source, got.alias_arn)
             return (ComponentChange("workflow", name, resource,
                                     "update" if got.changed else "none"),
                     f"component:workflow:{name}",
@@ -269,6 +272,19 @@ class AwsComponents:
         """Only the Glue jobs: before a deploy runs them, they must be the release's."""
         jobs_only = cfg.model_copy(update={"stacks": {}, "functions": {}, "workflows": {}})
         return self.apply(jobs_only, release_dir, journal)
+
+    def _trigger(self, cfg: ProjectConfig, workflow: str, source: str, alias_arn: str) -> None:
+        """Start the workflow (its live alias) when files land under the source's prefix."""
+        spec = cfg.sources.get(source)
+        if spec is None or spec.path is None:
+            raise ConfigError(f"workflow {workflow}: trigger {source!r} is not a file source",
+                              tip="list sources with a path under workflows.<name>.triggers")
+        folder = re.split(r"[*?\[]", spec.path, maxsplit=1)[0]
+        events.ensure_source_trigger(
+            self.aws, name=f"{self.resource(cfg, workflow)}-{source}".replace(".", "-")[:64],
+            bucket=self.target.bucket, prefix=f"{self.target.root}/objects/{folder}",
+            target_arn=alias_arn, role_arn=self._role(cfg.workflows[workflow].role,
+                                                     f"workflow {workflow}"))
 
     @staticmethod
     def _journal(batch: list[Future[tuple[ComponentChange, str, dict[str, Any]]]],

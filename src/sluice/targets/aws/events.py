@@ -46,14 +46,30 @@ def source_rule_pattern(bucket: str, prefix: str) -> dict[str, Any]:
 def ensure_source_trigger(aws: AwsSession, *, name: str, bucket: str, prefix: str,
                           target_arn: str, role_arn: str) -> str:
     """A rule that starts ``target_arn`` (a state machine) when objects land under
-    ``s3://bucket/prefix``; the bucket's EventBridge notifications are switched on."""
+    ``s3://bucket/prefix``; the bucket's EventBridge notifications are switched on. What is
+    already so is left alone (no write call)."""
+    from botocore.exceptions import ClientError
+
     events, s3 = aws.client("events"), aws.client("s3")
+    pattern = source_rule_pattern(bucket, prefix)
+    target = {"Id": "run", "Arn": target_arn, "RoleArn": role_arn}
     with aws_errors(f"trigger {name}"):
-        s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        try:
+            rule = events.describe_rule(Name=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            rule = None
+        if rule is not None and json.loads(rule.get("EventPattern", "{}")) == pattern \
+                and rule.get("State") == "ENABLED" \
+                and events.list_targets_by_rule(Rule=name)["Targets"] == [target]:
+            return str(rule["Arn"])
+        if "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(
+                Bucket=bucket):
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
         rule_arn = events.put_rule(Name=name, State="ENABLED",
                                    EventPattern=json.dumps(source_rule_pattern(bucket, prefix)),
                                    Description=f"sluice: new data under s3://{bucket}/{prefix}")
-        events.put_targets(Rule=name, Targets=[{"Id": "run", "Arn": target_arn,
-                                                "RoleArn": role_arn}])
+        events.put_targets(Rule=name, Targets=[target])
     return str(rule_arn["RuleArn"])

@@ -86,6 +86,14 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                           f"arn:aws:states:{region}:{account}:execution:{named}:*")))
         out.append(Grant("StepFunctionsList", "finding a workflow by name",
                          ("states:ListStateMachines",), ("*",)))
+        if any(w.triggers for w in cfg.workflows.values()):
+            rule = f"arn:aws:events:{region}:{account}:rule/{named}"
+            out.append(Grant("Triggers", "new source files start workflows",
+                             ("events:DescribeRule", "events:PutRule", "events:PutTargets",
+                              "events:ListTargetsByRule"), (rule,)))
+            out.append(Grant("BucketEvents", "the bucket sends object events to EventBridge",
+                             ("s3:GetBucketNotification", "s3:PutBucketNotification"),
+                             (bucket,)))
     if cfg.functions:
         fn = f"arn:aws:lambda:{region}:{account}:function:{named}"
         out.append(Grant("Lambda", "functions: code, configuration, versions, the live alias",
@@ -127,7 +135,7 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                               f"arn:aws:redshift:{region}:{account}:dbname:{rs.cluster}/"
                               f"{rs.database}")))
     out.append(Grant("Notifications", "deployment events and approval requests",
-                     ("sns:CreateTopic", "sns:Publish"),
+                     ("sns:CreateTopic", "sns:TagResource", "sns:Publish"),
                      (f"arn:aws:sns:{region}:{account}:{topic_name(cfg.project, env)}",)))
     return out
 

@@ -74,7 +74,8 @@ class AwsTarget(Target):
                  kms_key_id: str | None = None, endpoint_url: str | None = None,
                  glue_database_prefix: str | None = None,
                  redshift: Mapping[str, Any] | None = None, actor: str = "deployer",
-                 execution_role: str | None = None, **_: Any) -> None:
+                 execution_role: str | None = None, project: str = "sluice",
+                 **_: Any) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
             raise SluiceError(f"invalid environment name {env!r}")
         self.env, self.bucket = env, bucket
@@ -97,6 +98,8 @@ class AwsTarget(Target):
                                else glue_database_prefix)
         self.redshift = RedshiftTarget(**redshift) if redshift else None
         self.execution_role = execution_role
+        self.project = project
+        self._topic: str | None = None
         self._bucket_ready = False
         self._engine: DuckDBEngine | None = None
         self._views: set[tuple[str, str]] = set()  # version views created in the engine
@@ -401,6 +404,16 @@ class AwsTarget(Target):
             else:
                 self.glue.drop(dataset)
         self.catalog_object.write(previous, etag)
+
+    # ------------------------------------------------------------------ notifications
+    def notify(self, kind: str, payload: Mapping[str, Any]) -> None:
+        """Publish to the environment's SNS topic (``sluice-<project>-<env>``, created on
+        first use): JSON with ``kind``/``env`` message attributes to filter on."""
+        from sluice.targets.aws.events import ensure_topic, notify
+
+        if self._topic is None:
+            self._topic = ensure_topic(self.aws, self.project, self.env)
+        notify(self.aws, self._topic, kind, self.env, payload)
 
     # ------------------------------------------------------------------ components
     def runner_for(self, job_type: str) -> Any:
