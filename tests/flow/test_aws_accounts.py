@@ -195,8 +195,8 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     topic = f"arn:aws:sns:eu-west-1:{ACCOUNTS['prod']}:sluice-retail-prod"
     sent = [json.loads(n[1]) for n in
             sns_backends[ACCOUNTS["prod"]]["eu-west-1"].topics[topic].sent_notifications]
-    assert [m["kind"] for m in sent] == ["approval_requested", "approved", "published", "approved", "published",
-                                         "rolled_back"]
+    assert [m["kind"] for m in sent] == ["approval_requested", "approved", "published",
+                                         "approved", "published", "rolled_back"]
     assert sent[-1]["release"] == r1 and sent[-1]["previous"] == r2
     assert sent[0]["approve"] == f"sluice approve prod --release {r1} --comment '…'"
     # dev and staging keep release 2
