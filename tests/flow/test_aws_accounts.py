@@ -46,6 +46,10 @@ stacks:
   landing:
     template: stacks/landing.yaml
     parameters: {Env: "${env}"}
+crawlers:
+  raw_orders:
+    sources: [raw.orders]
+    database: raw
 """
 
 
@@ -124,7 +128,7 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     plan = p.json("plan", "dev")
     assert {(c["kind"], c["name"], c["action"]) for c in plan["components"]} == {
         ("stack", "landing", "create"), ("function", "notify", "create"),
-        ("workflow", "nightly", "create")}
+        ("workflow", "nightly", "create"), ("crawler", "raw_orders", "create")}
     dev = p.json("deploy", "dev")
     assert set(dev["new_versions"]) == DATASETS
     p.ok("promote", "dev", "staging")
@@ -149,6 +153,11 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
         stack = s.client("cloudformation", endpoint_url=aws).describe_stacks(
             StackName=f"retail-{env}-landing")["Stacks"][0]
         assert stack["StackStatus"] == "CREATE_COMPLETE"
+        crawler = s.client("glue", endpoint_url=aws).get_crawler(
+            Name=f"retail-{env}-raw-orders")["Crawler"]
+        assert crawler["DatabaseName"] == "raw"
+        assert crawler["Targets"]["S3Targets"] == [
+            {"Path": f"s3://acme-retail-{env}/sluice/envs/{env}/objects/raw/orders/"}]
         assert s.client("lambda", endpoint_url=aws).get_alias(
             FunctionName=f"retail-{env}-notify", Name="live")["FunctionVersion"] == "1"
     prod_r1 = glue_locations(sessions["prod"], aws)
@@ -162,7 +171,7 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
     plan = p.json("plan", "dev")
     assert {(c["kind"], c["name"]): c["action"] for c in plan["components"]} == {
         ("stack", "landing"): "none", ("function", "notify"): "none",
-        ("workflow", "nightly"): "update"}
+        ("workflow", "nightly"): "update", ("crawler", "raw_orders"): "none"}
     p.ok("deploy", "dev")
     p.ok("promote", "dev", "staging")
     p.ok("approve", "prod", user="bob")

@@ -35,6 +35,16 @@ class Stack(ConfigModel):
     monitoring_minutes: int = Field(default=0, ge=0, le=180)
 
 
+class Crawler(ConfigModel):
+    """A Glue crawler cataloguing sources' files into a Glue database (aws target)."""
+
+    sources: list[DatasetKey] = Field(min_length=1)
+    database: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    schedule: str | None = None  # e.g. cron(0 5 * * ? *)
+    role: str | None = None  # default: the aws target's ``execution_role``
+    description: str | None = None
+
+
 class Shift(ConfigModel):
     """How a Lambda alias moves to a new version: all at once, a canary share for some
     minutes, or linear steps; the function's ``alarms`` are watched throughout."""

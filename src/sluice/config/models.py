@@ -33,6 +33,7 @@ from sluice.config.base import (
 from sluice.config.components import (
     Acknowledgement,
     Checks,
+    Crawler,
     Function,
     Migrations,
     Stack,
@@ -109,6 +110,7 @@ class ProjectConfig(ConfigModel):
     workflows: dict[Name, Workflow] = Field(default_factory=dict)
     stacks: dict[Name, Stack] = Field(default_factory=dict)
     functions: dict[Name, Function] = Field(default_factory=dict)
+    crawlers: dict[Name, Crawler] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
     migrations: Migrations = Field(default_factory=Migrations)
 

@@ -212,8 +212,10 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
             raise AuditFailed(outcome.audits, outcome.skipped)
         if deployer is not None:  # stacks, Glue jobs, functions, workflows: just before publish
             step("components", "started")
-            landed = deployer.apply(cfg, release_dir, lambda name, detail: step(
-                name, "done", detail), glue_jobs=not runs_glue)
+            landed = deployer.apply(
+                cfg, release_dir, lambda name, detail: step(name, "done", detail),
+                on_event=lambda line: on_step(f"stack {line}", "event"),  # streamed as they come
+                glue_jobs=not runs_glue)
             step("components", "done", {"changed": [f"{c.kind}:{c.name}" for c in landed
                                                     if c.action != "none"]})
         step("publish", "started", {"versions": new_versions})

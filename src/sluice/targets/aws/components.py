@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, PySparkJob, substitute
 from sluice.errors import ConfigError
-from sluice.targets.aws import events, functions, gluejobs, stacks, workflows
+from sluice.targets.aws import crawlers, events, functions, gluejobs, stacks, workflows
 from sluice.targets.aws.session import aws_errors
 
 if TYPE_CHECKING:
@@ -147,6 +147,23 @@ class AwsComponents:
         for value in node.values():
             self._resolve(value, cfg, jobs, fns)
 
+    def crawler_specs(self, cfg: ProjectConfig) -> dict[str, crawlers.CrawlerSpec]:
+        out = {}
+        for name, cr in sorted(cfg.crawlers.items()):
+            paths = []
+            for source in cr.sources:
+                spec = cfg.sources.get(source)
+                if spec is None or spec.path is None:
+                    raise ConfigError(f"crawler {name}: {source!r} is not a file source",
+                                      tip="list sources with a path under crawlers.<name>")
+                folder = re.split(r"[*?\[]", spec.path, maxsplit=1)[0]
+                paths.append(f"s3://{self.target.bucket}/{self.target.root}/objects/{folder}")
+            out[name] = crawlers.CrawlerSpec(
+                name=self.resource(cfg, name), role_arn=self._role(cr.role, f"crawler {name}"),
+                database=self.target.glue.database_prefix + cr.database,
+                paths=tuple(paths), schedule=cr.schedule, description=cr.description or "")
+        return out
+
     def _stack_plan(self, cfg: ProjectConfig, release_dir: Path, name: str) -> stacks.StackPlan:
         st = cfg.stacks[name]
         return stacks.plan_stack(self.aws, self.resource(cfg, name),
@@ -183,6 +200,10 @@ class AwsComponents:
             name, spec = item
             return ComponentChange("function", name, spec.name, functions.planned(self.aws, spec))
 
+        def crawl(item: tuple[str, crawlers.CrawlerSpec]) -> ComponentChange:
+            name, spec = item
+            return ComponentChange("crawler", name, spec.name, crawlers.planned(self.aws, spec))
+
         def wf(name: str) -> ComponentChange:
             resource = self.resource(cfg, name)
             role = self._role(cfg.workflows[name].role, f"workflow {name}")
@@ -192,6 +213,7 @@ class AwsComponents:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             changes += pool.map(glue, self.glue_specs(cfg, release_dir).items())
             changes += pool.map(fn, self.function_specs(cfg, release_dir).items())
+            changes += pool.map(crawl, self.crawler_specs(cfg).items())
             changes += pool.map(wf, sorted(cfg.workflows))
         return changes
 
@@ -241,6 +263,13 @@ class AwsComponents:
                     {"changed": got.changed, "resource": spec.name, "version": got.version,
                      "previous": got.previous_version})
 
+        def crawl(item: tuple[str, crawlers.CrawlerSpec]) -> Landed:
+            name, spec = item
+            changed = crawlers.deploy_crawler(self.aws, spec)
+            return (ComponentChange("crawler", name, spec.name,
+                                    "update" if changed else "none"),
+                    f"component:crawler:{name}", {"changed": changed})
+
         def wf(name: str) -> Landed:
             resource = self.resource(cfg, name)
             got = workflows.deploy_workflow(
@@ -257,11 +286,13 @@ class AwsComponents:
 
         glue_specs = self.glue_specs(cfg, release_dir) if glue_jobs else {}
         function_specs = self.function_specs(cfg, release_dir)
+        crawler_specs = self.crawler_specs(cfg)
         if glue_specs:
             gluejobs.upload_launcher(self.aws, self.target.bucket, self.target.prefix, extra)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             done += self._journal([pool.submit(glue, i) for i in glue_specs.items()]
-                                  + [pool.submit(fn, i) for i in function_specs.items()],
+                                  + [pool.submit(fn, i) for i in function_specs.items()]
+                                  + [pool.submit(crawl, i) for i in crawler_specs.items()],
                                   journal)
             # workflows last: they run the jobs and functions
             done += self._journal([pool.submit(wf, n) for n in sorted(cfg.workflows)], journal)
@@ -270,7 +301,8 @@ class AwsComponents:
     def apply_glue_jobs(self, cfg: ProjectConfig, release_dir: Path,
                         journal: Journal) -> list[ComponentChange]:
         """Only the Glue jobs: before a deploy runs them, they must be the release's."""
-        jobs_only = cfg.model_copy(update={"stacks": {}, "functions": {}, "workflows": {}})
+        jobs_only = cfg.model_copy(update={"stacks": {}, "functions": {}, "workflows": {},
+                                           "crawlers": {}})
         return self.apply(jobs_only, release_dir, journal)
 
     def _trigger(self, cfg: ProjectConfig, workflow: str, source: str, alias_arn: str) -> None:

@@ -68,12 +68,18 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                       "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                       "glue:DeleteTable"),
                      (f"{glue}:catalog", f"{glue}:database/{db_prefix}*",
-                      f"{glue}:table/{db_prefix}*/*")))
+                      f"{glue}:table/{db_prefix}*/*")
+                     + tuple(f"{glue}:database/{db_prefix}{c.database}"
+                             for c in cfg.crawlers.values())))
     roles = _execution_roles(cfg, spec)
     if any(isinstance(j, PySparkJob) for j in cfg.jobs.values()):
         out.append(Grant("GlueJobs", "a Glue job per PySpark job",
                          ("glue:GetJob", "glue:CreateJob", "glue:UpdateJob", "glue:TagResource",
                           "glue:StartJobRun", "glue:GetJobRun"), (f"{glue}:job/{named}",)))
+    if cfg.crawlers:
+        out.append(Grant("GlueCrawlers", "crawlers over sources",
+                         ("glue:GetCrawler", "glue:CreateCrawler", "glue:UpdateCrawler"),
+                         (f"{glue}:crawler/{named}",)))
     if cfg.workflows:
         machine = f"arn:aws:states:{region}:{account}:stateMachine:{named}"
         out.append(Grant("StepFunctions", "workflows: versions and the live alias",
@@ -144,8 +150,10 @@ def _execution_roles(cfg: ProjectConfig, spec: AwsTarget) -> set[str]:
     roles = {w.role for w in cfg.workflows.values() if w.role}
     roles |= {f.role for f in cfg.functions.values() if f.role}
     roles |= {j.glue.role for j in cfg.jobs.values() if isinstance(j, PySparkJob) and j.glue.role}
+    roles |= {c.role for c in cfg.crawlers.values() if c.role}
     uses_default = (any(not w.role for w in cfg.workflows.values())
                     or any(not f.role for f in cfg.functions.values())
+                    or any(not c.role for c in cfg.crawlers.values())
                     or any(isinstance(j, PySparkJob) and not j.glue.role
                            for j in cfg.jobs.values()))
     if uses_default and spec.execution_role:
