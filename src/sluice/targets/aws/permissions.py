@@ -68,9 +68,7 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                       "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                       "glue:DeleteTable"),
                      (f"{glue}:catalog", f"{glue}:database/{db_prefix}*",
-                      f"{glue}:table/{db_prefix}*/*")
-                     + tuple(f"{glue}:database/{db_prefix}{c.database}"
-                             for c in cfg.crawlers.values())))
+                      f"{glue}:table/{db_prefix}*/*")))
     roles = _execution_roles(cfg, spec)
     if any(isinstance(j, PySparkJob) for j in cfg.jobs.values()):
         out.append(Grant("GlueJobs", "a Glue job per PySpark job",
