@@ -220,7 +220,7 @@ S3_ACTIONS = {"HeadObject": "GetObject", "HeadBucket": "ListBucket",
               "ListObjectsV2": "ListBucket", "DeleteObjects": "DeleteObject",
               "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
               "CompleteMultipartUpload": "PutObject", "PutBucketEncryption":
-              "PutEncryptionConfiguration",
+              "PutEncryptionConfiguration", "GetBucketEncryption": "GetEncryptionConfiguration",
               "GetBucketNotificationConfiguration": "GetBucketNotification",
               "PutBucketNotificationConfiguration": "PutBucketNotification"}
 PREFIX = {"stepfunctions": "states", "sfn": "states"}
@@ -292,3 +292,46 @@ def test_doctor_checks_credentials_bucket_role_and_permissions(on_aws: Project,
     result = p.sluice("doctor", "dev")
     assert result.code == 1
     assert "missing does not exist" in result.out
+
+
+def test_run_starts_the_live_workflow_follows_it_and_audits(on_aws: Project, aws: str) -> None:
+    from botocore.stub import ANY, Stubber
+
+    from sluice.flow.workflow_runs import run_workflow
+
+    p = on_aws
+    release = p.release()
+    with p.workspace() as ws:
+        ws.target("dev").load_objects(p.root / "data")
+    p.deploy("dev", release)
+    machine = f"arn:aws:states:eu-west-1:{ACCOUNTS['dev']}:stateMachine:retail-dev-nightly"
+    with p.workspace() as ws:
+        sfn = ws.target("dev").aws.client("stepfunctions")  # type: ignore[attr-defined]
+        for status, extra in (("SUCCEEDED", {"output": "{}"}),
+                              ("FAILED", {"error": "Lambda.Unknown", "cause": "boom"})):
+            execution = f"arn:aws:states:eu-west-1:{ACCOUNTS['dev']}:execution:x:{status}"
+            with Stubber(sfn) as stub:
+                stub.add_response("describe_state_machine", {
+                    "stateMachineArn": machine, "name": "retail-dev-nightly",
+                    "definition": "{}", "roleArn": "arn:aws:iam::111111111111:role/x",
+                    "type": "STANDARD", "creationDate": "2026-01-01T00:00:00Z"},
+                    {"stateMachineArn": machine})
+                stub.add_response("start_execution", {
+                    "executionArn": execution, "startDate": "2026-01-01T00:00:00Z"}, {
+                    "stateMachineArn": f"{machine}:live", "name": ANY,
+                    "input": json.dumps({"env": "dev", "release": release})})
+                for state in ("RUNNING", status):
+                    stub.add_response("describe_execution", {
+                        "executionArn": execution, "stateMachineArn": machine,
+                        "status": state, "startDate": "2026-01-01T00:00:00Z",
+                        **(extra if state == status else {})}, {"executionArn": execution})
+                waits: list[float] = []
+                run = run_workflow(ws, "dev", "nightly", sleep=waits.append)
+                stub.assert_no_pending_responses()
+            assert (run.status, run.execution, waits) == (status, execution, [1.0])
+            if status == "SUCCEEDED":  # then what dev serves is audited where it lives
+                assert run.passed
+                assert {a.dataset for a in run.audits} == DATASETS
+            else:
+                assert not run.passed and run.audits == []
+                assert (run.error, run.cause) == ("Lambda.Unknown", "boom")

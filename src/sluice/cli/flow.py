@@ -95,6 +95,26 @@ def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
                    f"{len(plan.jobs) - len(plan.recompute)} jobs reused)", style="green"))
 
 
+def _run_workflow(env: str, name: str, as_json: bool) -> int:
+    from sluice.flow.workflow_runs import run_workflow
+
+    with _workspace() as ws, err.status(f"running workflow {name} in {env}"):
+        run = run_workflow(ws, env, name)
+    if as_json:
+        _emit(run.to_dict())
+        return 0 if run.passed else 1
+    style = "green" if run.status == "SUCCEEDED" else "red"
+    out.print(Text(f"{env}: workflow {name} {run.status} ({run.execution})", style=style))
+    if run.error or run.cause:
+        out.print(Text(f"  {run.error}: {run.cause}", style="red"))
+    for a in run.audits:
+        mark = "[green]✓[/]" if a.passed else "[red]✗[/]"
+        out.print(f"  {mark} audit {a.dataset}@{a.version}")
+        for failure in a.failures():
+            out.print(Text(f"      {failure}", style="red"))
+    return 0 if run.passed else 1
+
+
 def register(app: typer.Typer) -> None:
     """Add the flow commands to the root app."""
 
@@ -211,8 +231,13 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     @guarded
     def run_cmd(env: Annotated[str, typer.Argument(help="Environment.")], wait: WaitOpt = 0.0,
+                workflow: Annotated[str | None, typer.Option(
+                    help="On AWS: start this deployed workflow, follow it, then audit what "
+                         "the environment serves.")] = None,
                 as_json: JsonOpt = False) -> int:
         """Run the live release's pipeline on ENV's current inputs (write-audit-publish)."""
+        if workflow is not None:
+            return _run_workflow(env, workflow, as_json)
         with _workspace() as ws, _progress(f"running {env}", as_json) as step:
             live = ws.state.live(env)
             if live is None:

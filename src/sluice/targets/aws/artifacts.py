@@ -58,11 +58,23 @@ class S3Artifacts:
             if state != "Enabled":
                 s3.put_bucket_versioning(Bucket=self.bucket,
                                          VersioningConfiguration={"Status": "Enabled"})
-        if self.kms_key_id:
+        if self.kms_key_id and not self._encrypted_by_default(s3):
             with aws_errors(f"set default encryption of {self.bucket}"):
                 s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {
                         "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.kms_key_id}}]})
+
+    def _encrypted_by_default(self, s3: Any) -> bool:
+        """Whether the bucket's default encryption is already SSE-KMS with our key."""
+        from botocore.exceptions import ClientError
+
+        try:
+            rules = s3.get_bucket_encryption(Bucket=self.bucket)[
+                "ServerSideEncryptionConfiguration"]["Rules"]
+        except ClientError:
+            return False
+        return any(r.get("ApplyServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+                   == self.kms_key_id for r in rules)
 
     def has_blob(self, digest: str) -> bool:
         from botocore.exceptions import ClientError

@@ -10,6 +10,7 @@ project's script (``--sluice_script``) with the arguments it gets locally; see
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +52,13 @@ def script_key(prefix: str, spec: GlueJobSpec) -> str:
     return content_key(prefix, spec.script, spec.script_name)
 
 
+@functools.cache
+def _launcher() -> bytes:
+    return LAUNCHER.read_bytes()
+
+
 def launcher_key(prefix: str) -> str:
-    return content_key(prefix, LAUNCHER.read_bytes(), "sluice_glue_launcher.py")
+    return content_key(prefix, _launcher(), "sluice_glue_launcher.py")
 
 
 def job_update(spec: GlueJobSpec, bucket: str, prefix: str) -> dict[str, Any]:
@@ -99,7 +105,7 @@ def upload_once(aws: AwsSession, bucket: str, key: str, body: bytes,
 def upload_launcher(aws: AwsSession, bucket: str, prefix: str,
                     extra: dict[str, Any] | None = None) -> bool:
     """The launcher every Glue job runs (once per bucket and launcher version)."""
-    return upload_once(aws, bucket, launcher_key(prefix), LAUNCHER.read_bytes(), extra)
+    return upload_once(aws, bucket, launcher_key(prefix), _launcher(), extra)
 
 
 def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
@@ -109,20 +115,24 @@ def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec
     from botocore.exceptions import ClientError
 
     glue = aws.client("glue")
-    uploaded = upload_once(aws, bucket, script_key(prefix, spec), spec.script, extra)
     wanted = job_update(spec, bucket, prefix)
     location = wanted["DefaultArguments"]["--sluice_script"]
     with aws_errors(f"deploy Glue job {spec.name}"):
         try:
-            live = glue.get_job(JobName=spec.name)["Job"]
+            live: dict[str, Any] | None = glue.get_job(JobName=spec.name)["Job"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
                 raise
+            live = None
+    if live is not None and _same(live, wanted):
+        # the live job names this content-addressed script, so S3 has it: nothing to write
+        return GlueJobDeploy(spec.name, location, False, False)
+    uploaded = upload_once(aws, bucket, script_key(prefix, spec), spec.script, extra)
+    with aws_errors(f"deploy Glue job {spec.name}"):
+        if live is None:
             glue.create_job(Name=spec.name, Tags={"sluice:job": spec.name}, **wanted)
-            return GlueJobDeploy(spec.name, location, True, uploaded)
-        if _same(live, wanted):
-            return GlueJobDeploy(spec.name, location, False, uploaded)
-        glue.update_job(JobName=spec.name, JobUpdate=wanted)
+        else:
+            glue.update_job(JobName=spec.name, JobUpdate=wanted)
     return GlueJobDeploy(spec.name, location, True, uploaded)
 
 

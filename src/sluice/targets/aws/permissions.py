@@ -50,7 +50,8 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
         Grant("Bucket", "releases and dataset versions live in the bucket",
               ("s3:CreateBucket", "s3:ListBucket", "s3:GetBucketVersioning",
                "s3:PutBucketVersioning",
-               "s3:GetBucketLocation") + (("s3:PutEncryptionConfiguration",)
+               "s3:GetBucketLocation") + (("s3:GetEncryptionConfiguration",
+                                            "s3:PutEncryptionConfiguration")
                                            if spec.kms_key_id else ()),
               (bucket,)),
         Grant("Objects", "release bundles, scripts, versions, the catalog and sources",

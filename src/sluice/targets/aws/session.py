@@ -6,6 +6,7 @@ adaptive backoff; AccessDenied becomes an error naming the refused action and re
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ class AwsSession:
         self.name = session_name(env, actor, deployment)
         self._session: Any = None
         self._clients: dict[str, Any] = {}
+        self._account: str | None = None
+        # boto3 sessions are not safe for concurrent client(): one client per service, made
+        # under the lock, shared by the deploy's threads (botocore clients are thread-safe)
+        self._lock = threading.Lock()
 
     def _boto(self) -> Any:
         if self._session is None:
@@ -74,10 +79,21 @@ class AwsSession:
         return self._session
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._boto().client(
-                service, endpoint_url=self.settings.endpoint_url, config=_config())
-        return self._clients[service]
+        found = self._clients.get(service)
+        if found is None:
+            with self._lock:
+                found = self._clients.get(service)
+                if found is None:
+                    found = self._boto().client(service, endpoint_url=self.settings.endpoint_url,
+                                                config=_config())
+                    self._clients[service] = found
+        return found
+
+    def account(self) -> str:
+        """The account the session acts in (asked once)."""
+        if self._account is None:
+            self._account = self.identity()["account"]
+        return self._account
 
     def identity(self) -> dict[str, str]:
         with aws_errors("sts:GetCallerIdentity"):

@@ -5,9 +5,11 @@ whose definition did not change is left alone: no write call at all."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sluice.targets.aws.session import AwsSession, aws_errors
+from sluice.targets.aws.session import AwsError, AwsSession, aws_errors
 
 ALIAS = "live"
 
@@ -30,12 +32,19 @@ def _same(a: str, b: str) -> bool:
 
 
 def _find(aws: AwsSession, name: str) -> str | None:
-    sfn = aws.client("stepfunctions")
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return str(machine["stateMachineArn"])
-    return None
+    """The state machine's ARN, if it exists (one DescribeStateMachine, not a listing of the
+    account's machines)."""
+    from botocore.exceptions import ClientError
+
+    arn = f"arn:aws:states:{aws.settings.region}:{aws.account()}:stateMachine:{name}"
+    try:
+        aws.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"StateMachineDoesNotExist",
+                                                          "ResourceNotFound"}:
+            return None
+        raise
+    return arn
 
 
 def _alias_target(aws: AwsSession, alias_arn: str) -> str | None:
@@ -113,3 +122,44 @@ def point_alias(aws: AwsSession, alias_arn: str, version_arn: str) -> None:
         aws.client("stepfunctions").update_state_machine_alias(
             stateMachineAliasArn=alias_arn,
             routingConfiguration=[{"stateMachineVersionArn": version_arn, "weight": 100}])
+
+
+@dataclass(frozen=True)
+class Execution:
+    arn: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    error: str = ""
+    cause: str = ""
+    output: str = ""
+
+
+def execute(aws: AwsSession, alias_arn: str, name: str, payload: str, *,
+            sleep: Callable[[float], None] = time.sleep, timeout: float = 4 * 3600) -> Execution:
+    """Start an execution through the alias and follow it (backoff up to 30 s) to its end."""
+    sfn = aws.client("stepfunctions")
+    with aws_errors(f"start {alias_arn}"):
+        arn = str(sfn.start_execution(stateMachineArn=alias_arn, name=name,
+                                      input=payload)["executionArn"])
+    pause, waited = 1.0, 0.0
+    while True:
+        with aws_errors(f"follow execution {arn}"):
+            found = sfn.describe_execution(executionArn=arn)
+        if found["status"] not in {"RUNNING", "PENDING_REDRIVE"}:
+            return Execution(arn, str(found["status"]), str(found.get("error", "")),
+                             str(found.get("cause", "")), str(found.get("output", "")))
+        if waited > timeout:
+            raise AwsError(f"execution {arn} still running after {timeout:.0f}s",
+                           tip="follow it in the Step Functions console")
+        sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 30.0)
+
+
+def alias_arn(aws: AwsSession, name: str, alias: str = ALIAS) -> str:
+    """The live alias of a deployed state machine."""
+    with aws_errors(f"find workflow {name}"):
+        arn = _find(aws, name)
+    if arn is None:
+        raise AwsError(f"workflow {name} is not deployed",
+                       tip="deploy the release first:  sluice deploy ENV")
+    return f"{arn}:{alias}"
