@@ -53,7 +53,7 @@ class AwsSession:
         self._account: str | None = None
         # boto3 sessions are not safe for concurrent client(): one client per service, made
         # under the lock, shared by the deploy's threads (botocore clients are thread-safe)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _boto(self) -> Any:
         if self._session is None:
@@ -91,9 +91,10 @@ class AwsSession:
 
     def account(self) -> str:
         """The account the session acts in (asked once)."""
-        if self._account is None:
-            self._account = self.identity()["account"]
-        return self._account
+        with self._lock:  # concurrent first callers ask STS once
+            if self._account is None:
+                self._account = self.identity()["account"]
+            return self._account
 
     def identity(self) -> dict[str, str]:
         with aws_errors("sts:GetCallerIdentity"):
