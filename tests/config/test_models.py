@@ -226,6 +226,7 @@ def test_an_aws_target_names_its_account_bucket_and_warehouse() -> None:
     ({"region": "eu-west-1", "bucket": "acme", "redshift": {"database": "d"}}, ("redshift",),
      "exactly one of workgroup"),
     ({"region": "eu-west-1", "bucket": "acme", "regoin": "x"}, ("regoin",), "xtra"),
+    ({"region": "eu-west-1", "bucket": "acme", "pyspark": "emr"}, ("pyspark",), "glue"),
 ])
 def test_aws_target_problems_are_located(target: dict[str, Any], where: tuple[str, ...],
                                          words: str) -> None:

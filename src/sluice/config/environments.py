@@ -65,6 +65,9 @@ class AwsTarget(ConfigModel):
     #: share an account never share tables (set "" when each environment has its own account)
     glue_database_prefix: str | None = None
     redshift: RedshiftWarehouse | None = None
+    #: where PySpark jobs run in a deploy: Glue job runs, or local-mode Spark on the deploying
+    #: machine (small jobs, or a local endpoint such as moto whose Glue runs nothing)
+    pyspark: Literal["glue", "local"] = "glue"
     #: the role Glue jobs, state machines and functions run as, unless one names its own
     execution_role: Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] | None \
         = None

@@ -96,6 +96,11 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         raise JobError(f"job {node.name}: Glue run {run_id} of {name} {state}: "
                        f"{run.get('ErrorMessage', 'no error message')}",
                        tip=f"its log is in CloudWatch: /aws-glue/jobs/error, stream {run_id}")
+    for d in node.outputs:
+        if not target.data.has_data(d, version):
+            raise JobError(f"job {node.name}: Glue run {run_id} succeeded but wrote no Parquet "
+                           f"files for {d} at {target.data.url(d, version)}",
+                           tip="write every --output path with df.write.parquet(path)")
     rows = {d: target.register_version(d, version, fingerprint) for d in node.outputs}
     return JobResult(node.name, {d: version for d in node.outputs}, rows,
                      time.perf_counter() - started)

@@ -75,7 +75,7 @@ class AwsTarget(Target):
                  glue_database_prefix: str | None = None,
                  redshift: Mapping[str, Any] | None = None, actor: str = "deployer",
                  execution_role: str | None = None, project: str = "sluice",
-                 **_: Any) -> None:
+                 pyspark: str = "glue", **_: Any) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
             raise SluiceError(f"invalid environment name {env!r}")
         self.env, self.bucket = env, bucket
@@ -99,6 +99,7 @@ class AwsTarget(Target):
         self.redshift = RedshiftTarget(**redshift) if redshift else None
         self.execution_role = execution_role
         self.project = project
+        self.pyspark = pyspark
         self._topic: str | None = None
         self._bucket_ready = False
         self._engine: DuckDBEngine | None = None
@@ -417,7 +418,7 @@ class AwsTarget(Target):
 
     # ------------------------------------------------------------------ components
     def runner_for(self, job_type: str) -> Any:
-        if job_type == "pyspark":
+        if job_type == "pyspark" and self.pyspark == "glue":
             from sluice.targets.aws.glue_runs import run_glue_job
 
             return run_glue_job
