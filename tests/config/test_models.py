@@ -238,6 +238,19 @@ def test_aws_target_problems_are_located(target: dict[str, Any], where: tuple[st
     assert words in msg
 
 
+def test_workflow_triggers_and_crawlers_name_file_sources() -> None:
+    problems = _problems(_project(
+        sources={"raw.orders": {"format": "csv", "path": "raw/orders/*.csv"}},
+        workflows={"nightly": {"definition": "wf.json", "triggers": ["raw.order"]}},
+        crawlers={"raw": {"sources": ["raw.orders", "raw.nope"], "database": "raw"}}))
+    assert problems == [
+        (("workflows", "nightly", "triggers", 0),
+         "'raw.order' is not a source with a path; did you mean 'raw.orders'?"),
+        (("crawlers", "raw", "sources", 1),
+         "'raw.nope' is not a source with a path; did you mean 'raw.orders'?"),
+    ]
+
+
 def test_promotion_defaults_to_file_order_and_next_environment() -> None:
     config = ProjectConfig.model_validate(
         _project(environments={"dev": {}, "staging": {}, "prod": {}, "sandbox": {}})

@@ -133,6 +133,7 @@ class ProjectConfig(ConfigModel):
             + self._column_type_problems()
             + self._job_problems()
             + self._promotion_problems()
+            + self._component_source_problems()
         )
         if problems:
             raise problems_error("ProjectConfig", problems)
@@ -180,6 +181,18 @@ class ProjectConfig(ConfigModel):
                             )
                         )
         return problems
+
+    def _component_source_problems(self) -> list[tuple[Loc, str]]:
+        """Workflow triggers and crawlers name file sources."""
+        files = {qualify(k) for k, v in self.sources.items() if v.path is not None}
+        refs: list[tuple[Loc, str]] = [
+            (("workflows", n, "triggers", i), s) for n, w in self.workflows.items()
+            for i, s in enumerate(w.triggers)]
+        refs += [(("crawlers", n, "sources", i), s) for n, c in self.crawlers.items()
+                 for i, s in enumerate(c.sources)]
+        return [(loc, f"{name!r} is not a source with a path"
+                      + (did_you_mean(name, sorted(files)) or "; declare it under sources"))
+                for loc, name in refs if qualify(name) not in files]
 
     def _job_problems(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []
