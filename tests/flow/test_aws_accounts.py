@@ -335,3 +335,28 @@ def test_run_starts_the_live_workflow_follows_it_and_audits(on_aws: Project, aws
             else:
                 assert not run.passed and run.audits == []
                 assert (run.error, run.cause) == ("Lambda.Unknown", "boom")
+
+
+def test_a_machine_with_a_stale_state_store_is_refused(on_aws: Project, aws: str,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluice.deploy.gc import collect_garbage
+    from sluice.errors import LockError
+
+    p = on_aws
+    release = p.release()
+    with p.workspace() as ws:
+        ws.target("dev").load_objects(p.root / "data")
+    p.deploy("dev", release)
+    served = glue_locations(account(aws, "dev"), aws)
+    # a CI runner with its own (empty) state store builds the same release
+    monkeypatch.setenv("SLUICE_HOME", str(tmp_path / "runner-home"))
+    assert p.release() == release
+    with pytest.raises(LockError, match="another machine deployed it") as info:
+        p.deploy("dev", release)
+    assert info.value.tip is not None and "SLUICE_STATE_URL" in info.value.tip
+    with p.workspace() as ws:  # gc from this state store drops nothing of dev's
+        before = {(v.dataset, v.version) for v in ws.target("dev").versions()}
+        collect_garbage(ws, "dev")
+        assert {(v.dataset, v.version) for v in ws.target("dev").versions()} == before
+    assert glue_locations(account(aws, "dev"), aws) == served  # nothing was touched

@@ -34,7 +34,7 @@ ForceOpt = Annotated[bool, typer.Option(
 
 @contextmanager
 def _session(env: str, *, lock: bool, force: bool = True) -> Iterator[tuple[Workspace, Session]]:
-    from sluice.deploy.deployer import acquire_env_lock
+    from sluice.deploy.deployer import acquire_env_lock, release_env_lock
     from sluice.errors import UsageError
     from sluice.migrations import session_for
 
@@ -52,7 +52,7 @@ def _session(env: str, *, lock: bool, force: bool = True) -> Iterator[tuple[Work
             yield ws, session_for(ws.target(env))
         finally:
             if lock:
-                ws.state.release_lock(env, owner)
+                release_env_lock(ws, env, owner)
     finally:
         ws.close()
 

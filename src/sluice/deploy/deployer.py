@@ -135,14 +135,15 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
     acquire_env_lock(ws, env, owner, wait=wait)
     try:
         recover(ws, env, on_step=on_step)
+        ensure_in_sync(ws, env)
         dep = state.start_deployment(env, manifest.id, kind, actor)
         try:
             return _deploy_locked(ws, env, manifest, dep, force_all, on_step, sample_limit)
         except BaseException as exc:
-            _undo(ws, env, dep, exc)
+            undo_deployment(ws, env, dep, exc)
             raise
     finally:
-        state.release_lock(env, owner)
+        release_env_lock(ws, env, owner)
 
 
 def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,
@@ -166,13 +167,6 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         _migrate(ws, env, dep, release_dir, cfg, step)
     params = dict(cfg.environment(env).parameters)
     deployer = target.components()
-    runs_glue = deployer is not None and target.runner_for("pyspark") is not None and any(
-        graph.jobs[j].type == "pyspark" for j in plan.recompute)
-    if runs_glue:  # the Glue jobs about to run must be this release's
-        step("glue_jobs", "started")
-        deployer.apply_glue_jobs(cfg, release_dir, lambda name, detail: step(
-            name, "done", detail))
-        step("glue_jobs", "done")
     catalog = target.catalog()
     new_versions: dict[str, str] = {}
     outcome = DeployOutcome(env, manifest.id, dep, plan)
@@ -214,8 +208,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
             step("components", "started")
             landed = deployer.apply(
                 cfg, release_dir, lambda name, detail: step(name, "done", detail),
-                on_event=lambda line: on_step(f"stack {line}", "event"),  # streamed as they come
-                glue_jobs=not runs_glue)
+                on_event=lambda line: on_step(f"stack {line}", "event"))  # streamed
             step("components", "done", {"changed": [f"{c.kind}:{c.name}" for c in landed
                                                     if c.action != "none"]})
         step("publish", "started", {"versions": new_versions})
@@ -322,9 +315,10 @@ def component_records(steps: list[StepRecord]) -> dict[str, dict[str, Any]]:
 
 def _undo_components(ws: Workspace, env: str, dep: int) -> str:
     """Put the components deployment ``dep`` changed back as the live release has them."""
-    records = component_records(ws.state.steps(dep))
     deployer = ws.target(env).components()
-    if deployer is None or not any(r.get("changed") for r in records.values()):
+    # once the components step started, any of them may have changed (a stack mid-update, a
+    # canary cut short): make them all what the live release has
+    if deployer is None or not any(s.step == "components" for s in ws.state.steps(dep)):
         return ""
     live = ws.state.live(env)
     if live is None:
@@ -337,7 +331,7 @@ def _undo_components(ws: Workspace, env: str, dep: int) -> str:
     return "; its components were put back"
 
 
-def _undo(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
+def undo_deployment(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
     """Leave the environment exactly as it was before deployment ``dep``."""
     state = ws.state
     message = exc.message if isinstance(exc, SluiceError) else f"{type(exc).__name__}: {exc}"
@@ -454,8 +448,40 @@ def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) 
                                      "reason": f"process {pid} is dead"})
         except LockError:
             pass  # someone else took it over first: queue behind them like anyone else
-    return state.acquire_lock(env, owner, wait_seconds=wait)
+    record = state.acquire_lock(env, owner, wait_seconds=wait)
+    try:  # a remote target's own lock: machines that do not share this state store
+        ws.target(env).acquire_lock(owner)
+    except BaseException:
+        state.release_lock(env, owner)
+        raise
+    return record
+
+
+def release_env_lock(ws: Workspace, env: str, owner: str) -> None:
+    """Release both locks taken by :func:`acquire_env_lock`."""
+    try:
+        ws.target(env).release_lock(owner)
+    finally:
+        ws.state.release_lock(env, owner)
+
+
+def ensure_in_sync(ws: Workspace, env: str) -> None:
+    """Refuse to act on a remote environment that this state store has not seen change: a
+    restore or a gc from a stale view would unpublish or delete another machine's work."""
+    target = ws.target(env)
+    if not target.capabilities.remote:
+        return
+    live = ws.state.live(env)
+    recorded = (live.release_id, live.versions) if live else (None, {})
+    actual = (target.current_release(), target.catalog())
+    if actual != recorded:
+        raise LockError(
+            f"{env} serves release {actual[0] or 'nothing'} with other versions than this "
+            f"state store records (release {recorded[0] or 'nothing'}): another machine "
+            "deployed it",
+            tip="deploy to remote environments with a state store every machine shares: "
+                "SLUICE_STATE_URL=postgresql://…")
 
 
 __all__ = ["KILL_AT_VAR", "AuditFailed", "DeployOutcome", "JobError", "acquire_env_lock", "deploy",
-           "plan_deploy", "recover"]
+           "ensure_in_sync", "plan_deploy", "recover", "release_env_lock", "undo_deployment"]

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluice.deploy.deployer import acquire_env_lock, recover
+from sluice.deploy.deployer import acquire_env_lock, ensure_in_sync, recover, release_env_lock
 from sluice.project.workspace import Workspace
 from sluice.release import list_releases
 
@@ -75,9 +75,10 @@ def _collect_env(ws: Workspace, env: str, retention: int, dry_run: bool) -> GcRe
     try:
         # A crashed deployment's versions must be judged after its rollback, not before.
         report.recovered = recover(ws, env)
+        ensure_in_sync(ws, env)  # a stale view would delete another machine's versions
         _sweep(ws, env, report)
     finally:
-        state.release_lock(env, owner)
+        release_env_lock(ws, env, owner)
     return report
 
 

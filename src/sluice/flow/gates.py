@@ -11,8 +11,11 @@ from sluice.deploy.deployer import (
     acquire_env_lock,
     component_records,
     deploy,
+    ensure_in_sync,
     no_progress,
     recover,
+    release_env_lock,
+    undo_deployment,
 )
 from sluice.errors import SluiceError
 from sluice.project.contracts import contract_changes
@@ -202,6 +205,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
     acquire_env_lock(ws, env, owner)  # like a deploy: a dead local holder is taken over
     try:
         recover(ws, env)  # finish a crashed deployment first, so we start from a known state
+        ensure_in_sync(ws, env)
         live = state.live(env)
         if live is None:
             raise GateError(f"nothing is live in {env}")
@@ -244,16 +248,24 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
                 ) from exc
             raise
         # a crash from here on is finished by the journal: recover() re-points the catalog
-        if not target.release_dir(goal.release_id).is_dir():
-            target.install_release(ws.artifacts, verify_release(ws.artifacts, goal.release_id))
-        deployer = target.components()
-        if deployer is not None:  # aliases back to the versions the goal deployed
-            goal_dir = target.release_dir(goal.release_id)
-            pinned = component_records(state.steps(goal.deployment_id)) \
-                if goal.deployment_id is not None else {}
-            deployer.roll_to(load_project(goal_dir, environment=env), goal_dir, pinned,
-                             lambda name, detail: state.step(dep, name, "done", detail))
-        target.activate_release(goal.release_id)
+        # (and, once `components` is journaled, the components) to the live release
+        try:
+            if not target.release_dir(goal.release_id).is_dir():
+                target.install_release(ws.artifacts,
+                                       verify_release(ws.artifacts, goal.release_id))
+            deployer = target.components()
+            if deployer is not None:  # aliases back to the versions the goal deployed
+                state.step(dep, "components", "started")
+                goal_dir = target.release_dir(goal.release_id)
+                pinned = component_records(state.steps(goal.deployment_id)) \
+                    if goal.deployment_id is not None else {}
+                deployer.roll_to(load_project(goal_dir, environment=env), goal_dir, pinned,
+                                 lambda name, detail: state.step(dep, name, "done", detail))
+                state.step(dep, "components", "done")
+            target.activate_release(goal.release_id)
+        except BaseException as exc:  # leave env as it was: catalog, components, release
+            undo_deployment(ws, env, dep, exc)
+            raise
         state.complete_deployment(
             dep, env, goal.release_id, goal.versions,
             message=f"rolled back from {live.release_id}", event_kind="rolled_back",
@@ -264,7 +276,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
         return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions),
                                undone)
     finally:
-        state.release_lock(env, owner)
+        release_env_lock(ws, env, owner)
 
 
 def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list[str]:

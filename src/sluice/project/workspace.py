@@ -88,8 +88,10 @@ class Workspace:
     def notify(self, env: str, kind: str, **payload: Any) -> None:
         """Tell ``env``'s subscribers (the target's channel). Never fails the caller: a
         failure to notify is recorded as a ``notify_failed`` event."""
+        from sluice.state.redact import redact
+
         try:
-            self.target(env).notify(kind, payload)
+            self.target(env).notify(kind, redact(payload))
         except Exception as exc:
             self.state.event("notify_failed", env=env,
                              payload={"kind": kind, "error": str(exc)[:500]})

@@ -31,6 +31,9 @@ class Capabilities:
     transactional_publish: bool
     #: versions can be read by the engine returned from ``engine()``
     sql_engine: bool
+    #: other machines reach the same storage (AWS): deploys take the target's own lock and
+    #: refuse when the state store is behind what the target serves
+    remote: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,15 @@ class Target(ABC):
     @abstractmethod
     def objects_url(self) -> str:
         """Where the environment's object storage is, for messages."""
+
+    def acquire_lock(self, owner: str, ttl_seconds: float = 3600) -> None:
+        """Lock the environment for every machine (remote targets; the state store's lock
+        covers the machines that share it). Raises LockError when another owner holds it."""
+        return None
+
+    def release_lock(self, owner: str) -> None:
+        """Release a lock taken with :meth:`acquire_lock` (only ``owner``'s)."""
+        return None
 
     def notify(self, kind: str, payload: Mapping[str, Any]) -> None:
         """Tell the environment's subscribers about an event (``published``,

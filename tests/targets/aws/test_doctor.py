@@ -69,3 +69,12 @@ def test_the_policy_grants_only_what_the_project_uses() -> None:
     assert sids["Redshiftserverless"]["Action"] == ["redshift-serverless:GetCredentials"]
     tables = sids["Gluecatalog"]["Resource"]
     assert "arn:aws:glue:eu-west-1:123456789012:table/prod_*/*" in tables
+
+
+def test_a_kms_alias_is_granted_through_the_keys_that_carry_it() -> None:
+    statements = {s["Sid"]: s for s in policy(config(kms_key_id="alias/sluice"),
+                                              "prod")["Statement"]}
+    kms = statements["Kms"]
+    assert kms["Resource"] == "arn:aws:kms:eu-west-1:123456789012:key/*"
+    assert kms["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases":
+                                                             "alias/sluice"}}

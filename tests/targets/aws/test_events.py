@@ -49,3 +49,26 @@ def test_new_data_under_a_source_prefix_triggers_the_workflow(aws: str) -> None:
     assert target["Arn"] == machine
     assert sent == [{"Bucket": "landing",
                      "NotificationConfiguration": {"EventBridgeConfiguration": {}}}]
+
+
+def test_turning_on_eventbridge_keeps_the_bucket_s_other_notifications(aws: str) -> None:
+    from sluice.targets.aws.events import enable_bucket_events
+    from sluice.targets.aws.session import AwsSession, AwsSettings
+
+    s = AwsSession(AwsSettings("eu-west-1", endpoint_url=aws), env="dev", actor="ci")
+    s3, sqs = s.client("s3"), s.client("sqs")
+    s3.create_bucket(Bucket="landing-b", CreateBucketConfiguration={
+        "LocationConstraint": "eu-west-1"})
+    queue = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"],
+                                     AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket="landing-b", NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "theirs", "QueueArn": queue,
+                                 "Events": ["s3:ObjectCreated:*"]}]})
+    enable_bucket_events(s, "landing-b")
+    found = s3.get_bucket_notification_configuration(Bucket="landing-b")
+    assert [q["Id"] for q in found["QueueConfigurations"]] == ["theirs"]
+    # moto stores EventBridge delivery but does not echo it in the GET: ask its backend
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends["123456789012"]["aws"].buckets["landing-b"]
+    assert bucket.notification_configuration.event_bridge is not None

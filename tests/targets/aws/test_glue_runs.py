@@ -76,9 +76,12 @@ def project(tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def play_glue(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Make every Glue run started through sluice do what counts.py does on Glue."""
+def play_glue(monkeypatch: pytest.MonkeyPatch,
+              broken: dict[str, bool] | None = None) -> list[dict[str, Any]]:
+    """Make every Glue run started through sluice do what counts.py does on Glue (with
+    ``broken["on"]``: write a null count, which the contract refuses)."""
     started: list[dict[str, Any]] = []
+    broken = broken if broken is not None else {"on": False}
     make_client = AwsSession.client
 
     def client(self: AwsSession, service: str) -> Any:
@@ -99,8 +102,9 @@ def play_glue(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
                         .get("Contents", [])]
                 kinds = [k for key in keys for k in pq.read_table(io.BytesIO(
                     s3.get_object(Bucket=bucket, Key=key)["Body"].read()))["kind"].to_pylist()]
+                counts = [None if broken["on"] else kinds.count(k) for k in sorted(set(kinds))]
                 table = pa.table({"kind": sorted(set(kinds)),
-                                  "n": [kinds.count(k) for k in sorted(set(kinds))]})
+                                  "n": pa.array(counts, type=pa.int64())})
                 buf = io.BytesIO()
                 pq.write_table(table, buf)
                 obucket, _, oprefix = out[5:].partition("/")
@@ -118,7 +122,8 @@ def play_glue(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_a_pyspark_job_runs_as_a_glue_job_and_its_output_is_audited(
         project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    started = play_glue(monkeypatch)
+    broken = {"on": False}
+    started = play_glue(monkeypatch, broken)
     ws = Workspace.open(project)
     try:
         target = ws.target("dev")
@@ -148,6 +153,8 @@ def test_a_pyspark_job_runs_as_a_glue_job_and_its_output_is_audited(
         assert argv[3] == (f"staging.event_counts=s3://sparky-dev/sluice/envs/dev/versions/"
                            f"staging.event_counts/{version}/")
         assert argv[5] == "threshold=3"
+        assert run["Arguments"]["--sluice_script"] == script  # the release's, as a run argument
+        assert (run["WorkerType"], run["NumberOfWorkers"]) == ("G.2X", 4)
         _, rows = target.engine().fetch("SELECT kind, n FROM staging.event_counts ORDER BY kind")
         assert rows == [("click", 2), ("view", 1)]
         glue_table = target.aws.client("glue").get_table(DatabaseName="dev_staging",
@@ -161,6 +168,24 @@ def test_a_pyspark_job_runs_as_a_glue_job_and_its_output_is_audited(
             if not event_name.rsplit(".", 1)[-1].startswith(("Get", "List")) else None)
         again = deploy(ws, "dev", manifest.id, actor="ann")
         assert again.versions == {} and writes == []
+
+        # a new script whose output fails its audit: the run used it, the live job never did
+        (project / "jobs" / "counts.py").write_text("print('v2')\n")
+        subprocess.run(["git", "commit", "-qam", "v2"], cwd=project, check=True,
+                       capture_output=True, env={"GIT_AUTHOR_NAME": "a", "PATH": "/usr/bin",
+                                                 "GIT_AUTHOR_EMAIL": "a@x",
+                                                 "GIT_COMMITTER_NAME": "a",
+                                                 "GIT_COMMITTER_EMAIL": "a@x"})
+        broken["on"] = True
+        v2, _ = make_release(ws)
+        from sluice.deploy.deployer import AuditFailed
+
+        with pytest.raises(AuditFailed):
+            deploy(ws, "dev", v2.id, actor="ann")
+        assert started[-1]["Arguments"]["--sluice_script"] != script
+        live = target.aws.client("glue").get_job(JobName="sparky-dev-counts")["Job"]
+        assert live["DefaultArguments"]["--sluice_script"] == script
+        assert target.catalog() == {"staging.event_counts": version}
     finally:
         ws.close()
 
@@ -177,8 +202,11 @@ def test_a_failed_glue_run_fails_the_job_with_glue_s_message(project: Path,
         resolver = Resolver(cfg, target, {}, {})
         glue = target.aws.client("glue")
         with Stubber(glue) as stub:
+            stub.add_response("get_job", {"Job": {"Name": "sparky-dev-counts"}},
+                              {"JobName": "sparky-dev-counts"})
             stub.add_response("start_job_run", {"JobRunId": "jr_1"}, {
-                "JobName": "sparky-dev-counts", "Arguments": {"--sluice_argv": ANY}})
+                "JobName": "sparky-dev-counts", "WorkerType": "G.2X", "NumberOfWorkers": 4,
+                "Arguments": ANY})
             stub.add_response("get_job_run", {"JobRun": {"Id": "jr_1", "JobRunState":
                                                          "RUNNING"}},
                               {"JobName": "sparky-dev-counts", "RunId": "jr_1"})

@@ -106,7 +106,7 @@ def test_a_glue_failure_publishes_nothing(aws: str, tmp_path: Path) -> None:
     t.publish({"marts.a": "v1", "marts.b": "v1"})
     glue = t.aws.client("glue")
     with Stubber(glue) as stub:
-        # marts.a switches, then Glue refuses marts.b; sluice points marts.a back
+        # marts.a switches, then Glue refuses marts.b; sluice points both back
         stub.add_response("get_table", {"Table": {"Name": "a", "StorageDescriptor": {}}},
                           {"DatabaseName": "dev_marts", "Name": "a"})
         stub.add_response("update_table", {}, {"DatabaseName": "dev_marts",
@@ -118,6 +118,11 @@ def test_a_glue_failure_publishes_nothing(aws: str, tmp_path: Path) -> None:
                           {"DatabaseName": "dev_marts", "Name": "a"})
         stub.add_response("update_table", {}, {"DatabaseName": "dev_marts",
                                                "TableInput": _table_input(t, "marts.a", "v1")})
+        # marts.b too: its switch may have landed with the answer lost
+        stub.add_response("get_table", {"Table": {"Name": "b", "StorageDescriptor": {}}},
+                          {"DatabaseName": "dev_marts", "Name": "b"})
+        stub.add_response("update_table", {}, {"DatabaseName": "dev_marts",
+                                               "TableInput": _table_input(t, "marts.b", "v1")})
         with pytest.raises(SluiceError, match=r"failed at marts\.b.*nothing was published"):
             t.publish({"marts.a": "v2", "marts.b": "v2"})
         stub.assert_no_pending_responses()
@@ -189,3 +194,69 @@ def test_load_uploads_a_folder_to_the_object_store(aws: str, tmp_path: Path) -> 
     t.load_objects(tmp_path / "data")
     relation = t.source_sql("raw.orders", "csv", "raw/*.csv")
     assert t.engine().fetch(f"SELECT id, tag FROM {relation}")[1] == [(1, "b")]
+
+
+def test_the_environment_lock_is_seen_by_every_machine(aws: str, tmp_path: Path) -> None:
+    import time as clock
+
+    from sluice.errors import LockError
+
+    laptop, runner = make(aws, tmp_path / "laptop"), make(aws, tmp_path / "runner")
+    laptop.acquire_lock("ada@laptop:1")
+    with pytest.raises(LockError, match="locked by ada@laptop:1"):
+        runner.acquire_lock("ci@runner:7")
+    runner.release_lock("ci@runner:7")  # not its lock: nothing happens
+    with pytest.raises(LockError):
+        runner.acquire_lock("ci@runner:7")
+    laptop.release_lock("ada@laptop:1")
+    runner.acquire_lock("ci@runner:7", ttl_seconds=0.5)
+    clock.sleep(0.6)  # an expired lock (its holder crashed) is taken over
+    laptop.acquire_lock("ada@laptop:1")
+    with pytest.raises(LockError):
+        runner.acquire_lock("ci@runner:7")
+
+
+def test_nothing_changed_makes_no_write(aws: str, tmp_path: Path) -> None:
+    t = make(aws, tmp_path)
+    t.create_version("marts.sales", "v1", "fp", rows("x", 1))
+    t.publish({"marts.sales": "v1"})
+    writes: list[str] = []
+    for service in ("s3", "glue"):
+        t.aws.client(service).meta.events.register(
+            f"before-call.{service}", lambda event_name, **_: writes.append(event_name)
+            if not event_name.rsplit(".", 1)[-1].startswith(("Get", "List", "Head"))
+            else None)
+    t.publish({"marts.sales": "v1"})
+    t.publish({"marts.sales": "v1"}, exact=True)
+    assert writes == []
+
+
+def test_a_marker_that_does_not_match_its_key_is_refused(aws: str, tmp_path: Path) -> None:
+    t = make(aws, tmp_path)
+    t.create_version("marts.sales", "v1", "fp", rows("x", 1))
+    planted = {"dataset": "../../../../home", "version": "v1", "fingerprint": "f", "rows": 1,
+               "created_at": "2026-01-01", "columns": []}
+    t.aws.client("s3").put_object(Bucket=BUCKET,
+                                  Key="sluice/envs/dev/versions/marts.x/v1/_version.json",
+                                  Body=json.dumps(planted).encode())
+    with pytest.raises(SluiceError, match="does not describe the version at its key"):
+        t.versions()
+
+
+def test_assumed_role_credentials_refresh_themselves(aws: str, tmp_path: Path) -> None:
+    t = make(aws, tmp_path, role_arn="arn:aws:iam::222222222222:role/deployer",
+             external_id="x-1")
+    assert t.aws.identity()["account"] == "222222222222"
+    creds = t.aws._boto().get_credentials()
+    assert creds.method == "assume-role" and hasattr(creds, "refresh_needed")
+
+
+def test_no_credentials_is_a_clear_error(aws: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    t = make(aws, tmp_path)
+    with pytest.raises(SluiceError, match="no AWS credentials found") as info:
+        t.ensure_bucket()
+    assert info.value.tip is not None and "AWS_PROFILE" in info.value.tip

@@ -44,9 +44,16 @@ class S3Artifacts:
         s3 = self.aws.client("s3")
         from botocore.exceptions import ClientError
 
-        try:
-            s3.head_bucket(Bucket=self.bucket)
-        except ClientError:
+        with aws_errors(f"look up bucket {self.bucket}"):
+            try:
+                s3.head_bucket(Bucket=self.bucket)
+                exists = True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket",
+                                                                      "NotFound"}:
+                    raise  # 403: not ours to use, or no permission: named by aws_errors
+                exists = False
+        if not exists:
             params: dict[str, Any] = {"Bucket": self.bucket}
             region = self.aws.settings.region
             if region != "us-east-1":
@@ -77,10 +84,13 @@ class S3Artifacts:
                    == self.kms_key_id for r in rules)
 
     def has_blob(self, digest: str) -> bool:
+        return self._exists(self.blob_key(digest))
+
+    def _exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
         try:
-            self.aws.client("s3").head_object(Bucket=self.bucket, Key=self.blob_key(digest))
+            self.aws.client("s3").head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return False
@@ -104,6 +114,8 @@ class S3Artifacts:
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             written = list(pool.map(upload, digests))
         key = self.manifest_key(manifest.id)
+        if not any(written) and self._exists(key):
+            return UploadReport(0, len(written), key)  # installed before: no write call
         with aws_errors(f"upload release {manifest.id}"):
             s3.put_object(Bucket=self.bucket, Key=key, Body=manifest.to_json().encode(),
                           ContentType="application/json", **self._extra())
@@ -116,6 +128,12 @@ class S3Artifacts:
             text = s3.get_object(Bucket=self.bucket,
                                  Key=self.manifest_key(release_id))["Body"].read()
         manifest = Manifest.from_json(text.decode())
+        if manifest.id != release_id or manifest.compute_digest() != manifest.digest:
+            from sluice.errors import ReleaseError
+
+            raise ReleaseError(f"the manifest stored as release {release_id} in "
+                               f"s3://{self.bucket} is not that release",
+                               tip="the bucket was tampered with; rebuild the release")
         for digest in sorted(set(manifest.files.values())):
             if store.has(digest):
                 continue

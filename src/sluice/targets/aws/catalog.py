@@ -83,13 +83,12 @@ class GlueTables:
         glue = self.aws.client("glue")
         from botocore.exceptions import ClientError
 
-        try:
-            glue.get_database(Name=database)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
-                with aws_errors(f"look up Glue database {database}"):
+        with aws_errors(f"look up or create Glue database {database}"):
+            try:
+                glue.get_database(Name=database)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
                     raise
-            with aws_errors(f"create Glue database {database}"):
                 glue.create_database(DatabaseInput={
                     "Name": database, "Description": "datasets published by sluice"})
         self._databases.add(database)
@@ -99,12 +98,12 @@ class GlueTables:
         database, table = self.name(dataset)
         from botocore.exceptions import ClientError
 
-        try:
-            found = self.aws.client("glue").get_table(DatabaseName=database, Name=table)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
-                return None
-            with aws_errors(f"look up Glue table {database}.{table}"):
+        with aws_errors(f"look up Glue table {database}.{table}"):
+            try:
+                found = self.aws.client("glue").get_table(DatabaseName=database, Name=table)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+                    return None
                 raise
         return str(found["Table"]["StorageDescriptor"].get("Location", ""))
 

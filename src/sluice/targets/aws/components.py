@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sluice.config import ProjectConfig, PySparkJob, substitute
+from sluice.config import ProjectConfig, PySparkJob, qualify, substitute
 from sluice.errors import ConfigError
 from sluice.targets.aws import crawlers, events, functions, gluejobs, stacks, workflows
 from sluice.targets.aws.session import aws_errors
@@ -67,6 +67,15 @@ def package(code: Path) -> bytes:
     return buf.getvalue()
 
 
+def public_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """The parameters that may be shown to AWS (Glue job arguments are readable by anyone with
+    glue:GetJob, and land in CloudTrail): secret-looking names stay out; read secrets from
+    Secrets Manager in the job instead."""
+    from sluice.state.redact import SECRET_KEY_PATTERN
+
+    return {k: v for k, v in sorted(params.items()) if not SECRET_KEY_PATTERN.search(k)}
+
+
 class AwsComponents:
     def __init__(self, target: AwsTarget, execution_role: str | None,
                  workers: int = WORKERS) -> None:
@@ -87,7 +96,7 @@ class AwsComponents:
 
     # ------------------------------------------------------------------ specs
     def glue_specs(self, cfg: ProjectConfig, release_dir: Path) -> dict[str, gluejobs.GlueJobSpec]:
-        params = dict(cfg.environment(self.target.env).parameters)
+        params = public_parameters(cfg.environment(self.target.env).parameters)
         out = {}
         for name, job in sorted(cfg.jobs.items()):
             if not isinstance(job, PySparkJob):
@@ -152,7 +161,7 @@ class AwsComponents:
         for name, cr in sorted(cfg.crawlers.items()):
             paths = []
             for source in cr.sources:
-                spec = cfg.sources.get(source)
+                spec = cfg.sources.get(qualify(source))
                 if spec is None or spec.path is None:
                     raise ConfigError(f"crawler {name}: {source!r} is not a file source",
                                       tip="list sources with a path under crawlers.<name>")
@@ -222,10 +231,8 @@ class AwsComponents:
 
     # ------------------------------------------------------------------ apply
     def apply(self, cfg: ProjectConfig, release_dir: Path, journal: Journal,
-              on_event: Callable[[str], None] = lambda line: None, *,
-              glue_jobs: bool = True) -> list[ComponentChange]:
-        """Deploy every component (Glue jobs too unless ``glue_jobs`` is False: a deploy
-        that ran them applied them first); journal each one as it lands."""
+              on_event: Callable[[str], None] = lambda line: None) -> list[ComponentChange]:
+        """Deploy every component; journal each one as it lands."""
         done: list[ComponentChange] = []
         self.target.ensure_bucket()
         for name in sorted(cfg.stacks):
@@ -284,7 +291,7 @@ class AwsComponents:
                     {"changed": got.changed, "arn": got.arn, "alias": got.alias_arn,
                      "version": got.version_arn, "previous": got.previous_version_arn})
 
-        glue_specs = self.glue_specs(cfg, release_dir) if glue_jobs else {}
+        glue_specs = self.glue_specs(cfg, release_dir)
         function_specs = self.function_specs(cfg, release_dir)
         crawler_specs = self.crawler_specs(cfg)
         if glue_specs:
@@ -298,16 +305,9 @@ class AwsComponents:
             done += self._journal([pool.submit(wf, n) for n in sorted(cfg.workflows)], journal)
         return done
 
-    def apply_glue_jobs(self, cfg: ProjectConfig, release_dir: Path,
-                        journal: Journal) -> list[ComponentChange]:
-        """Only the Glue jobs: before a deploy runs them, they must be the release's."""
-        jobs_only = cfg.model_copy(update={"stacks": {}, "functions": {}, "workflows": {},
-                                           "crawlers": {}})
-        return self.apply(jobs_only, release_dir, journal)
-
     def _trigger(self, cfg: ProjectConfig, workflow: str, source: str, alias_arn: str) -> None:
         """Start the workflow (its live alias) when files land under the source's prefix."""
-        spec = cfg.sources.get(source)
+        spec = cfg.sources.get(qualify(source))
         if spec is None or spec.path is None:
             raise ConfigError(f"workflow {workflow}: trigger {source!r} is not a file source",
                               tip="list sources with a path under workflows.<name>.triggers")

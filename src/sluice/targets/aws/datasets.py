@@ -81,6 +81,8 @@ class S3Versions:
 
     def local(self, dataset: str, version: str) -> Path:
         """The folder holding a local copy of the version's Parquet files."""
+        if not DATASET_NAME.fullmatch(dataset) or not VERSION_ID.fullmatch(version):
+            raise SluiceError(f"invalid dataset version {dataset}@{version}")
         return self.cache / dataset / version
 
     def _extra(self) -> dict[str, Any]:
@@ -107,8 +109,15 @@ class S3Versions:
             with aws_errors(f"read s3://{self.bucket}/{key}"):
                 body = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
                 doc = json.loads(body.read())
-            info = VersionInfo(doc["dataset"], doc["version"], doc["fingerprint"],
-                               int(doc["rows"]), doc["created_at"])
+            dataset, version = key[len(self.root) + 1:-len("/" + MARKER)].rsplit("/", 1)
+            if (doc.get("dataset"), doc.get("version")) != (dataset, version) \
+                    or not VERSION_ID.fullmatch(version) or not DATASET_NAME.fullmatch(dataset):
+                raise SluiceError(f"s3://{self.bucket}/{key} does not describe the version at "
+                                  "its key; refusing it",
+                                  tip="someone wrote into sluice's versions/ prefix; remove "
+                                      "the object")
+            info = VersionInfo(dataset, version, doc["fingerprint"], int(doc["rows"]),
+                               doc["created_at"])
             self._markers[key] = StoredVersion(info, [tuple(c) for c in doc["columns"]])
         return self._markers[key]
 
@@ -225,3 +234,4 @@ class S3Versions:
 
 
 VERSION_ID = re.compile(r"[A-Za-z0-9_]+")
+DATASET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")

@@ -65,7 +65,11 @@ def _bucket(target: AwsTarget) -> Finding:
             return Finding("bucket", "warn", f"s3://{target.bucket} does not exist; the first "
                                              "deploy creates it (versioning on)")
         return Finding("bucket", "fail", f"s3://{target.bucket}: {_code(exc)}: not accessible")
-    status = s3.get_bucket_versioning(Bucket=target.bucket).get("Status")
+    try:
+        status = s3.get_bucket_versioning(Bucket=target.bucket).get("Status")
+    except ClientError as exc:
+        return Finding("bucket", "fail", f"s3://{target.bucket}: cannot read its versioning "
+                                         f"({_code(exc)})")
     if status != "Enabled":
         return Finding("bucket", "warn", f"s3://{target.bucket} has versioning "
                                          f"{status or 'off'}; the next deploy turns it on")

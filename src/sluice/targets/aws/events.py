@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +44,22 @@ def source_rule_pattern(bucket: str, prefix: str) -> dict[str, Any]:
                        "object": {"key": [{"prefix": prefix.lstrip("/")}]}}}
 
 
+_BUCKET_LOCK = threading.Lock()
+
+
+def enable_bucket_events(aws: AwsSession, bucket: str) -> None:
+    """Turn on the bucket's EventBridge notifications, keeping its other notifications (a
+    PutBucketNotificationConfiguration replaces the whole configuration)."""
+    s3 = aws.client("s3")
+    with _BUCKET_LOCK, aws_errors(f"send s3://{bucket} events to EventBridge"):
+        current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        current.pop("ResponseMetadata", None)
+        if "EventBridgeConfiguration" in current:
+            return
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={**current, "EventBridgeConfiguration": {}})
+
+
 def ensure_source_trigger(aws: AwsSession, *, name: str, bucket: str, prefix: str,
                           target_arn: str, role_arn: str) -> str:
     """A rule that starts ``target_arn`` (a state machine) when objects land under
@@ -50,7 +67,7 @@ def ensure_source_trigger(aws: AwsSession, *, name: str, bucket: str, prefix: st
     already so is left alone (no write call)."""
     from botocore.exceptions import ClientError
 
-    events, s3 = aws.client("events"), aws.client("s3")
+    events = aws.client("events")
     pattern = source_rule_pattern(bucket, prefix)
     target = {"Id": "run", "Arn": target_arn, "RoleArn": role_arn}
     with aws_errors(f"trigger {name}"):
@@ -64,10 +81,7 @@ def ensure_source_trigger(aws: AwsSession, *, name: str, bucket: str, prefix: st
                 and rule.get("State") == "ENABLED" \
                 and events.list_targets_by_rule(Rule=name)["Targets"] == [target]:
             return str(rule["Arn"])
-        if "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(
-                Bucket=bucket):
-            s3.put_bucket_notification_configuration(
-                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        enable_bucket_events(aws, bucket)
         rule_arn = events.put_rule(Name=name, State="ENABLED",
                                    EventPattern=json.dumps(source_rule_pattern(bucket, prefix)),
                                    Description=f"sluice: new data under s3://{bucket}/{prefix}")

@@ -94,6 +94,19 @@ def deploy_function(aws: AwsSession, spec: FunctionSpec, *, shift: Shift = Shift
 def _shift(aws: AwsSession, name: str, alias: str, old: str, new: str, shift: Shift,
            alarms: Sequence[str], sleep: Callable[[float], None], poll: float) -> None:
     lam = aws.client("lambda")
+    try:
+        _steps(aws, lam, name, alias, old, new, shift, alarms, sleep, poll)
+    except BaseException:
+        # not only an alarm: throttling, a denied call or an interrupt must not leave a split
+        with aws_errors(f"move {name}:{alias} back to version {old}"):
+            lam.update_alias(FunctionName=name, Name=alias, FunctionVersion=old,
+                             RoutingConfig={"AdditionalVersionWeights": {}})
+        raise
+
+
+def _steps(aws: AwsSession, lam: Any, name: str, alias: str, old: str, new: str,
+           shift: Shift, alarms: Sequence[str], sleep: Callable[[float], None],
+           poll: float) -> None:
     with aws_errors(f"shift {name}:{alias} to version {new}"):
         for percent in shift.steps():
             lam.update_alias(FunctionName=name, Name=alias, FunctionVersion=old,
@@ -101,9 +114,7 @@ def _shift(aws: AwsSession, name: str, alias: str, old: str, new: str, shift: Sh
             waited = 0.0
             while waited < shift.minutes * 60:
                 fired = _firing(aws, alarms)
-                if fired:
-                    lam.update_alias(FunctionName=name, Name=alias, FunctionVersion=old,
-                                     RoutingConfig={"AdditionalVersionWeights": {}})
+                if fired:  # the caller moves the alias back
                     raise AwsError(
                         f"alarm {', '.join(fired)} fired while {percent}% of {name}:{alias} "
                         f"ran version {new}; the alias is back on version {old}",

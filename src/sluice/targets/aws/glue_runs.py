@@ -18,6 +18,8 @@ from pathlib import Path
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy.jobs import JobError, JobResult, Resolver
 from sluice.project.graph import JobNode
+from sluice.targets.aws.components import public_parameters
+from sluice.targets.aws.gluejobs import ensure_runnable
 from sluice.targets.aws.session import aws_errors
 from sluice.targets.aws.target import AwsTarget
 from sluice.targets.base import Target
@@ -72,13 +74,20 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         argv += ["--input", f"{d}={input_url(target, config, resolver, d, version)}"]
     for d in node.outputs:
         argv += ["--output", f"{d}={target.data.url(d, version)}"]
-    for k, v in sorted(params.items()):
+    for k, v in public_parameters(params).items():
         argv += ["--param", f"{k}={v}"]
-    name = target.components().resource(config, node.name)
+    spec = target.components().glue_specs(config, release_dir)[node.name]
+    name = spec.name
+    # the live job's definition changes only after the audits (the components step): this
+    # run gets the release's script and workers as its own arguments
+    script = ensure_runnable(target.aws, target.bucket, target.prefix, spec,
+                             target.encryption())
     glue = target.aws.client("glue")
     with aws_errors(f"start Glue job {name}"):
-        run_id = glue.start_job_run(JobName=name, Arguments={
-            "--sluice_argv": json.dumps(argv)})["JobRunId"]
+        run_id = glue.start_job_run(
+            JobName=name, WorkerType=spec.worker_type, NumberOfWorkers=spec.workers,
+            Arguments={**spec.arguments, "--sluice_script": script,
+                       "--sluice_argv": json.dumps(argv)})["JobRunId"]
     pause, waited = 1.0, 0.0
     while True:
         with aws_errors(f"follow Glue job {name} run {run_id}"):
@@ -87,6 +96,8 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         if state in _DONE:
             break
         if waited > timeout:
+            with aws_errors(f"stop Glue job {name} run {run_id}"):
+                glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id])
             raise JobError(f"job {node.name}: Glue run {run_id} still {state} after "
                            f"{timeout:.0f}s", tip=f"follow it in the Glue console ({name})")
         sleep(pause)

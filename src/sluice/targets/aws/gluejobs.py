@@ -108,6 +108,27 @@ def upload_launcher(aws: AwsSession, bucket: str, prefix: str,
     return upload_once(aws, bucket, launcher_key(prefix), _launcher(), extra)
 
 
+def ensure_runnable(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
+                    extra: dict[str, Any] | None = None) -> str:
+    """Make a run of this spec possible without touching the live job's definition: the
+    launcher and the script in S3, and the job itself only if it does not exist yet (a run
+    passes the script and the workers as run arguments). Returns the script's URL."""
+    from botocore.exceptions import ClientError
+
+    upload_launcher(aws, bucket, prefix, extra)
+    upload_once(aws, bucket, script_key(prefix, spec), spec.script, extra)
+    glue = aws.client("glue")
+    with aws_errors(f"look up Glue job {spec.name}"):
+        try:
+            glue.get_job(JobName=spec.name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                raise
+            glue.create_job(Name=spec.name, Tags={"sluice:job": spec.name},
+                            **job_update(spec, bucket, prefix))
+    return f"s3://{bucket}/{script_key(prefix, spec)}"
+
+
 def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
                     extra: dict[str, Any] | None = None) -> GlueJobDeploy:
     """Upload the script if S3 lacks it, then create, update or leave the job (the launcher

@@ -23,6 +23,7 @@ class Grant:
     why: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    condition: dict[str, Any] | None = None
 
 
 def _account(spec: AwsTarget) -> str:
@@ -58,16 +59,24 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
               ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), (f"{bucket}/{prefix}/*",)),
     ]
     if spec.kms_key_id:
-        key = spec.kms_key_id if spec.kms_key_id.startswith("arn:") else \
-            f"arn:aws:kms:{region}:{account}:key/{spec.kms_key_id}"
-        out.append(Grant("Kms", "SSE-KMS on everything sluice writes",
-                         ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"), (key,)))
+        kms_actions = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+        key_id = spec.kms_key_id
+        if key_id.startswith("alias/") or ":alias/" in key_id:
+            # an alias is not a key ARN: grant the keys that carry the alias
+            alias = key_id[key_id.index("alias/"):]
+            out.append(Grant("Kms", "SSE-KMS on everything sluice writes", kms_actions,
+                             (f"arn:aws:kms:{region}:{account}:key/*",),
+                             {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}))
+        else:
+            key = key_id if key_id.startswith("arn:") else \
+                f"arn:aws:kms:{region}:{account}:key/{key_id}"
+            out.append(Grant("Kms", "SSE-KMS on everything sluice writes", kms_actions,
+                             (key,)))
     glue = f"arn:aws:glue:{region}:{account}"
     db_prefix = f"{env}_" if spec.glue_database_prefix is None else spec.glue_database_prefix
     out.append(Grant("GlueCatalog", "Glue tables follow the published versions",
                      ("glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable",
-                      "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                      "glue:DeleteTable"),
+                      "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"),
                      (f"{glue}:catalog", f"{glue}:database/{db_prefix}*",
                       f"{glue}:table/{db_prefix}*/*")))
     roles = _execution_roles(cfg, spec)
@@ -86,11 +95,9 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                           "states:DescribeStateMachine", "states:PublishStateMachineVersion",
                           "states:CreateStateMachineAlias", "states:UpdateStateMachineAlias",
                           "states:DescribeStateMachineAlias", "states:StartExecution",
-                          "states:DescribeExecution", "states:TagResource"),
+                          "states:DescribeExecution"),
                          (machine, f"{machine}:*",
                           f"arn:aws:states:{region}:{account}:execution:{named}:*")))
-        out.append(Grant("StepFunctionsList", "finding a workflow by name",
-                         ("states:ListStateMachines",), ("*",)))
         if any(w.triggers for w in cfg.workflows.values()):
             rule = f"arn:aws:events:{region}:{account}:rule/{named}"
             out.append(Grant("Triggers", "new source files start workflows",
@@ -115,7 +122,7 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                          ("cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
                           "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet",
                           "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-                          "cloudformation:DeleteStack"),
+                          "cloudformation:DeleteStack", "cloudformation:GetTemplate"),
                          (f"arn:aws:cloudformation:{region}:{account}:stack/{named}/*",)))
     if roles:
         out.append(Grant("PassRole", "Glue, Step Functions and Lambda run as these roles",
@@ -162,7 +169,12 @@ def _execution_roles(cfg: ProjectConfig, spec: AwsTarget) -> set[str]:
 
 def policy(cfg: ProjectConfig, env: str) -> dict[str, Any]:
     """The IAM policy document of the deployer role."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": _sid(g.sid), "Effect": "Allow", "Action": list(g.actions),
-         "Resource": list(g.resources) if len(g.resources) > 1 else g.resources[0]}
-        for g in grants(cfg, env)]}
+    statements = []
+    for g in grants(cfg, env):
+        statement: dict[str, Any] = {
+            "Sid": _sid(g.sid), "Effect": "Allow", "Action": list(g.actions),
+            "Resource": list(g.resources) if len(g.resources) > 1 else g.resources[0]}
+        if g.condition:
+            statement["Condition"] = g.condition
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -65,18 +65,45 @@ class AwsSession:
             s = self.settings
             base = boto3.Session(profile_name=s.profile, region_name=s.region)
             if s.role_arn:
-                params: dict[str, Any] = {"RoleArn": s.role_arn, "RoleSessionName": self.name}
-                if s.external_id:
-                    params["ExternalId"] = s.external_id
-                sts = base.client("sts", endpoint_url=s.endpoint_url, config=_config())
-                with aws_errors(f"assume role {s.role_arn}"):
-                    creds = sts.assume_role(**params)["Credentials"]
-                base = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                     aws_secret_access_key=creds["SecretAccessKey"],
-                                     aws_session_token=creds["SessionToken"],
-                                     region_name=s.region)
+                base = self._assumed(base)
             self._session = base
         return self._session
+
+    def _assumed(self, base: Any) -> Any:
+        """A session in the role's account whose credentials refresh themselves before they
+        expire (a Glue run or a canary can outlast the one-hour default)."""
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            DeferredRefreshableCredentials,
+        )
+
+        s = self.settings
+        extra: dict[str, Any] = {"RoleSessionName": self.name}
+        if s.external_id:
+            extra["ExternalId"] = s.external_id
+
+        def sts_client(service: str, **kwargs: Any) -> Any:
+            return base.client(service, endpoint_url=s.endpoint_url, **kwargs)
+
+        source = base.get_credentials()
+        if source is None:
+            with aws_errors(f"assume role {s.role_arn}"):
+                from botocore.exceptions import NoCredentialsError
+
+                raise NoCredentialsError()
+        fetcher = AssumeRoleCredentialFetcher(client_creator=sts_client,
+                                              source_credentials=source,
+                                              role_arn=str(s.role_arn), extra_args=extra)
+        credentials = DeferredRefreshableCredentials(
+            method="assume-role", refresh_using=fetcher.fetch_credentials)
+        with aws_errors(f"assume role {s.role_arn}"):
+            credentials.get_frozen_credentials()  # fail now, with the role named, not later
+        core = botocore.session.Session()
+        core._credentials = credentials
+        core.set_config_variable("region", s.region)
+        return boto3.Session(botocore_session=core, region_name=s.region)
 
     def client(self, service: str) -> Any:
         found = self._clients.get(service)
@@ -111,6 +138,7 @@ def _config() -> Any:
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
     """Turn botocore errors into :class:`AwsError` with what was being done."""
+    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
     from botocore.parsers import ResponseParserError
 
@@ -132,5 +160,10 @@ def aws_errors(what: str) -> Iterator[None]:
                            tip="grant it to the deployer role; `sluice export iam-policy ENV` "
                                "prints what sluice needs") from exc
         raise AwsError(f"{what}: {operation} failed: {code}: {message}") from exc
+    except S3UploadFailedError as exc:  # boto3's managed upload wraps the ClientError
+        denied = any(code in str(exc) for code in _DENIED)
+        raise AwsError(f"{what}: {exc}",
+                       tip="grant it to the deployer role; `sluice export iam-policy ENV` "
+                           "prints what sluice needs" if denied else None) from exc
     except (BotoCoreError, ResponseParserError) as exc:
         raise AwsError(f"{what}: {exc}") from exc

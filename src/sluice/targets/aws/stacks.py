@@ -5,6 +5,7 @@ rollback and reported with the resource that failed and why."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,7 +52,11 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
                tags: Mapping[str, str] | None = None, timeout: float = 600,
                poll: float = 2.0) -> StackPlan:
     cfn = aws.client("cloudformation")
-    kind = "UPDATE" if _exists(aws, stack) else "CREATE"
+    live = _live(aws, stack)
+    kind = "UPDATE" if live is not None else "CREATE"
+    if live is not None and _unchanged(aws, live, template, parameters, rollback_alarms,
+                                       monitoring_minutes):
+        return StackPlan(stack, kind, None)  # the same template and values: no change set
     params: dict[str, Any] = {
         "StackName": stack, "ChangeSetName": f"sluice-{secrets.token_hex(6)}",
         "TemplateBody": template, "ChangeSetType": kind, "Capabilities": CAPABILITIES,
@@ -66,12 +71,12 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
             "MonitoringTimeInMinutes": monitoring_minutes}
     from botocore.exceptions import ClientError
 
-    try:  # AWS answers "nothing to change" as a FAILED change set, or (moto) as an error
-        arn = cfn.create_change_set(**params)["Id"]
-    except ClientError as exc:
-        if any(m in str(exc) for m in _NO_CHANGES):
-            return StackPlan(stack, kind, None)
-        with aws_errors(f"plan stack {stack}"):
+    with aws_errors(f"plan stack {stack}"):
+        try:  # AWS answers "nothing to change" as a FAILED change set, or (moto) as an error
+            arn = cfn.create_change_set(**params)["Id"]
+        except ClientError as exc:
+            if any(m in str(exc) for m in _NO_CHANGES):
+                return StackPlan(stack, kind, None)
             raise
     with aws_errors(f"plan stack {stack}"):
         deadline = time.monotonic() + timeout
@@ -148,17 +153,38 @@ def _pauses(longest: float) -> Iterator[float]:
         pause = min(pause * 2, longest)
 
 
-def _exists(aws: AwsSession, stack: str) -> bool:
+def _unchanged(aws: AwsSession, live: dict[str, Any], template: str,
+               parameters: Mapping[str, str], alarms: Sequence[str], minutes: int) -> bool:
+    """The stack already runs this template with these values and rollback triggers (a
+    change set would only tell us "no changes", at the price of two write calls)."""
+    if live["StackStatus"] not in {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}:
+        return False
+    values = {p["ParameterKey"]: p.get("ParameterValue") for p in live.get("Parameters", [])}
+    triggers = live.get("RollbackConfiguration", {})
+    if values != dict(parameters) or sorted(t["Arn"] for t in triggers.get(
+            "RollbackTriggers", [])) != sorted(alarms) or (alarms and triggers.get(
+            "MonitoringTimeInMinutes", 0) != minutes):
+        return False
+    with aws_errors(f"read the template of stack {live['StackName']}"):
+        body = aws.client("cloudformation").get_template(
+            StackName=live["StackName"], TemplateStage="Original")["TemplateBody"]
+    return (body if isinstance(body, str) else json.dumps(body)) == template
+
+
+def _live(aws: AwsSession, stack: str) -> dict[str, Any] | None:
+    """The stack, if it exists (one that only ever had a change set does not)."""
     from botocore.exceptions import ClientError
 
-    try:
-        found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return False
-        raise AwsError(f"describe stack {stack}: {exc}") from exc
-    # a stack that only ever had a change set (REVIEW_IN_PROGRESS) is created, not updated
-    return bool(found) and found[0]["StackStatus"] != "REVIEW_IN_PROGRESS"
+    with aws_errors(f"look up stack {stack}"):
+        try:
+            found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+    if not found or found[0]["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return None
+    return dict(found[0])
 
 
 def _new_events(cfn: Any, stack: str, seen: set[str], since: float) -> list[StackEvent]:

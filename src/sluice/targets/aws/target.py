@@ -23,6 +23,7 @@ import os
 import posixpath
 import re
 import tempfile
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from sluice.engines.duckdb import DuckDBEngine
-from sluice.errors import DataSourceError, ReleaseError, SluiceError
+from sluice.errors import DataSourceError, LockError, ReleaseError, SluiceError
 from sluice.release import ArtifactStore, Manifest, materialize
 from sluice.targets.aws.artifacts import S3Artifacts
 from sluice.targets.aws.catalog import CatalogObject, GlueTables
@@ -66,7 +67,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 class AwsTarget(Target):
     name = "aws"
     # the catalog object is swapped in one conditional PutObject; Glue follows or is put back
-    capabilities = Capabilities(transactional_publish=True, sql_engine=True)
+    capabilities = Capabilities(transactional_publish=True, sql_engine=True, remote=True)
 
     def __init__(self, env: str, home: Path, *, region: str, bucket: str,
                  prefix: str = "sluice", profile: str | None = None,
@@ -152,6 +153,8 @@ class AwsTarget(Target):
         if self._get_json(self.artifacts.manifest_key(release_id)) is None:
             raise ReleaseError(f"release {release_id} is not installed in {self.env} "
                                f"(s3://{self.bucket}/{self.artifacts.manifest_key(release_id)})")
+        if self.current_release() == release_id:
+            return  # already current: no write call
         doc = {"release": release_id, "at": dt.datetime.now(dt.UTC).isoformat()}
         with aws_errors(f"make release {release_id} current in {self.env}"):
             self.aws.client("s3").put_object(Bucket=self.bucket, Key=f"{self.root}/current.json",
@@ -374,8 +377,9 @@ class AwsTarget(Target):
                     tip="the catalog still points at the previous versions; deploy again to "
                         "rewrite the version")
         goal = {d: v for d, v in current.items() if d not in dropped} | dict(changes)
+        if goal == current and etag is not None:
+            return  # nothing to swap: no write call
         new_etag = self.catalog_object.write(goal, etag)
-        switched: list[str] = []
         dataset = ""
         try:
             for dataset in sorted(changes):
@@ -383,12 +387,11 @@ class AwsTarget(Target):
                 assert record is not None
                 self.glue.point(dataset, changes[dataset],
                                 self.data.url(dataset, changes[dataset]), record.columns)
-                switched.append(dataset)
             for dataset in dropped:
                 self.glue.drop(dataset)
-                switched.append(dataset)
         except SluiceError as exc:
-            self._put_back(current, switched, new_etag)
+            # every table it may have touched (a switch can land with its answer lost)
+            self._put_back(current, sorted(set(changes) | set(dropped)), new_etag)
             raise SluiceError(
                 f"publish to {self.env} failed at {dataset} (Glue), nothing was published: "
                 f"{exc.message}", tip="the catalog and the Glue tables point at the previous "
@@ -405,6 +408,48 @@ class AwsTarget(Target):
             else:
                 self.glue.drop(dataset)
         self.catalog_object.write(previous, etag)
+
+    # ------------------------------------------------------------------ lock
+    def acquire_lock(self, owner: str, ttl_seconds: float = 3600) -> None:
+        """``envs/<env>/lock.json``, created with If-None-Match; an expired one (or our own)
+        is replaced with If-Match, so of two machines racing for it one wins."""
+        from sluice.targets.aws.datasets import is_precondition
+
+        key = f"{self.root}/lock.json"
+        body = json.dumps({"owner": owner, "expires": time.time() + ttl_seconds}).encode()
+        self.ensure_bucket()
+        s3 = self.aws.client("s3")
+        try:
+            with aws_errors(f"lock {self.env}"):
+                s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            return
+        except SluiceError as exc:
+            if not is_precondition(exc.__cause__):
+                raise
+        with aws_errors(f"lock {self.env}"):
+            found = s3.get_object(Bucket=self.bucket, Key=key)
+        held = json.loads(found["Body"].read())
+        expires = float(held.get("expires", 0))
+        if held.get("owner") != owner and expires > time.time():
+            until = dt.datetime.fromtimestamp(expires, dt.UTC)
+            raise LockError(f"{self.env} is locked by {held.get('owner')} (another machine) "
+                            f"until {until:%H:%M:%S} UTC",
+                            tip="wait for that deployment to finish, then run again")
+        try:
+            with aws_errors(f"lock {self.env}"):
+                s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfMatch=found["ETag"])
+        except SluiceError as exc:
+            if is_precondition(exc.__cause__):
+                raise LockError(f"{self.env} was locked by another machine just now",
+                                tip="run again when it has finished") from exc
+            raise
+
+    def release_lock(self, owner: str) -> None:
+        key = f"{self.root}/lock.json"
+        held = self._get_json(key)
+        if held is not None and held.get("owner") == owner:
+            with aws_errors(f"unlock {self.env}"):
+                self.aws.client("s3").delete_object(Bucket=self.bucket, Key=key)
 
     # ------------------------------------------------------------------ notifications
     def notify(self, kind: str, payload: Mapping[str, Any]) -> None:
