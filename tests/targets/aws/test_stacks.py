@@ -119,3 +119,32 @@ def test_a_failed_update_is_reported_with_the_resource_and_reason_after_rollback
     assert info.value.message == (
         "stack retail-prod failed and was rolled back (UPDATE_ROLLBACK_COMPLETE): Alerts "
         "(AWS::SNS::Topic): Topic name already exists")
+
+
+def test_a_stack_whose_creation_failed_is_deleted_before_it_is_created_again() -> None:
+    from botocore.stub import Stubber
+
+    from sluice.targets.aws.stacks import delete_failed_create, failed_create
+
+    s = AwsSession(AwsSettings("eu-west-1"), env="dev", actor="ci")
+    cfn = s.client("cloudformation")
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def stack(status: str) -> dict[str, object]:
+        return {"Stacks": [{"StackName": "retail-dev", "StackStatus": status,
+                            "CreationTime": when}]}
+
+    gone = ("ValidationError", "Stack with id retail-dev does not exist")
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"),
+                          {"StackName": "retail-dev"})
+        stub.add_response("delete_stack", {}, {"StackName": "retail-dev"})
+        stub.add_response("describe_stacks", stack("DELETE_IN_PROGRESS"),
+                          {"StackName": "retail-dev"})
+        stub.add_response("describe_stacks", stack("DELETE_IN_PROGRESS"),
+                          {"StackName": "retail-dev"})
+        for _ in range(2):
+            stub.add_client_error("describe_stacks", *gone)
+        assert failed_create(s, "retail-dev")
+        delete_failed_create(s, "retail-dev", poll=0.01)
+        stub.assert_no_pending_responses()

@@ -76,6 +76,16 @@ def public_parameters(params: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in sorted(params.items()) if not SECRET_KEY_PATTERN.search(k)}
 
 
+def _substitute_strings(node: Any, params: Mapping[str, str], where: str) -> Any:
+    if isinstance(node, str):
+        return substitute(node, params, where=where)
+    if isinstance(node, list):
+        return [_substitute_strings(v, params, where) for v in node]
+    if isinstance(node, dict):
+        return {k: _substitute_strings(v, params, where) for k, v in node.items()}
+    return node
+
+
 class AwsComponents:
     def __init__(self, target: AwsTarget, execution_role: str | None,
                  workers: int = WORKERS) -> None:
@@ -125,13 +135,16 @@ class AwsComponents:
         wf = cfg.workflows[name]
         params = {**cfg.environment(self.target.env).parameters, "env": self.target.env,
                   "project": cfg.project}
-        text = substitute((release_dir / wf.definition).read_text(encoding="utf-8"), params,
-                          where=wf.definition)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{wf.definition}:{exc.lineno}:{exc.colno}: not valid JSON: "
-                              f"{exc.msg}", tip="sluice check --only asl") from exc
+        raw = (release_dir / wf.definition).read_text(encoding="utf-8")
+        try:  # ${param} inside JSON strings: substitute values, so a quote cannot break out
+            data = _substitute_strings(json.loads(raw), params, wf.definition)
+        except json.JSONDecodeError:
+            text = substitute(raw, params, where=wf.definition)  # ${param} outside strings
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{wf.definition}:{exc.lineno}:{exc.colno}: not valid JSON: "
+                                  f"{exc.msg}", tip="sluice check --only asl") from exc
         jobs = {j for j, spec in cfg.jobs.items() if isinstance(spec, PySparkJob)}
         self._resolve(data, cfg, jobs, set(cfg.functions))
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -188,6 +201,11 @@ class AwsComponents:
         """What a deploy of this release would change (reads only; stacks: change sets)."""
         changes: list[ComponentChange] = []
         for name in sorted(cfg.stacks):
+            if stacks.failed_create(self.aws, self.resource(cfg, name)):
+                changes.append(ComponentChange("stack", name, self.resource(cfg, name), "create",
+                                               ["its first creation failed: the deploy deletes "
+                                                "it and creates it again"]))
+                continue
             p = self._stack_plan(cfg, release_dir, name)
             action = "none" if p.empty else p.kind.lower()
             changes.append(ComponentChange("stack", name, p.stack, action, [
@@ -236,6 +254,8 @@ class AwsComponents:
         done: list[ComponentChange] = []
         self.target.ensure_bucket()
         for name in sorted(cfg.stacks):
+            if stacks.failed_create(self.aws, self.resource(cfg, name)):
+                stacks.delete_failed_create(self.aws, self.resource(cfg, name))
             p = self._stack_plan(cfg, release_dir, name)
             if not p.empty:
                 def event(e: stacks.StackEvent, stack: str = p.stack) -> None:

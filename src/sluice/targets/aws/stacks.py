@@ -140,7 +140,9 @@ def apply_stack(aws: AwsSession, plan: StackPlan, *,
         where = f"{first.logical_id} ({first.resource_type}): {first.reason}" if first \
             else "no resource reported a failure"
         raise AwsError(f"stack {plan.stack} failed and was rolled back ({status}): {where}",
-                       tip="fix the template or parameters; the stack is as it was before")
+                       tip="fix the template or parameters; " + (
+                           "the next deploy deletes the stack that failed to create"
+                           if plan.kind == "CREATE" else "the stack is as it was before"))
     return str(status)
 
 
@@ -182,9 +184,49 @@ def _live(aws: AwsSession, stack: str) -> dict[str, Any] | None:
             if "does not exist" in str(exc):
                 return None
             raise
-    if not found or found[0]["StackStatus"] == "REVIEW_IN_PROGRESS":
-        return None
+    if not found or found[0]["StackStatus"] in {"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"}:
+        return None  # never created (ROLLBACK_COMPLETE: its creation failed; see below)
     return dict(found[0])
+
+
+def failed_create(aws: AwsSession, stack: str) -> bool:
+    """Whether the stack's first creation failed (ROLLBACK_COMPLETE): it cannot be updated,
+    only deleted and created again."""
+    from botocore.exceptions import ClientError
+
+    with aws_errors(f"look up stack {stack}"):
+        try:
+            found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return False
+            raise
+    return bool(found) and found[0]["StackStatus"] == "ROLLBACK_COMPLETE"
+
+
+def delete_failed_create(aws: AwsSession, stack: str, *, timeout: float = 900,
+                         poll: float = 5.0) -> None:
+    """Delete a stack whose creation failed, and wait until it is gone."""
+    cfn = aws.client("cloudformation")
+    with aws_errors(f"delete the stack {stack} that failed to create"):
+        cfn.delete_stack(StackName=stack)
+        deadline, pause = time.monotonic() + timeout, _pauses(poll)
+        while failed_create(aws, stack) or _status(aws, stack) == "DELETE_IN_PROGRESS":
+            if time.monotonic() > deadline:
+                raise AwsError(f"stack {stack} still being deleted after {timeout:.0f}s")
+            time.sleep(next(pause))
+
+
+def _status(aws: AwsSession, stack: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    return str(found[0]["StackStatus"]) if found else None
 
 
 def _new_events(cfn: Any, stack: str, seen: set[str], since: float) -> list[StackEvent]:
