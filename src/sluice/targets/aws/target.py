@@ -455,11 +455,18 @@ class AwsTarget(Target):
     def notify(self, kind: str, payload: Mapping[str, Any]) -> None:
         """Publish to the environment's SNS topic (``sluice-<project>-<env>``, created on
         first use): JSON with ``kind``/``env`` message attributes to filter on."""
-        from sluice.targets.aws.events import ensure_topic, notify
+        from sluice.targets.aws.events import ensure_topic, notify, topic_name
 
-        if self._topic is None:
+        if self._topic is None:  # publish to the ARN it would have; create it only if missing
+            self._topic = (f"arn:aws:sns:{self.aws.settings.region}:{self.aws.account()}:"
+                           f"{topic_name(self.project, self.env)}")
+        try:
+            notify(self.aws, self._topic, kind, self.env, payload)
+        except SluiceError as exc:
+            if "NotFound" not in str(exc.message):
+                raise
             self._topic = ensure_topic(self.aws, self.project, self.env)
-        notify(self.aws, self._topic, kind, self.env, payload)
+            notify(self.aws, self._topic, kind, self.env, payload)
 
     # ------------------------------------------------------------------ components
     def runner_for(self, job_type: str) -> Any:
