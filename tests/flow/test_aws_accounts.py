@@ -368,3 +368,37 @@ def test_a_machine_with_a_stale_state_store_is_refused(on_aws: Project, aws: str
         collect_garbage(ws, "dev")
         assert {(v.dataset, v.version) for v in ws.target("dev").versions()} == before
     assert glue_locations(account(aws, "dev"), aws) == served  # nothing was touched
+
+
+def test_a_deploy_killed_after_its_components_landed_is_put_back(on_aws: Project,
+                                                                 aws: str) -> None:
+    p = on_aws
+    release = p.release()
+    with p.workspace() as ws:
+        ws.target("dev").load_objects(p.root / "data")
+    p.deploy("dev", release)
+    dev = account(aws, "dev")
+    lam = dev.client("lambda", endpoint_url=aws)
+    assert lam.get_alias(FunctionName="retail-dev-notify", Name="live")["FunctionVersion"] == "1"
+    before = alias_definition(dev, aws, "dev")
+
+    # release 2 changes the function and the workflow; its deploy is killed right after the
+    # components landed, before anything was published
+    p.edit("functions/notify.py", "'ok': True", "'ok': 2")
+    p.edit("workflows/nightly.asl.json", "notify after the nightly load", "notify, v2")
+    p.commit("v2")
+    p.ok("release")
+    killed = p.sluice("deploy", "dev", env={"SLUICE_TEST_KILL_AT": "components:done"})
+    assert killed.code == -9
+    assert lam.get_alias(FunctionName="retail-dev-notify", Name="live")["FunctionVersion"] == "2"
+
+    # the next command that takes the lock (here gc) finds the unfinished deployment and
+    # puts the components back as the live release has them; the S3 lock of the dead
+    # process is taken over at once
+    p.ok("gc", "dev")
+    assert lam.get_alias(FunctionName="retail-dev-notify", Name="live")["FunctionVersion"] == "1"
+    assert alias_definition(dev, aws, "dev") == before
+    status = {row["env"]: row for row in p.json("status")}
+    assert status["dev"]["release"] == release
+    history = p.json("history", "dev")
+    assert any(e["kind"] == "recovered" for e in history)

@@ -15,7 +15,6 @@ import datetime as dt
 import os
 import secrets
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from sluice.state import (
     StepRecord,
 )
 from sluice.state.locks import TAKEOVER_EVENT
-from sluice.targets.base import Target
+from sluice.targets.base import Target, dead_local_owner
 
 Step = Callable[[str, str], None]
 
@@ -417,20 +416,6 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
     return done
 
 
-def _dead_owner(owner: str) -> int | None:
-    """The pid of a lock owner (``user@host:pid``) that is a dead process on this host."""
-    host, _, pid = owner.rpartition("@")[2].rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return int(pid)
-    except OSError:
-        pass  # e.g. EPERM: alive, owned by another user
-    return None
-
-
 def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) -> LockRecord:
     """Take ``env``'s lock, first taking over one whose owner died on this host.
 
@@ -440,7 +425,7 @@ def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) 
     """
     state = ws.state
     holder = state.current_lock(env)
-    if holder is not None and (pid := _dead_owner(holder.owner)) is not None:
+    if holder is not None and (pid := dead_local_owner(holder.owner)) is not None:
         try:
             if state.release_lock(env, holder.owner):
                 state.event(TAKEOVER_EVENT, env=env, actor=owner,

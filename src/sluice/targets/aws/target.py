@@ -39,7 +39,7 @@ from sluice.targets.aws.catalog import CatalogObject, GlueTables
 from sluice.targets.aws.datasets import VERSION_ID, S3Versions, is_missing
 from sluice.targets.aws.redshift import RedshiftDataSession, RedshiftTarget
 from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors
-from sluice.targets.base import Capabilities, Target, VersionInfo
+from sluice.targets.base import Capabilities, Target, VersionInfo, dead_local_owner
 from sluice.targets.local.target import SCHEMA, as_registrable, quote_ident, quote_qualified
 
 if TYPE_CHECKING:
@@ -430,7 +430,9 @@ class AwsTarget(Target):
             found = s3.get_object(Bucket=self.bucket, Key=key)
         held = json.loads(found["Body"].read())
         expires = float(held.get("expires", 0))
-        if held.get("owner") != owner and expires > time.time():
+        # a holder that died on this host (a killed deploy) is taken over at once
+        dead = dead_local_owner(str(held.get("owner", "")))
+        if held.get("owner") != owner and expires > time.time() and dead is None:
             until = dt.datetime.fromtimestamp(expires, dt.UTC)
             raise LockError(f"{self.env} is locked by {held.get('owner')} (another machine) "
                             f"until {until:%H:%M:%S} UTC",
