@@ -126,6 +126,10 @@ def test_deploy_promote_and_roll_back_across_three_accounts(on_aws: Project, aws
         assert "copied" in p.ok("load", env, "data").out
 
     plan = p.json("plan", "dev")
+    # a plan changes nothing: not even the release bundle is uploaded
+    dev_s3 = account(aws, "dev").client("s3", endpoint_url=aws)
+    assert dev_s3.list_objects_v2(Bucket="acme-retail-dev", Prefix="sluice/releases/")[
+        "KeyCount"] == 0
     assert {(c["kind"], c["name"], c["action"]) for c in plan["components"]} == {
         ("stack", "landing", "create"), ("function", "notify", "create"),
         ("workflow", "nightly", "create"), ("crawler", "raw_orders", "create")}

@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
         """Show what deploying a release to ENV would change."""
         with _workspace() as ws:
             manifest = verify_release(ws.artifacts, release or _latest_release(ws))
-            plan, graph, _ = plan_deploy(ws, env, manifest, components=True)
+            plan, graph, _ = plan_deploy(ws, env, manifest, components=True, read_only=True)
             if as_json:
                 _emit(plan.to_dict())
                 return 0

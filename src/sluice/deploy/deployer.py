@@ -95,13 +95,16 @@ def no_progress(step: str, status: str) -> None:
 
 
 def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool = False,
-                components: bool = False) -> tuple[DeployPlan, Any, Any]:
+                components: bool = False, read_only: bool = False,
+                ) -> tuple[DeployPlan, Any, Any]:
     """The plan of deploying ``manifest`` to ``env`` (installs the code, changes nothing).
     With ``components``, what would change in the target's stacks, jobs, functions and
-    workflows too (on AWS: change sets and reads)."""
+    workflows too (on AWS: change sets and reads). With ``read_only`` the release is only
+    staged locally, not installed in the environment (``sluice plan``)."""
     cfg_ws = ws.config()
     target = ws.target(env, cfg_ws)
-    release_dir = target.install_release(ws.artifacts, manifest)
+    release_dir = (target.stage_release if read_only else target.install_release)(
+        ws.artifacts, manifest)
     cfg = load_project(release_dir, environment=env)
     graph = build_graph(release_dir, cfg, env)
     live = ws.state.live(env)

@@ -58,6 +58,11 @@ class Target(ABC):
     def install_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
         """Materialise a verified release beside the current one (not yet current)."""
 
+    def stage_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
+        """Materialise a release where sluice can read it without installing it in the
+        environment (a plan); where both are the same, this is :meth:`install_release`."""
+        return self.install_release(store, manifest)
+
     @abstractmethod
     def activate_release(self, release_id: str) -> None:
         """Make an installed release current, atomically."""

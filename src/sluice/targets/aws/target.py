@@ -141,6 +141,12 @@ class AwsTarget(Target):
             materialize(store, self.artifacts.download_release(release_id, store), path)
         return path
 
+    def stage_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
+        """The release under the local home only: nothing is uploaded (a plan)."""
+        dest = self.releases / manifest.id
+        materialize(store, manifest, dest)
+        return dest
+
     def install_release(self, store: ArtifactStore, manifest: Manifest) -> Path:
         self.ensure_bucket()
         self.artifacts.upload_release(store, manifest)
