@@ -33,6 +33,9 @@ class Stack(ConfigModel):
     rollback_alarms: list[str] = Field(default_factory=list)
     #: … or within this many minutes after it
     monitoring_minutes: int = Field(default=0, ge=0, le=180)
+    #: a CloudFormation service role: the stack's resources are made with its permissions,
+    #: so the deployer needs only sluice's own (``sluice export iam-policy``) plus PassRole
+    role: str | None = None
 
 
 class Crawler(ConfigModel):

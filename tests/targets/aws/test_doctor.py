@@ -78,3 +78,15 @@ def test_a_kms_alias_is_granted_through_the_keys_that_carry_it() -> None:
     assert kms["Resource"] == "arn:aws:kms:eu-west-1:123456789012:key/*"
     assert kms["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases":
                                                              "alias/sluice"}}
+
+
+def test_a_stack_service_role_is_passed_not_its_resources_granted() -> None:
+    cfg = ProjectConfig.model_validate({
+        "project": "retail",
+        "stacks": {"landing": {"template": "stacks/landing.yaml",
+                               "role": "arn:aws:iam::123456789012:role/cfn-service"}},
+        "environments": {"prod": {"target": {"type": "aws", "region": "eu-west-1",
+                                             "bucket": "acme-prod", "role_arn": ROLE}}}})
+    sids = {s["Sid"]: s for s in policy(cfg, "prod")["Statement"]}
+    assert sids["Passrole"]["Resource"] == "arn:aws:iam::123456789012:role/cfn-service"
+    assert "cloudformation:CreateChangeSet" in sids["Cloudformation"]["Action"]

@@ -148,3 +148,14 @@ def test_a_stack_whose_creation_failed_is_deleted_before_it_is_created_again() -
         assert failed_create(s, "retail-dev")
         delete_failed_create(s, "retail-dev", poll=0.01)
         stub.assert_no_pending_responses()
+
+
+def test_a_service_role_makes_the_stack(aws: str) -> None:
+    s = session(aws)
+    role = "arn:aws:iam::123456789012:role/cfn-service"
+    plan = plan_stack(s, "retail-svc", TEMPLATE, {"Env": "svc"}, role_arn=role, poll=0.05)
+    apply_stack(s, plan, poll=0.05)
+    described = s.client("cloudformation").describe_stacks(StackName="retail-svc")["Stacks"][0]
+    assert described.get("RoleARN") == role
+    # the same template, values and role: no change set at all
+    assert plan_stack(s, "retail-svc", TEMPLATE, {"Env": "svc"}, role_arn=role).empty

@@ -194,7 +194,8 @@ class AwsComponents:
                                  rollback_alarms=st.rollback_alarms,
                                  monitoring_minutes=st.monitoring_minutes,
                                  tags={"sluice:project": cfg.project,
-                                       "sluice:env": self.target.env})
+                                       "sluice:env": self.target.env},
+                                 role_arn=st.role)
 
     # ------------------------------------------------------------------ plan
     def plan(self, cfg: ProjectConfig, release_dir: Path) -> list[ComponentChange]:

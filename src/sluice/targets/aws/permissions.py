@@ -157,6 +157,7 @@ def _execution_roles(cfg: ProjectConfig, spec: AwsTarget) -> set[str]:
     roles |= {f.role for f in cfg.functions.values() if f.role}
     roles |= {j.glue.role for j in cfg.jobs.values() if isinstance(j, PySparkJob) and j.glue.role}
     roles |= {c.role for c in cfg.crawlers.values() if c.role}
+    roles |= {s.role for s in cfg.stacks.values() if s.role}
     uses_default = (any(not w.role for w in cfg.workflows.values())
                     or any(not f.role for f in cfg.functions.values())
                     or any(not c.role for c in cfg.crawlers.values())

@@ -50,12 +50,12 @@ class StackEvent:
 def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[str, str], *,
                rollback_alarms: Sequence[str] = (), monitoring_minutes: int = 0,
                tags: Mapping[str, str] | None = None, timeout: float = 600,
-               poll: float = 2.0) -> StackPlan:
+               poll: float = 2.0, role_arn: str | None = None) -> StackPlan:
     cfn = aws.client("cloudformation")
     live = _live(aws, stack)
     kind = "UPDATE" if live is not None else "CREATE"
-    if live is not None and _unchanged(aws, live, template, parameters, rollback_alarms,
-                                       monitoring_minutes):
+    if live is not None and live.get("RoleARN") == role_arn and _unchanged(
+            aws, live, template, parameters, rollback_alarms, monitoring_minutes):
         return StackPlan(stack, kind, None)  # the same template and values: no change set
     params: dict[str, Any] = {
         "StackName": stack, "ChangeSetName": f"sluice-{secrets.token_hex(6)}",
@@ -64,6 +64,8 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
                        for k, v in sorted(parameters.items())],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
     }
+    if role_arn:  # CloudFormation acts as this service role, not as the deployer
+        params["RoleARN"] = role_arn
     if rollback_alarms:
         params["RollbackConfiguration"] = {
             "RollbackTriggers": [{"Arn": a, "Type": "AWS::CloudWatch::Alarm"}
