@@ -35,6 +35,7 @@ from sluice.state import (
     AuditRecord,
     JobRunRecord,
     JobRunStatus,
+    LiveState,
     LockRecord,
     StateStore,
     StepRecord,
@@ -325,12 +326,22 @@ def _undo_components(ws: Workspace, env: str, dep: int) -> str:
     live = ws.state.live(env)
     if live is None:
         return "; the components it created stay (nothing was live before it)"
-    live_dir = ws.target(env).release_dir(live.release_id)
-    pinned = component_records(ws.state.steps(live.deployment_id)) \
-        if live.deployment_id is not None else {}
-    deployer.roll_to(load_project(live_dir, environment=env), live_dir, pinned,
-                     lambda name, detail: None)
+    roll_components_to(ws, env, live, lambda name, detail: None)
     return "; its components were put back"
+
+
+def roll_components_to(ws: Workspace, env: str, goal: LiveState,
+                       journal: Callable[[str, dict[str, Any]], object]) -> None:
+    """Make ``env``'s components what they were when ``goal`` was live: aliases to the
+    versions its deployment journaled, the rest re-applied from its release."""
+    target = ws.target(env)
+    deployer = target.components()
+    if deployer is None:
+        return
+    goal_dir = target.release_dir(goal.release_id)
+    pinned = component_records(ws.state.steps(goal.deployment_id)) \
+        if goal.deployment_id is not None else {}
+    deployer.roll_to(load_project(goal_dir, environment=env), goal_dir, pinned, journal)
 
 
 def undo_deployment(ws: Workspace, env: str, dep: int, exc: BaseException) -> None:
@@ -472,4 +483,5 @@ def ensure_in_sync(ws: Workspace, env: str) -> None:
 
 
 __all__ = ["KILL_AT_VAR", "AuditFailed", "DeployOutcome", "JobError", "acquire_env_lock", "deploy",
-           "ensure_in_sync", "plan_deploy", "recover", "release_env_lock", "undo_deployment"]
+           "ensure_in_sync", "plan_deploy", "recover", "release_env_lock", "roll_components_to",
+           "undo_deployment"]

@@ -9,12 +9,12 @@ from sluice.deploy.deployer import (
     DeployOutcome,
     Step,
     acquire_env_lock,
-    component_records,
     deploy,
     ensure_in_sync,
     no_progress,
     recover,
     release_env_lock,
+    roll_components_to,
     undo_deployment,
 )
 from sluice.errors import SluiceError
@@ -253,14 +253,10 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
             if not target.release_dir(goal.release_id).is_dir():
                 target.install_release(ws.artifacts,
                                        verify_release(ws.artifacts, goal.release_id))
-            deployer = target.components()
-            if deployer is not None:  # aliases back to the versions the goal deployed
+            if target.components() is not None:  # aliases back to what the goal deployed
                 state.step(dep, "components", "started")
-                goal_dir = target.release_dir(goal.release_id)
-                pinned = component_records(state.steps(goal.deployment_id)) \
-                    if goal.deployment_id is not None else {}
-                deployer.roll_to(load_project(goal_dir, environment=env), goal_dir, pinned,
-                                 lambda name, detail: state.step(dep, name, "done", detail))
+                roll_components_to(ws, env, goal, lambda name, detail: state.step(
+                    dep, name, "done", detail))
                 state.step(dep, "components", "done")
             target.activate_release(goal.release_id)
         except BaseException as exc:  # leave env as it was: catalog, components, release

@@ -141,10 +141,7 @@ def test_a_stack_whose_creation_failed_is_deleted_before_it_is_created_again() -
         stub.add_response("delete_stack", {}, {"StackName": "retail-dev"})
         stub.add_response("describe_stacks", stack("DELETE_IN_PROGRESS"),
                           {"StackName": "retail-dev"})
-        stub.add_response("describe_stacks", stack("DELETE_IN_PROGRESS"),
-                          {"StackName": "retail-dev"})
-        for _ in range(2):
-            stub.add_client_error("describe_stacks", *gone)
+        stub.add_client_error("describe_stacks", *gone)
         assert failed_create(s, "retail-dev")
         delete_failed_create(s, "retail-dev", poll=0.01)
         stub.assert_no_pending_responses()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.release import ArtifactStore, Manifest
-from sluice.targets.aws.session import AwsSession, aws_errors
+from sluice.targets.aws.session import AwsSession, aws_errors, sse_kms
 
 UPLOAD_WORKERS = 8
 
@@ -35,9 +35,7 @@ class S3Artifacts:
         return f"{self.prefix}/releases/{release_id}.json"
 
     def _extra(self) -> dict[str, Any]:
-        if self.kms_key_id:
-            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
-        return {}
+        return sse_kms(self.kms_key_id)
 
     def ensure_bucket(self) -> None:
         """Create the bucket if needed; versioning on (and default SSE-KMS when configured)."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluice.errors import SluiceError
-from sluice.targets.aws.datasets import hive_type, is_missing, is_precondition
+from sluice.targets.aws.datasets import get_json, hive_type, is_precondition
 from sluice.targets.aws.session import AwsSession, aws_errors
 
 PARQUET = {
@@ -36,15 +36,10 @@ class CatalogObject:
         self.aws, self.bucket, self.key, self.extra = aws, bucket, key, dict(extra)
 
     def read(self) -> tuple[dict[str, str], str | None]:
-        try:
-            with aws_errors(f"read the catalog s3://{self.bucket}/{self.key}"):
-                found = self.aws.client("s3").get_object(Bucket=self.bucket, Key=self.key)
-        except SluiceError as exc:
-            if is_missing(exc.__cause__):
-                return {}, None
-            raise
-        doc = json.loads(found["Body"].read())
-        return dict(doc["datasets"]), str(found["ETag"])
+        found = get_json(self.aws, self.bucket, self.key)
+        if found is None:
+            return {}, None
+        return dict(found[0]["datasets"]), found[1]
 
     def write(self, datasets: Mapping[str, str], etag: str | None) -> str:
         """Replace the catalog if it is still at ``etag`` (None: if there is none yet)."""

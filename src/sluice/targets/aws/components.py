@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sluice.targets.aws.target import AwsTarget
 
 WORKERS = 8
-Journal = Callable[[str, dict[str, Any]], None]
+Journal = Callable[[str, dict[str, Any]], object]
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -106,20 +106,33 @@ class AwsComponents:
 
     # ------------------------------------------------------------------ specs
     def glue_specs(self, cfg: ProjectConfig, release_dir: Path) -> dict[str, gluejobs.GlueJobSpec]:
+        return {name: self.glue_spec(cfg, release_dir, name)
+                for name, job in sorted(cfg.jobs.items()) if isinstance(job, PySparkJob)}
+
+    def glue_spec(self, cfg: ProjectConfig, release_dir: Path,
+                  name: str) -> gluejobs.GlueJobSpec:
+        """The Glue job of one PySpark job."""
+        job = cfg.jobs[name]
+        assert isinstance(job, PySparkJob)
         params = public_parameters(cfg.environment(self.target.env).parameters)
-        out = {}
-        for name, job in sorted(cfg.jobs.items()):
-            if not isinstance(job, PySparkJob):
-                continue
-            args = {"--sluice-job": name, **{f"--{k}": v for k, v in sorted(params.items())},
-                    **dict(job.glue.arguments)}
-            out[name] = gluejobs.GlueJobSpec(
-                name=self.resource(cfg, name), script=(release_dir / job.script).read_bytes(),
-                script_name=Path(job.script).name,
-                role_arn=self._role(job.glue.role, f"job {name}"),
-                glue_version=job.glue.glue_version, worker_type=job.glue.worker_type,
-                workers=job.glue.workers, arguments=args, description=f"sluice job {name}")
-        return out
+        args = {"--sluice-job": name, **{f"--{k}": v for k, v in params.items()},
+                **dict(job.glue.arguments)}
+        return gluejobs.GlueJobSpec(
+            name=self.resource(cfg, name), script=(release_dir / job.script).read_bytes(),
+            script_name=Path(job.script).name,
+            role_arn=self._role(job.glue.role, f"job {name}"),
+            glue_version=job.glue.glue_version, worker_type=job.glue.worker_type,
+            workers=job.glue.workers, arguments=args, description=f"sluice job {name}")
+
+    def source_prefix(self, cfg: ProjectConfig, source: str, what: str) -> str:
+        """The S3 key prefix under which a file source's files land (for crawlers and
+        triggers): the source path up to its first wildcard."""
+        spec = cfg.sources.get(qualify(source))
+        if spec is None or spec.path is None:
+            raise ConfigError(f"{what}: {source!r} is not a file source",
+                              tip="name sources that have a path")
+        folder = re.split(r"[*?\[]", spec.path, maxsplit=1)[0]
+        return f"{self.target.root}/objects/{folder}"
 
     def function_specs(self, cfg: ProjectConfig,
                        release_dir: Path) -> dict[str, functions.FunctionSpec]:
@@ -172,14 +185,9 @@ class AwsComponents:
     def crawler_specs(self, cfg: ProjectConfig) -> dict[str, crawlers.CrawlerSpec]:
         out = {}
         for name, cr in sorted(cfg.crawlers.items()):
-            paths = []
-            for source in cr.sources:
-                spec = cfg.sources.get(qualify(source))
-                if spec is None or spec.path is None:
-                    raise ConfigError(f"crawler {name}: {source!r} is not a file source",
-                                      tip="list sources with a path under crawlers.<name>")
-                folder = re.split(r"[*?\[]", spec.path, maxsplit=1)[0]
-                paths.append(f"s3://{self.target.bucket}/{self.target.root}/objects/{folder}")
+            paths = [f"s3://{self.target.bucket}/"
+                     f"{self.source_prefix(cfg, source, f'crawler {name}')}"
+                     for source in cr.sources]
             out[name] = crawlers.CrawlerSpec(
                 name=self.resource(cfg, name), role_arn=self._role(cr.role, f"crawler {name}"),
                 database=self.target.glue.database_prefix + cr.database,
@@ -222,7 +230,8 @@ class AwsComponents:
 
         def glue(item: tuple[str, gluejobs.GlueJobSpec]) -> ComponentChange:
             name, spec = item
-            return ComponentChange("glue_job", name, spec.name, self._glue_action(spec))
+            return ComponentChange("glue_job", name, spec.name, gluejobs.planned(
+                self.aws, self.target.bucket, self.target.prefix, spec))
 
         def fn(item: tuple[str, functions.FunctionSpec]) -> ComponentChange:
             name, spec = item
@@ -244,9 +253,6 @@ class AwsComponents:
             changes += pool.map(crawl, self.crawler_specs(cfg).items())
             changes += pool.map(wf, sorted(cfg.workflows))
         return changes
-
-    def _glue_action(self, spec: gluejobs.GlueJobSpec) -> str:
-        return gluejobs.planned(self.aws, self.target.bucket, self.target.prefix, spec)
 
     # ------------------------------------------------------------------ apply
     def apply(self, cfg: ProjectConfig, release_dir: Path, journal: Journal,
@@ -328,14 +334,10 @@ class AwsComponents:
 
     def _trigger(self, cfg: ProjectConfig, workflow: str, source: str, alias_arn: str) -> None:
         """Start the workflow (its live alias) when files land under the source's prefix."""
-        spec = cfg.sources.get(qualify(source))
-        if spec is None or spec.path is None:
-            raise ConfigError(f"workflow {workflow}: trigger {source!r} is not a file source",
-                              tip="list sources with a path under workflows.<name>.triggers")
-        folder = re.split(r"[*?\[]", spec.path, maxsplit=1)[0]
         events.ensure_source_trigger(
             self.aws, name=f"{self.resource(cfg, workflow)}-{source}".replace(".", "-")[:64],
-            bucket=self.target.bucket, prefix=f"{self.target.root}/objects/{folder}",
+            bucket=self.target.bucket,
+            prefix=self.source_prefix(cfg, source, f"workflow {workflow}: trigger"),
             target_arn=alias_arn, role_arn=self._role(cfg.workflows[workflow].role,
                                                      f"workflow {workflow}"))
 
@@ -359,23 +361,6 @@ class AwsComponents:
         return sorted(landed, key=lambda c: c.name)
 
     # ------------------------------------------------------------------ back
-    def move_back(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
-        """Point workflow and function aliases at the versions journaled as ``previous``
-        (a deploy that failed after its components landed). Returns what moved."""
-        moved = []
-        for step, rec in sorted(records.items()):
-            _, kind, name = step.split(":", 2)
-            if not rec.get("changed") or not rec.get("previous"):
-                continue
-            if kind == "workflow":
-                workflows.point_alias(self.aws, str(rec["alias"]), str(rec["previous"]))
-            elif kind == "function":
-                functions.point_alias(self.aws, str(rec["resource"]), str(rec["previous"]))
-            else:
-                continue
-            moved.append(f"{kind} {name}")
-        return moved
-
     def roll_to(self, cfg: ProjectConfig, release_dir: Path,
                 records: Mapping[str, Mapping[str, Any]], journal: Journal) -> None:
         """Make the components what they were when ``release_dir`` was live: aliases back to

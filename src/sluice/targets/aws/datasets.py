@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.errors import SluiceError
-from sluice.targets.aws.session import AwsSession, aws_errors
+from sluice.targets.aws.session import AwsSession, aws_errors, sse_kms
 from sluice.targets.base import VersionInfo
 
 MARKER = "_version.json"
@@ -57,6 +57,19 @@ def is_precondition(exc: BaseException | None) -> bool:
         "PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 
+def get_json(aws: AwsSession, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
+    """A JSON object and its ETag, or None when the key (or the bucket) does not exist."""
+    try:
+        with aws_errors(f"read s3://{bucket}/{key}"):
+            found = aws.client("s3").get_object(Bucket=bucket, Key=key)
+            doc: dict[str, Any] = json.loads(found["Body"].read())
+    except SluiceError as exc:
+        if is_missing(exc.__cause__):
+            return None
+        raise
+    return doc, str(found["ETag"])
+
+
 @dataclass(frozen=True)
 class StoredVersion:
     info: VersionInfo
@@ -86,9 +99,7 @@ class S3Versions:
         return self.cache / dataset / version
 
     def _extra(self) -> dict[str, Any]:
-        if self.kms_key_id:
-            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
-        return {}
+        return sse_kms(self.kms_key_id)
 
     # ------------------------------------------------------------------ reads
     def _keys(self) -> list[str]:
@@ -104,11 +115,12 @@ class S3Versions:
                 raise
         return keys
 
-    def _read_marker(self, key: str) -> StoredVersion:
+    def _read_marker(self, key: str) -> StoredVersion | None:
         if key not in self._markers:
-            with aws_errors(f"read s3://{self.bucket}/{key}"):
-                body = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
-                doc = json.loads(body.read())
+            found = get_json(self.aws, self.bucket, key)
+            if found is None:
+                return None
+            doc = found[0]
             dataset, version = key[len(self.root) + 1:-len("/" + MARKER)].rsplit("/", 1)
             if (doc.get("dataset"), doc.get("version")) != (dataset, version) \
                     or not VERSION_ID.fullmatch(version) or not DATASET_NAME.fullmatch(dataset):
@@ -125,7 +137,7 @@ class S3Versions:
         """Every version (one LIST, then the markers not read before, in parallel)."""
         markers = [k for k in self._keys() if k.endswith("/" + MARKER)]
         with ThreadPoolExecutor(max_workers=_READ_WORKERS) as pool:
-            found = list(pool.map(self._read_marker, markers))
+            found = [s for s in pool.map(self._read_marker, markers) if s is not None]
         return sorted(found, key=lambda s: (s.info.created_at, s.info.version), reverse=True)
 
     def data_keys(self) -> set[str]:
@@ -146,12 +158,7 @@ class S3Versions:
         return sorted(keys)
 
     def get(self, dataset: str, version: str) -> StoredVersion | None:
-        try:
-            return self._read_marker(self.prefix(dataset, version) + MARKER)
-        except SluiceError as exc:
-            if is_missing(exc.__cause__):
-                return None
-            raise
+        return self._read_marker(self.prefix(dataset, version) + MARKER)
 
     def has_data(self, dataset: str, version: str) -> bool:
         return bool(self.parts(dataset, version))

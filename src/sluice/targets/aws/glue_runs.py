@@ -76,7 +76,7 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         argv += ["--output", f"{d}={target.data.url(d, version)}"]
     for k, v in public_parameters(params).items():
         argv += ["--param", f"{k}={v}"]
-    spec = target.components().glue_specs(config, release_dir)[node.name]
+    spec = target.components().glue_spec(config, release_dir, node.name)
     name = spec.name
     # the live job's definition changes only after the audits (the components step): this
     # run gets the release's script and workers as its own arguments

@@ -129,6 +129,13 @@ class AwsSession:
         return {"account": found["Account"], "arn": found["Arn"]}
 
 
+def sse_kms(kms_key_id: str | None) -> dict[str, Any]:
+    """PutObject/upload arguments for SSE-KMS with ``kms_key_id`` ({} without a key)."""
+    if kms_key_id:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    return {}
+
+
 def _config() -> Any:
     from botocore.config import Config
 

@@ -175,8 +175,8 @@ def _unchanged(aws: AwsSession, live: dict[str, Any], template: str,
     return (body if isinstance(body, str) else json.dumps(body)) == template
 
 
-def _live(aws: AwsSession, stack: str) -> dict[str, Any] | None:
-    """The stack, if it exists (one that only ever had a change set does not)."""
+def _describe(aws: AwsSession, stack: str) -> dict[str, Any] | None:
+    """The stack as CloudFormation describes it, or None when there is no such stack."""
     from botocore.exceptions import ClientError
 
     with aws_errors(f"look up stack {stack}"):
@@ -186,49 +186,35 @@ def _live(aws: AwsSession, stack: str) -> dict[str, Any] | None:
             if "does not exist" in str(exc):
                 return None
             raise
-    if not found or found[0]["StackStatus"] in {"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"}:
+    return dict(found[0]) if found else None
+
+
+def _live(aws: AwsSession, stack: str) -> dict[str, Any] | None:
+    """The stack, if it exists (one that only ever had a change set does not)."""
+    found = _describe(aws, stack)
+    if found is None or found["StackStatus"] in {"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"}:
         return None  # never created (ROLLBACK_COMPLETE: its creation failed; see below)
-    return dict(found[0])
+    return found
 
 
 def failed_create(aws: AwsSession, stack: str) -> bool:
     """Whether the stack's first creation failed (ROLLBACK_COMPLETE): it cannot be updated,
     only deleted and created again."""
-    from botocore.exceptions import ClientError
-
-    with aws_errors(f"look up stack {stack}"):
-        try:
-            found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-        except ClientError as exc:
-            if "does not exist" in str(exc):
-                return False
-            raise
-    return bool(found) and found[0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    found = _describe(aws, stack)
+    return found is not None and found["StackStatus"] == "ROLLBACK_COMPLETE"
 
 
 def delete_failed_create(aws: AwsSession, stack: str, *, timeout: float = 900,
                          poll: float = 5.0) -> None:
     """Delete a stack whose creation failed, and wait until it is gone."""
-    cfn = aws.client("cloudformation")
     with aws_errors(f"delete the stack {stack} that failed to create"):
-        cfn.delete_stack(StackName=stack)
-        deadline, pause = time.monotonic() + timeout, _pauses(poll)
-        while failed_create(aws, stack) or _status(aws, stack) == "DELETE_IN_PROGRESS":
-            if time.monotonic() > deadline:
-                raise AwsError(f"stack {stack} still being deleted after {timeout:.0f}s")
-            time.sleep(next(pause))
-
-
-def _status(aws: AwsSession, stack: str) -> str | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        found = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return None
-        raise
-    return str(found[0]["StackStatus"]) if found else None
+        aws.client("cloudformation").delete_stack(StackName=stack)
+    deadline, pause = time.monotonic() + timeout, _pauses(poll)
+    while (found := _describe(aws, stack)) is not None and found["StackStatus"] in {
+            "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS"}:
+        if time.monotonic() > deadline:
+            raise AwsError(f"stack {stack} still being deleted after {timeout:.0f}s")
+        time.sleep(next(pause))
 
 
 def _new_events(cfn: Any, stack: str, seen: set[str], since: float) -> list[StackEvent]:

@@ -36,11 +36,16 @@ from sluice.errors import DataSourceError, LockError, ReleaseError, SluiceError
 from sluice.release import ArtifactStore, Manifest, materialize
 from sluice.targets.aws.artifacts import S3Artifacts
 from sluice.targets.aws.catalog import CatalogObject, GlueTables
-from sluice.targets.aws.datasets import VERSION_ID, S3Versions, is_missing
+from sluice.targets.aws.datasets import VERSION_ID, S3Versions, get_json, is_missing
 from sluice.targets.aws.redshift import RedshiftDataSession, RedshiftTarget
-from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors
+from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors, sse_kms
 from sluice.targets.base import Capabilities, Target, VersionInfo, dead_local_owner
-from sluice.targets.local.target import SCHEMA, as_registrable, quote_ident, quote_qualified
+from sluice.targets.local.target import (
+    SCHEMA,
+    create_version_through_view,
+    quote_ident,
+    quote_qualified,
+)
 
 if TYPE_CHECKING:
     from sluice.targets.aws.components import AwsComponents
@@ -109,9 +114,7 @@ class AwsTarget(Target):
 
     def encryption(self) -> dict[str, Any]:
         """PutObject arguments for SSE-KMS when a key is configured."""
-        if self.kms_key_id:
-            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
-        return {}
+        return sse_kms(self.kms_key_id)
 
     def ensure_bucket(self) -> None:
         """Create the bucket (versioning on, SSE-KMS when configured) on first write."""
@@ -120,15 +123,8 @@ class AwsTarget(Target):
             self._bucket_ready = True
 
     def _get_json(self, key: str) -> dict[str, Any] | None:
-        try:
-            with aws_errors(f"read s3://{self.bucket}/{key}"):
-                body = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
-        except SluiceError as exc:
-            if is_missing(exc.__cause__):
-                return None
-            raise
-        doc: dict[str, Any] = json.loads(body.read())
-        return doc
+        found = get_json(self.aws, self.bucket, key)
+        return found[0] if found else None
 
     # ------------------------------------------------------------------ code
     def release_dir(self, release_id: str) -> Path:
@@ -290,10 +286,22 @@ class AwsTarget(Target):
             self._view(dataset, version)
         return table
 
-    def _write(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
+    def _shape(self, files: str) -> tuple[list[tuple[str, str]], int]:
+        """The columns (name, DuckDB type) and row count of Parquet ``files``."""
+        rel = f"read_parquet({exp.Literal.string(files).sql('duckdb')})"
+        con = self.engine().con
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+        row = con.execute(f"SELECT COUNT(*) FROM {rel}").fetchone()
+        return columns, int(row[0]) if row else 0
+
+    def _registered(self, dataset: str, version: str, columns: list[tuple[str, str]]) -> None:
+        self._known[(dataset, version)] = columns
+        self._view(dataset, version)
+
+    def create_version(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
+        """Write the SELECT as Parquet locally, then upload it (``S3Versions.store`` refuses
+        an existing version before anything is uploaded)."""
         self._version_name(dataset, version)  # validates the id
-        if self.data.get(dataset, version) is not None:
-            raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
         self.ensure_bucket()
         con = self.engine().con
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -303,16 +311,11 @@ class AwsTarget(Target):
         try:
             con.execute(f"COPY ({select_sql}) TO {exp.Literal.string(name).sql('duckdb')} "
                         "(FORMAT parquet)")
-            rel = f"read_parquet({exp.Literal.string(name).sql('duckdb')})"
-            columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {rel}")
-                       .fetchall()]
-            row = con.execute(f"SELECT COUNT(*) FROM {rel}").fetchone()
-            rows = int(row[0]) if row else 0
+            columns, rows = self._shape(name)
             self.data.store(dataset, version, fingerprint, tmp, rows, columns)
         finally:
             tmp.unlink(missing_ok=True)
-        self._known[(dataset, version)] = columns
-        self._view(dataset, version)
+        self._registered(dataset, version, columns)
         return rows
 
     def register_version(self, dataset: str, version: str, fingerprint: str) -> int:
@@ -321,29 +324,15 @@ class AwsTarget(Target):
         self._version_name(dataset, version)  # validates the id
         if self.data.get(dataset, version) is not None:
             raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
-        files = exp.Literal.string(str(self.data.download(dataset, version) / "*.parquet"))
-        rel = f"read_parquet({files.sql('duckdb')})"
-        con = self.engine().con
-        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
-        row = con.execute(f"SELECT COUNT(*) FROM {rel}").fetchone()
-        rows = int(row[0]) if row else 0
+        columns, rows = self._shape(str(self.data.download(dataset, version) / "*.parquet"))
         self.data.register(dataset, version, fingerprint, rows, columns)
-        self._known[(dataset, version)] = columns
-        self._view(dataset, version)
+        self._registered(dataset, version, columns)
         return rows
-
-    def create_version(self, dataset: str, version: str, fingerprint: str, select_sql: str) -> int:
-        return self._write(dataset, version, fingerprint, select_sql)
 
     def create_version_from(self, dataset: str, version: str, fingerprint: str,
                             data: Any) -> int:
-        con = self.engine().con
-        view = f"sluice_out_{abs(hash((dataset, version))) % 10**8}"
-        con.register(view, as_registrable(data))
-        try:
-            return self._write(dataset, version, fingerprint, f"SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
+        return create_version_through_view(self, self.engine().con, dataset, version,
+                                           fingerprint, data)
 
     def read_arrow(self, sql: str) -> Any:
         return self.engine().con.sql(sql).to_arrow_table()
@@ -432,9 +421,8 @@ class AwsTarget(Target):
         except SluiceError as exc:
             if not is_precondition(exc.__cause__):
                 raise
-        with aws_errors(f"lock {self.env}"):
-            found = s3.get_object(Bucket=self.bucket, Key=key)
-        held = json.loads(found["Body"].read())
+        found = get_json(self.aws, self.bucket, key)
+        held, etag = found if found else ({}, None)
         expires = float(held.get("expires", 0))
         # a holder that died on this host (a killed deploy) is taken over at once
         dead = dead_local_owner(str(held.get("owner", "")))
@@ -445,7 +433,8 @@ class AwsTarget(Target):
                             tip="wait for that deployment to finish, then run again")
         try:
             with aws_errors(f"lock {self.env}"):
-                s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfMatch=found["ETag"])
+                guard = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+                s3.put_object(Bucket=self.bucket, Key=key, Body=body, **guard)
         except SluiceError as exc:
             if is_precondition(exc.__cause__):
                 raise LockError(f"{self.env} was locked by another machine just now",

@@ -133,6 +133,18 @@ def as_registrable(data: Any) -> Any:
     return data
 
 
+def create_version_through_view(target: Target, con: duckdb.DuckDBPyConnection, dataset: str,
+                                version: str, fingerprint: str, data: Any) -> int:
+    """``create_version_from`` for targets whose engine is DuckDB: register the data on the
+    connection under a view and let ``create_version`` SELECT from it."""
+    view = f"sluice_out_{abs(hash((dataset, version))) % 10**8}"
+    con.register(view, as_registrable(data))
+    try:
+        return target.create_version(dataset, version, fingerprint, f"SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 def make_local_target(env: str, home: Path, warehouse: str | None = None,
                       **options: Any) -> LocalTargetBase:
     """The local target of ``env``: DuckDB by default, PostgreSQL for a postgresql:// URL."""
@@ -209,13 +221,8 @@ class LocalTarget(LocalTargetBase):
 
     def create_version_from(self, dataset: str, version: str, fingerprint: str,
                             data: Any) -> int:
-        con = self.engine().con
-        view = f"sluice_out_{abs(hash((dataset, version))) % 10**8}"
-        con.register(view, as_registrable(data))
-        try:
-            return self.create_version(dataset, version, fingerprint, f"SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
+        return create_version_through_view(self, self.engine().con, dataset, version,
+                                           fingerprint, data)
 
     def versions(self, dataset: str | None = None) -> list[VersionInfo]:
         con = self.engine().con
