@@ -20,6 +20,7 @@ traceback unless ``--debug`` is given.
     ├── ReleaseError             a release cannot be built, found, verified or materialised (exit 2)
     └── StateError               the state store cannot be opened, migrated, read or written
         └── LockError            an environment is locked by another deployment
+            └── WarehouseBusyError  a DuckDB file is held open by another process
 
 Third-party exceptions are caught at the seam where they happen and re-raised as the most
 specific of these with ``raise ... from exc``.
@@ -129,3 +130,16 @@ class StateError(SluiceError):
 
 class LockError(StateError):
     """An environment's deployment lock is held by someone else."""
+
+
+class WarehouseBusyError(LockError):
+    """A DuckDB database file is held open by another process (a DuckDB CLI, a notebook, a
+    BI tool), so sluice cannot open it for writing. ``holder`` is that process as DuckDB
+    names it (``/usr/bin/duckdb (PID 4242)``), or ``""`` when DuckDB does not say."""
+
+    def __init__(self, message: str, *, path: str, holder: str = "", pid: int | None = None,
+                 tip: str | None = None) -> None:
+        super().__init__(message, tip=tip)
+        self.path = path
+        self.holder = holder
+        self.pid = pid

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import secrets
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,6 +439,7 @@ def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) 
     released (a compare-and-delete on its owner, so at most one taker wins) and logged.
     """
     state = ws.state
+    deadline = time.monotonic() + wait
     holder = state.current_lock(env)
     if holder is not None and (pid := dead_local_owner(holder.owner)) is not None:
         try:
@@ -449,19 +451,29 @@ def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) 
             pass  # someone else took it over first: queue behind them like anyone else
     record = state.acquire_lock(env, owner, wait_seconds=wait)
     try:  # a remote target's own lock: machines that do not share this state store
-        ws.target(env).acquire_lock(owner)
+        target = ws.target(env)
+        target.acquire_lock(owner)
     except BaseException:
         state.release_lock(env, owner)
         raise
+    # what is left of --wait also covers a warehouse file another process holds open
+    target.open_wait = max(0.0, deadline - time.monotonic())
     return record
 
 
 def release_env_lock(ws: Workspace, env: str, owner: str) -> None:
-    """Release both locks taken by :func:`acquire_env_lock`."""
+    """Release both locks taken by :func:`acquire_env_lock`, closing the warehouse first so
+    that whoever queued behind the lock can open it at once."""
+    target = ws.target(env)
+    target.open_wait = 0.0
     try:
-        ws.target(env).release_lock(owner)
+        if not target.capabilities.remote:  # a remote target's engine is a private cache
+            target.close()
     finally:
-        ws.state.release_lock(env, owner)
+        try:
+            target.release_lock(owner)
+        finally:
+            ws.state.release_lock(env, owner)
 
 
 def ensure_in_sync(ws: Workspace, env: str) -> None:

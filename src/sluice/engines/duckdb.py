@@ -2,23 +2,73 @@
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import duckdb
 from sqlglot import exp
 
 from sluice.engines.base import Column, DataRef, Engine, family_of
-from sluice.errors import DataSourceError, EngineError
+from sluice.errors import DataSourceError, EngineError, WarehouseBusyError
 
 _READERS = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}
+# DuckDB 1.x/2.x: 'Could not set lock on file "<path>": Conflicting lock is held in
+# <program> (PID <n>)[ by user <name>]. However, …'
+_LOCKED = "Could not set lock on file"
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)"
+                     r"(?: by user (?P<user>[^.\s]+))?")
+
+
+def busy_error(path: str, exc: duckdb.Error, *, waited: float = 0.0,
+               what: str = "DuckDB database") -> WarehouseBusyError:
+    """The error for a DuckDB file another process holds, naming that process."""
+    found = _HOLDER.search(str(exc))
+    holder = pid = None
+    if found:
+        holder = f"{found['program']} (PID {found['pid']}"
+        holder += f", user {found['user']})" if found["user"] else ")"
+        pid = int(found["pid"])
+    by = f"by {holder}" if holder else "by another process (DuckDB does not say which)"
+    after = f" after waiting {waited:g}s" if waited > 0 else ""
+    return WarehouseBusyError(
+        f"cannot open the {what} {path}: it is held open {by}{after}",
+        path=path, holder=holder or "", pid=pid,
+        tip=f"close the session holding it ({f'PID {pid}' if pid else 'lsof ' + path}: a "
+            "DuckDB CLI, notebook or BI tool), or retry with --wait SECONDS to wait for it",
+    )
+
+
+def connect_file(path: str, *, wait: float = 0.0, what: str = "DuckDB database",
+                 read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, retrying with backoff for up to ``wait`` seconds while another
+    process holds it (DuckDB allows one writing process, or many read-only ones, per file).
+    Raises :class:`WarehouseBusyError` naming the holder when the wait runs out."""
+    start = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if _LOCKED not in str(exc):
+                raise EngineError(f"cannot open the {what} {path}: "
+                                  f"{str(exc).splitlines()[0]}") from exc
+            left = wait - (time.monotonic() - start)
+            if left <= 0:
+                raise busy_error(path, exc, waited=wait, what=what) from exc
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
 
 
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
-        self.con = duckdb.connect(database)
+    def __init__(self, database: str = ":memory:", threads: int | None = None, *,
+                 wait: float = 0.0, what: str = "DuckDB database") -> None:
+        """``wait``: seconds to keep retrying a file another process holds open."""
+        self.con = (duckdb.connect(database) if database == ":memory:"
+                    else connect_file(database, wait=wait, what=what))
         self.con.execute("SET TimeZone = 'UTC'")
         # results carry no order without ORDER BY; letting DuckDB drop it speeds up scans
         self.con.execute("SET preserve_insertion_order = false")

@@ -52,6 +52,9 @@ class Target(ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    #: seconds to keep retrying a warehouse that another process holds open (a DuckDB file
+    #: open in a BI tool); the deployer sets what is left of ``--wait`` once it has the lock
+    open_wait: float = 0.0
 
     # ------------------------------------------------------------------ code
     @abstractmethod

@@ -26,8 +26,9 @@ from sqlglot import exp
 
 from sluice.engines.base import Engine
 from sluice.engines.duckdb import DuckDBEngine
-from sluice.errors import DataSourceError, ReleaseError, SluiceError
+from sluice.errors import DataSourceError, ReleaseError, SluiceError, WarehouseBusyError
 from sluice.release import ArtifactStore, Manifest, materialize
+from sluice.secrecy import private_dir, private_file
 from sluice.targets.base import Capabilities, Target, VersionInfo
 
 SCHEMA = "_sluice_versions"
@@ -58,7 +59,7 @@ class LocalTargetBase(Target):
         self.objects = self.dir / "objects"
         self.releases = self.dir / "releases"
         for d in (self.objects, self.releases):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)  # 0700 like the whole home: data and code of the environment
         self._schemas: set[str] = set()  # schemas known to exist in this warehouse
         self._engine: Engine | None = None
 
@@ -172,7 +173,18 @@ class LocalTarget(LocalTargetBase):
     # ------------------------------------------------------------------ data
     def engine(self) -> DuckDBEngine:
         if self._engine is None:
-            self._engine = DuckDBEngine(str(self.dir / "warehouse.duckdb"))
+            try:
+                self._engine = DuckDBEngine(str(self.dir / "warehouse.duckdb"),
+                                            wait=self.open_wait,
+                                            what=f"warehouse of {self.env}")
+            except WarehouseBusyError as exc:
+                exc.tip = (f"{exc.tip}. sluice needs {self.env}'s warehouse to itself while "
+                           "it deploys, runs, rolls back or collects garbage: open it only "
+                           "while no sluice command runs on it")
+                raise
+            # DuckDB refuses a file created empty beforehand: make it 0600 once it exists
+            # (its folder is 0700, so nobody else could open it meanwhile)
+            private_file(self.dir / "warehouse.duckdb")
             con = self._engine.con
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(SCHEMA)}")
             con.execute(
