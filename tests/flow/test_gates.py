@@ -38,7 +38,10 @@ def test_a_rejected_release_cannot_enter_prod(
     before = p.snapshot("prod")
     refused = p.sluice("promote", "staging", "prod")
     assert refused.code == 1
-    assert refused.error == f"Error: prod is protected: release {rid} needs an approval"
+    assert refused.error.startswith(
+        f"Error: release {rid} was rejected for prod by bob (")
+    assert refused.error.endswith(": revenue is off by 3%)")
+    assert "sluice approve prod --release" in refused.tip
     assert p.snapshot("prod") == before
     prod = next(r for r in p.json("status") if r["env"] == "prod")
     assert prod["pending_approval"] == rid and prod["release"] is None
@@ -49,14 +52,17 @@ def test_a_rejected_release_cannot_enter_prod(
         decide(ws, "prod", None, approve=True, comment="re-checked")
         assert check_gates(ws, "staging", "prod") == rid
         decide(ws, "prod", None, approve=False, comment="no, after all")
-        with pytest.raises(GateError, match="needs an approval"):
+        with pytest.raises(GateError, match="was rejected for prod by bob"):
             check_gates(ws, "staging", "prod")
         assert [a.decision for a in ws.state.approvals("prod", rid)] == [
             ApprovalDecision.REJECTED,
             ApprovalDecision.APPROVED,
             ApprovalDecision.REJECTED,
         ]
-        events = ws.state.events("prod")
+        events = [e for e in ws.state.events("prod") if e.kind != "gate_refused"]
+        refusals = ws.state.events("prod", kind="gate_refused")
+    assert [(e.actor, e.payload["action"]) for e in refusals] == [("bob", "promote"),
+                                                                  ("alice", "promote")]
     assert [(e.kind, e.actor) for e in events] == [
         ("rejected", "bob"),
         ("approved", "bob"),
@@ -88,9 +94,13 @@ def test_only_listed_approvers_may_decide(deployed: Project) -> None:
 
 def test_approving_needs_a_release_to_approve(deployed: Project) -> None:
     first = deployed.sluice("approve", "dev")
-    assert first.code == 1
-    assert first.error == "Error: dev is first in the promotion order; name the release"
+    assert first.code == 2
+    assert first.error == "Error: dev is not promoted from another environment; name the release"
     assert first.tip == "Tip: sluice approve dev --release ID"
+    unprotected = deployed.sluice("approve", "staging", "--release", deployed.release())
+    assert unprotected.code == 2
+    assert unprotected.error == ("Error: staging is not protected: releases enter it without "
+                                 "an approval")
     nothing = deployed.sluice("approve", "prod")
     assert nothing.code == 1
     assert nothing.error == "Error: nothing is live in staging to approve for prod"
@@ -125,7 +135,8 @@ def test_a_failed_run_upstream_blocks_promotion(
     monkeypatch.setenv("SLUICE_USER", "bob")
     with p.workspace() as ws:
         decide(ws, "prod", None, approve=True)
-        with pytest.raises(GateError, match=f"last deployment of {rid} to staging did not"):
+        with pytest.raises(GateError, match=f"last deployment of release {rid} to staging "
+                           r"\(#\d+, run\) failed: it may not enter prod"):
             check_gates(ws, "staging", "prod")
 
 
@@ -138,9 +149,10 @@ def test_deploying_straight_to_a_protected_environment_needs_an_approval(
     refused = p.sluice("deploy", "prod")
     assert refused.code == 1
     assert refused.error == (
-        f"Error: prod is protected: release {rid} needs an approval before it is deployed there"
+        f"Error: release {rid} has not been deployed to staging, which comes before prod in "
+        "the promotion order"
     )
-    assert refused.tip == "Tip: promote it through the gates:  sluice promote staging prod"
+    assert refused.tip == f"Tip: deploy it there first:  sluice deploy staging --release {rid}"
     assert p.snapshot("prod") == before
     with p.workspace() as ws:
         assert ws.state.deployments("prod") == []

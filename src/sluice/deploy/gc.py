@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.deploy.deployer import acquire_env_lock, ensure_in_sync, recover, release_env_lock
+from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace
 from sluice.release import list_releases
 
@@ -59,8 +60,25 @@ def collect_garbage(ws: Workspace, env: str | None = None, *,
             if env is not None:
                 reports.append(GcReport(name, dry_run, cfg.retention.versions))
             continue
-        reports.append(_collect_env(ws, name, cfg.retention.versions, dry_run))
+        reports.append(_collect_env(ws, name, _retention(ws, name, cfg.retention.versions),
+                                    dry_run))
     return reports
+
+
+def _retention(ws: Workspace, env: str, worktree: int) -> int:
+    """How many live states ``env`` keeps: the larger of the work tree's setting and the
+    live release's (verified), so an edited sluice.yaml cannot make gc drop what a rollback
+    of that environment needs."""
+    from sluice.flow.decision import release_config, verified_manifest
+
+    live = ws.state.live(env)
+    if live is None:
+        return worktree
+    try:
+        cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
+    except SluiceError:
+        return worktree
+    return max(worktree, cfg.retention.versions)
 
 
 def _collect_env(ws: Workspace, env: str, retention: int, dry_run: bool) -> GcReport:

@@ -6,7 +6,9 @@ import itertools
 from dataclasses import dataclass, field
 
 from sluice.deploy.deployer import Step, deploy, no_progress
-from sluice.flow.gates import GateError, check_gates, promote
+from sluice.errors import GateError, ReleaseError
+from sluice.flow.decision import GateRequest, decide_gates
+from sluice.flow.gates import promote
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
 
@@ -23,8 +25,7 @@ class ShipOutcome:
 def ship(ws: Workspace, *, allow_dirty: bool = False, on_step: Step = no_progress) -> ShipOutcome:
     """Release the work tree, deploy the first environment, promote while gates hold."""
     manifest, _ = make_release(ws, allow_dirty=allow_dirty)
-    cfg = ws.config()
-    order = cfg.promotion_order()
+    order = ws.config().promotion_order()
     out = ShipOutcome(manifest.id)
     first = order[0]
     live = ws.state.live(first)
@@ -38,14 +39,14 @@ def ship(ws: Workspace, *, allow_dirty: bool = False, on_step: Step = no_progres
         if dest_live is not None and dest_live.release_id == manifest.id:
             out.already_live.append(dest)
             continue
-        if not cfg.environment(dest).protection.auto_promote and \
-                not cfg.environment(dest).protection.approval_required:
-            out.stopped_at, out.reason = dest, f"{dest} is not promoted automatically"
-            return out
-        try:
-            check_gates(ws, source, dest)
-        except GateError as exc:
+        try:  # the rules in force decide, not the work tree's sluice.yaml
+            decision = decide_gates(ws, GateRequest("promote", dest, manifest.id,
+                                                    current_actor(), source))
+        except (GateError, ReleaseError) as exc:
             out.stopped_at, out.reason = dest, exc.message + (f" ({exc.tip})" if exc.tip else "")
+            return out
+        if not decision.rules.auto_promote and not decision.rules.approval_required:
+            out.stopped_at, out.reason = dest, f"{dest} is not promoted automatically"
             return out
         promote(ws, source, dest, on_step=on_step)
         out.deployed.append(dest)

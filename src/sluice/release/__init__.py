@@ -13,7 +13,7 @@ from sluice.release.builder import (
     resolve_release_id,
 )
 from sluice.release.manifest import MARKER_NAME, Manifest, canonical_json
-from sluice.release.verify import materialize, verify_release
+from sluice.release.verify import installed_differences, materialize, verify_release
 
 __all__ = [
     "MARKER_NAME",
@@ -21,6 +21,7 @@ __all__ = [
     "Manifest",
     "build_release",
     "canonical_json",
+    "installed_differences",
     "list_releases",
     "load_release",
     "materialize",

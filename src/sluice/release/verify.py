@@ -83,11 +83,46 @@ def verify_release(store: ArtifactStore, id_or_prefix: str) -> Manifest:
     return manifest
 
 
-def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> None:
-    """Write every file of ``manifest`` under ``dest``, atomically.
+def installed_differences(dest: Path, manifest: Manifest) -> list[str]:
+    """How the files under ``dest`` differ from ``manifest``: modified, missing and
+    unexpected files, and symbolic links; empty when ``dest`` holds exactly the release.
 
-    If ``dest`` already holds this release (its ``.sluice-release`` marker has the id), nothing
-    is done. If it holds anything else, :class:`ReleaseError` is raised and it is left alone.
+    An installed release folder is editable by anyone who can write the sluice home, so it is
+    never trusted because its marker says so: every file is rehashed at the moment of use.
+    """
+    problems: list[str] = []
+    root = Path(dest)
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        base = Path(folder)
+        for name in sorted(dirs):
+            if (base / name).is_symlink():
+                problems.append(f"{(base / name).relative_to(root).as_posix()}: symbolic link")
+        for name in sorted(files):
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            if rel == MARKER_NAME:
+                continue
+            if path.is_symlink():
+                problems.append(f"{rel}: symbolic link")
+            elif rel not in manifest.files:
+                problems.append(f"{rel}: not part of the release")
+            else:
+                seen.add(rel)
+                if hash_file(path) != manifest.files[rel]:
+                    problems.append(f"{rel}: modified")
+    problems.extend(f"{rel}: missing" for rel in sorted(set(manifest.files) - seen))
+    return problems
+
+
+def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> list[str]:
+    """Write every file of ``manifest`` under ``dest``, atomically; returns what had to be
+    repaired (see :func:`installed_differences`), usually nothing.
+
+    If ``dest`` already holds this release (its ``.sluice-release`` marker has the id), its
+    files are rehashed; a folder that differs from the manifest in any way is replaced by a
+    fresh copy from the verified blobs. If ``dest`` holds anything else,
+    :class:`ReleaseError` is raised and it is left alone.
     """
     if manifest.compute_digest() != manifest.digest or manifest.id != manifest.digest[:ID_LENGTH]:
         raise ReleaseError(
@@ -105,8 +140,16 @@ def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> None:
             )
 
     dest = Path(dest).absolute()
+    repaired: list[str] = []
     if _holds(dest, manifest.id):
-        return
+        repaired = installed_differences(dest, manifest)
+        if not repaired:
+            return []
+        # move the altered copy out of the way first: readers of `current` then see the
+        # old folder or the rebuilt one, never a half-deleted tree
+        aside = Path(tempfile.mkdtemp(prefix=f".altered-{manifest.id}-", dir=dest.parent))
+        os.rename(dest, aside / "release")
+        shutil.rmtree(aside, ignore_errors=True)
     if os.path.lexists(dest):
         raise ReleaseError(
             f"cannot materialize release {manifest.id} at {dest}: it already exists and "
@@ -127,6 +170,7 @@ def materialize(store: ArtifactStore, manifest: Manifest, dest: Path) -> None:
             if not _holds(dest, manifest.id):
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+        return repaired
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ReleaseError(

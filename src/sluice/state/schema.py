@@ -190,6 +190,22 @@ check_runs = sa.Table(
 )
 
 
+# The protection in force in an environment, recorded with every deployment that changed
+# what it serves: gates read it from here, never from a candidate release or the work tree.
+protections = sa.Table(
+    "protections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("env", sa.String, nullable=False, index=True),
+    sa.Column("release_id", sa.String, nullable=False),
+    sa.Column("deployment_id", sa.Integer, nullable=True),
+    sa.Column("protection_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", _TS, nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: ``apply`` runs inside the migration transaction."""
@@ -212,9 +228,14 @@ def _v2_check_runs(conn: Connection) -> None:
             "ALTER TABLE approvals ADD COLUMN acknowledges TEXT NOT NULL DEFAULT ''"))
 
 
+def _v3_protections(conn: Connection) -> None:
+    protections.create(conn, checkfirst=True)
+
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("initial schema", _v1_initial),
     Migration("check runs, approval acknowledgements", _v2_check_runs),
+    Migration("recorded protection per environment", _v3_protections),
 )
 
 

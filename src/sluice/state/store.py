@@ -46,7 +46,7 @@ from .records import (
     StepStatus,
     utcnow,
 )
-from .redact import redact_text
+from .redact import mask_values, redact_text
 from .schema import (
     approvals,
     audits,
@@ -59,6 +59,7 @@ from .schema import (
     live_state,
     locks,
     migrate,
+    protections,
     releases,
 )
 
@@ -223,7 +224,7 @@ class StateStore:
         with self._tx("record a check run in", write=True) as conn:
             conn.execute(check_runs.insert().values(
                 tree=tree, passed=passed, complete=complete, actor=actor,
-                summary_json=json.dumps(summary, sort_keys=True, default=str),
+                summary_json=json.dumps(mask_values(summary), sort_keys=True, default=str),
                 at=rows.iso(utcnow())))
 
     def latest_check_run(self, tree: str) -> dict[str, Any] | None:
@@ -356,6 +357,15 @@ class StateStore:
             query = query.where(deployments.c.env == env)
         with self._tx("read deployments from") as conn:
             return [rows.deployment(r) for r in conn.execute(query)]
+
+    def last_deployment(self, env: str, release_id: str) -> DeploymentRecord | None:
+        """The newest deployment of ``release_id`` to ``env`` (any kind), if there was one."""
+        query = (sa.select(deployments)
+                 .where(deployments.c.env == env, deployments.c.release_id == release_id)
+                 .order_by(deployments.c.id.desc()).limit(1))
+        with self._tx("read deployments from") as conn:
+            row = conn.execute(query).first()
+        return None if row is None else rows.deployment(row)
 
     # ------------------------------------------------------------------ live state
 
@@ -552,6 +562,25 @@ class StateStore:
         if not latest or latest[0].decision is not ApprovalDecision.APPROVED:
             return False
         return acknowledging is None or acknowledging in latest[0].acknowledges
+
+    # ------------------------------------------------------------------ protection
+
+    def record_protection(self, env: str, release_id: str, protection: Mapping[str, Any], *,
+                          actor: str, reason: str, deployment_id: int | None = None) -> None:
+        """Record the protection now in force in ``env`` (what its gates read next time)."""
+        with self._tx(f"record the protection of {env} in", write=True) as conn:
+            conn.execute(protections.insert().values(
+                env=env, release_id=release_id, deployment_id=deployment_id,
+                protection_json=json.dumps(dict(protection), sort_keys=True), actor=actor,
+                reason=redact_text(reason), at=rows.iso(utcnow())))
+
+    def protection(self, env: str) -> dict[str, Any] | None:
+        """The protection recorded last for ``env``; ``None`` if none ever was."""
+        query = (sa.select(protections.c.protection_json).where(protections.c.env == env)
+                 .order_by(protections.c.id.desc()).limit(1))
+        with self._tx("read the protection from") as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else dict(json.loads(found))
 
     # ------------------------------------------------------------------ locks
 
