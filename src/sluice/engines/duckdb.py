@@ -30,7 +30,7 @@ def busy_error(path: str, exc: duckdb.Error, *, waited: float = 0.0,
         holder += f", user {found['user']})" if found["user"] else ")"
         pid = int(found["pid"])
     by = f"by {holder}" if holder else "by another process (DuckDB does not say which)"
-    after = f" after waiting {waited:g}s" if waited > 0 else ""
+    after = f" after waiting {round(waited, 1):g}s" if waited > 0 else ""
     return WarehouseBusyError(
         f"cannot open the {what} {path}: it is held open {by}{after}",
         path=path, holder=holder or "", pid=pid,

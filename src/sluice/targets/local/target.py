@@ -58,8 +58,9 @@ class LocalTargetBase(Target):
         self.dir = Path(home) / "envs" / env
         self.objects = self.dir / "objects"
         self.releases = self.dir / "releases"
+        private_dir(self.dir, tighten=True)  # 0700 like the home: the environment's data
         for d in (self.objects, self.releases):
-            private_dir(d)  # 0700 like the whole home: data and code of the environment
+            private_dir(d)
         self._schemas: set[str] = set()  # schemas known to exist in this warehouse
         self._engine: Engine | None = None
 
@@ -116,6 +117,7 @@ class LocalTargetBase(Target):
     def load_objects(self, folder: Path) -> int:
         files = [p for p in folder.rglob("*") if p.is_file()]
         shutil.copytree(folder, self.objects, dirs_exist_ok=True)
+        private_dir(self.objects, tighten=True)  # copytree gave it the mode of `folder`
         return len(files)
 
     def objects_url(self) -> str:
@@ -178,6 +180,7 @@ class LocalTarget(LocalTargetBase):
                                             wait=self.open_wait,
                                             what=f"warehouse of {self.env}")
             except WarehouseBusyError as exc:
+                self.open_wait = 0.0  # spent: the undo that follows must not wait again
                 exc.tip = (f"{exc.tip}. sluice needs {self.env}'s warehouse to itself while "
                            "it deploys, runs, rolls back or collects garbage: open it only "
                            "while no sluice command runs on it")
