@@ -35,7 +35,11 @@ def state(ws: Workspace) -> tuple[set[tuple[str, str]], set[str]]:
 
 @pytest.fixture
 def three(project: Project) -> tuple[Project, list[str], list[dict[str, str]]]:
-    """dev has been a → b → c (customer_orders changed each time); c is live."""
+    """dev has been a → b → c (customer_orders changed each time); c is live.
+
+    c itself keeps one live state: gc takes the larger of the work tree's retention and the
+    live release's, so the tests lower it in the work tree from there."""
+    set_retention(project, 1)
     c = project.commit_change("customer_orders.sql", "third release")
     with project.ws() as ws:
         deploy(ws, "dev", project.b, actor="tester")
@@ -76,17 +80,19 @@ def test_never_drops_the_live_state(three: tuple[Project, list[str],
                                                  list[dict[str, str]]]) -> None:
     """After a rollback the live state is older than the newest versions: it still stays."""
     project, (a, b, c), (va, vb, vc) = three
-    set_retention(project, 1)
+    d = project.commit_change("customer_orders.sql", "fourth release")  # keeps 1, like c
     with project.ws() as ws:
-        rollback(ws, "dev", b)
+        deploy(ws, "dev", d, actor="tester")
+        vd = ws.state.live("dev").versions  # type: ignore[union-attr]
+        rollback(ws, "dev", c)
         (report,) = collect_garbage(ws, "dev")
-        assert report.dropped_versions == {CO: [va[CO], vc[CO]]}
-        assert sorted(report.dropped_releases) == sorted([a, c])
+        assert report.dropped_versions == {CO: [va[CO], vb[CO], vd[CO]]}
+        assert sorted(report.dropped_releases) == sorted([a, b, d])
         versions, releases = state(ws)
-        assert versions == set(vb.items()) and releases == {b}
-        assert ws.target("dev").current_release() == b
-    # The environment still works: deploying c again recomputes only what gc dropped.
-    project.sluice("deploy", "dev", "--release", c)
+        assert versions == set(vc.items()) and releases == {c}
+        assert ws.target("dev").current_release() == c
+    # The environment still works: deploying d again recomputes only what gc dropped.
+    assert project.sluice("deploy", "dev", "--release", d).returncode == 0
 
 
 def test_drops_orphans_of_failed_deployments_and_unused_installs(project: Project) -> None:

@@ -22,6 +22,7 @@ from sqlglot import exp
 from sluice.config import ProjectConfig, PythonJob, SqlJob, builtins, substitute
 from sluice.errors import SluiceError
 from sluice.project.graph import JobNode
+from sluice.project.sqlguard import raise_refusal, vet_query
 from sluice.targets.base import Target
 
 
@@ -66,30 +67,34 @@ class Resolver:
 
 
 def rewrite_sql(sql: str, dialect: str, engine_dialect: str, resolver: Resolver,
-                inputs: tuple[str, ...]) -> str:
-    """The job's SELECT with every input table replaced by its resolved relation."""
-    tree = sqlglot.parse_one(sql, read=dialect)
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+                inputs: tuple[str, ...], *, source: str = "<sql>") -> str:
+    """The job's SELECT with every input table replaced by its resolved relation.
+
+    The SQL is vetted again here, where it runs (:mod:`sluice.project.sqlguard`): a release
+    built by an older sluice may hold a job that reads a file, and a table the graph did not
+    record as an input must not fall through to whatever the warehouse has by that name.
+    """
+    vetted = vet_query(sql, dialect)
+    raise_refusal(vetted, source=source)
+    assert vetted.tree is not None  # raise_refusal raised otherwise
     by_name = {}
     for d in inputs:
         by_name[d.lower()] = d
         if d.startswith("main."):
             by_name[d[5:].lower()] = d
-
-    def swap(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Table) and node.name:
-            key = (f"{node.db}.{node.name}" if node.db else node.name).lower()
-            if key in ctes and not node.db:
-                return node
-            dataset = by_name.get(key)
-            if dataset is None:
-                return node
-            relation = sqlglot.parse_one(f"SELECT * FROM {resolver.relation(dataset)}",
-                                         read=engine_dialect)
-            return exp.paren(relation).as_(node.alias or node.name)
-        return node
-
-    return tree.transform(swap).sql(engine_dialect)
+    for table in vetted.tables:
+        dataset = by_name.get(table.name.lower())
+        if dataset is None:
+            raise JobError(
+                f"{source}:{table.line}:{table.column}: the job reads {table.name}, which is "
+                "not one of its inputs",
+                tip="declare it under sources: or datasets: in sluice.yaml and build a new "
+                    "release")
+        relation = sqlglot.parse_one(f"SELECT * FROM {resolver.relation(dataset)}",
+                                     read=engine_dialect)
+        node = table.node
+        node.replace(exp.paren(relation).as_(node.alias or node.name))
+    return vetted.tree.sql(engine_dialect)
 
 
 def run_sql_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
@@ -101,7 +106,8 @@ def run_sql_job(node: JobNode, config: ProjectConfig, release_dir: Path, target:
     params = {**builtins(target_env(target), config.project), **params}
     text = substitute(path.read_text(encoding="utf-8"), params, where=job.sql)
     started = time.perf_counter()
-    select = rewrite_sql(text, config.dialect, target.engine().dialect, resolver, node.inputs)
+    select = rewrite_sql(text, config.dialect, target.engine().dialect, resolver, node.inputs,
+                         source=job.sql)
     output = node.outputs[0]
     try:
         rows = target.create_version(output, version, fingerprint, select)

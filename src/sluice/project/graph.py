@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
-from sqlglot import exp
-
 from sluice.config import ProjectConfig, builtins, substitute
 from sluice.errors import ConfigError
+from sluice.project.sqlguard import raise_refusal, resolve_dataset, undeclared, vet_query
 
 
 @dataclass(frozen=True)
@@ -61,39 +59,15 @@ class ProjectGraph:
 
 
 def sql_inputs(sql: str, dialect: str, *, where: str) -> list[str]:
-    """Tables a SELECT reads (CTE names excluded), as ``schema.name`` strings."""
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError as exc:
-        err = exc.errors[0] if exc.errors else {}
-        line, col = max(err.get("line", 1), 1), max(err.get("col", 1), 1)
-        raise ConfigError(
-            f"{where}:{line}:{col}: SQL does not parse ({dialect}): "
-            f"{err.get('description', str(exc).splitlines()[0])}",
-            tip="fix the statement; `sluice check` reports every SQL error at once",
-        ) from None
-    if not isinstance(tree, exp.Query):
-        raise ConfigError(f"{where}: a sql job must be a SELECT statement",
-                          tip="write the query only; sluice creates the table")
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    names: list[str] = []
-    for table in tree.find_all(exp.Table):
-        if not table.name or (table.name.lower() in ctes and not table.db):
-            continue
-        name = f"{table.db}.{table.name}" if table.db else table.name
-        if name not in names:
-            names.append(name)
-    return names
+    """Tables a SELECT reads (CTE names excluded), as ``schema.name`` strings.
 
-
-def resolve_dataset(name: str, known: set[str]) -> str | None:
-    """The dataset a table name in SQL means (``orders`` → ``main.orders``), or None."""
-    if name in known:
-        return name
-    if "." not in name and f"main.{name}" in known:
-        return f"main.{name}"
-    lowered = {k.lower(): k for k in known}
-    return lowered.get(name.lower())
+    The SQL is vetted first (:mod:`sluice.project.sqlguard`): SQL that does not parse
+    strictly, more than one statement, and reads of files or the network are refused with a
+    ConfigError located at ``where``:line:col.
+    """
+    vetted = vet_query(sql, dialect)
+    raise_refusal(vetted, source=where)
+    return list(dict.fromkeys(t.name for t in vetted.tables))
 
 
 def build_graph(root: Path | str, config: ProjectConfig,
@@ -114,21 +88,11 @@ def build_graph(root: Path | str, config: ProjectConfig,
         if job.type == "sql":
             path = root / job.sql
             text = substitute(path.read_text(encoding="utf-8"), params, where=job.sql)
-            raw_inputs = sql_inputs(text, config.dialect, where=job.sql)
-            inputs = []
-            for t in raw_inputs:
-                resolved = resolve_dataset(t, known)
-                if resolved is None:
-                    import difflib
-
-                    close = difflib.get_close_matches(t, sorted(known), n=1)
-                    raise ConfigError(
-                        f"{job.sql}: job {name!r} reads {t!r}, which is neither a source nor a "
-                        "dataset of this project",
-                        tip=f"did you mean {close[0]!r}?" if close
-                        else "declare it under sources: or datasets: in sluice.yaml",
-                    )
-                inputs.append(resolved)
+            vetted = vet_query(text, config.dialect)
+            vetted.refusals += undeclared(vetted.tables, known, job=name)
+            raise_refusal(vetted, source=job.sql)
+            inputs = list(dict.fromkeys(
+                d for t in vetted.tables if (d := resolve_dataset(t.name, known)) is not None))
             code = (job.sql,)
         else:
             inputs = list(job.inputs)

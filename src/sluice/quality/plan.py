@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from sluice.engines.base import Column, TypeFamily
@@ -394,23 +393,12 @@ def _schema_rule(rule: m.Rule, ctx: Context) -> RulePlan:
 
 
 def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expr:
-    try:
-        parsed = sqlglot.parse_one(sql, read=sx.SOURCE_DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        raise RuleDefinitionError(
-            f"CustomSql statement is not valid SQL: {str(exc).splitlines()[0]}",
-            location=rule.location,
-        ) from exc
-    if not isinstance(parsed, exp.Query):
-        raise RuleDefinitionError("CustomSql must be a SELECT statement", location=rule.location)
-
-    def swap(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Table) and node.name.lower() == "primary" and not node.db:
-            alias = node.alias or "primary"
-            return exp.to_table(sx.PRIMARY).as_(alias)
-        if isinstance(node, exp.Table) and not node.db:
-            return exp.to_table(ref_table(node.name)).as_(node.alias or node.name)
-        return node
+    parsed, tables = sx.parse_custom_sql(sql, rule)
+    for node in tables:  # the tables it reads, not its CTEs; none is qualified
+        if node.name.lower() == "primary":
+            node.replace(exp.to_table(sx.PRIMARY).as_(node.alias or "primary"))
+        else:
+            node.replace(exp.to_table(ref_table(node.name)).as_(node.alias or node.name))
 
     def quote_primary(node: exp.Expr) -> exp.Expr:
         # PRIMARY is a reserved word in PostgreSQL: as an alias it must be quoted
@@ -418,7 +406,7 @@ def _rewrite_primary(sql: str, rule: m.Rule) -> exp.Expr:
             return exp.to_identifier("primary", quoted=True)
         return node
 
-    return parsed.transform(swap).transform(quote_primary)
+    return parsed.transform(quote_primary)
 
 
 def _custom_sql(rule: m.Rule, ctx: Context) -> RulePlan:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import sqlglot
 from sqlglot import exp
 
 from sluice.engines.base import TypeFamily
 from sluice.errors import RuleDefinitionError
+from sluice.project.sqlguard import vet_custom_sql, vet_predicate
 from sluice.quality import model as m
 
 PRIMARY = "sluice_primary"
@@ -76,22 +76,64 @@ def is_true(pred: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.paren(pred), expressions=[exp.false()])
 
 
-def parse_where(sql: str | None, rule: m.Rule) -> exp.Expr | None:
-    """A rule's where clause, read as Spark SQL like AWS Glue does."""
+def parse_where(sql: str | None, rule: m.Rule | m.Analyzer) -> exp.Expr | None:
+    """A rule's where clause, read as Spark SQL like AWS Glue does: one expression over the
+    dataset's columns, parsed strictly, reading no table, file or setting
+    (:func:`sluice.project.sqlguard.vet_predicate`)."""
     if sql is None:
         return None
-    try:
-        parsed = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        raise RuleDefinitionError(
-            f"the where clause {sql!r} is not valid SQL: {str(exc).splitlines()[0]}",
-            location=rule.location,
-        ) from exc
-    if isinstance(parsed, exp.Select | exp.Subquery):
-        raise RuleDefinitionError(
-            f"the where clause {sql!r} must be a predicate, not a query", location=rule.location
-        )
-    return exp.paren(parsed)
+    vetted = vet_predicate(sql, SOURCE_DIALECT)
+    if not vetted.ok or vetted.tree is None:
+        r = vetted.refusals[0]
+        raise RuleDefinitionError(f"the where clause {sql!r} is refused: {r.message}"
+                                  f"{_at(r.line, r.column)}",
+                                  location=rule.location, tip=r.tip)
+    return exp.paren(vetted.tree)
+
+
+def parse_custom_sql(sql: str, rule: m.Rule) -> tuple[exp.Query, list[exp.Table]]:
+    """A CustomSql statement and the tables it reads (``primary`` and references; not its
+    CTEs): one query, parsed strictly, reading no file or setting
+    (:func:`sluice.project.sqlguard.vet_custom_sql`)."""
+    vetted = vet_custom_sql(sql, SOURCE_DIALECT)
+    if not vetted.ok or not isinstance(vetted.tree, exp.Query):
+        r = vetted.refusals[0]
+        raise RuleDefinitionError(f"the CustomSql statement is refused: {r.message}"
+                                  f"{_at(r.line, r.column)}",
+                                  location=rule.location, tip=r.tip)
+    return vetted.tree, [t.node for t in vetted.tables]
+
+
+def sql_errors(ruleset: m.Ruleset) -> list[RuleDefinitionError]:
+    """Every where clause and CustomSql statement of a ruleset that would be refused when it
+    is compiled: ``sluice check`` and ``sluice release`` report them before any audit."""
+    out: list[RuleDefinitionError] = []
+    nodes: list[m.Rule | m.Analyzer] = [*ruleset.leaves(), *ruleset.analyzers]
+    for node in nodes:
+        try:
+            parse_where(node.where, node)
+            if isinstance(node, m.Rule):
+                statement = _custom_sql_of(node)
+                if statement is not None:
+                    parse_custom_sql(statement, node)
+        except RuleDefinitionError as exc:
+            out.append(exc)
+    return out
+
+
+def _custom_sql_of(rule: m.Rule) -> str | None:
+    if rule.type == "CustomSql" and rule.params:
+        return rule.params[0]
+    # DetectAnomalies "CustomSql" "select …" watches a CustomSql metric
+    if rule.type == "DetectAnomalies" and len(rule.params) > 1 and rule.params[0] == "CustomSql":
+        return rule.params[1]
+    return None
+
+
+def _at(line: int, column: int) -> str:
+    """Where in the quoted SQL the refusal is (the error itself points at the rule)."""
+    return f" (line {line}, column {column} of the SQL)" if line > 1 else (
+        f" (column {column} of the SQL)" if column > 1 else "")
 
 
 def regex_full(x: exp.Expr, pattern: str) -> exp.Expr:

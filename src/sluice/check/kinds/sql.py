@@ -1,11 +1,11 @@
-"""SQL jobs: each parses in the project's dialect, reads only known datasets, and names only
-columns those datasets have (where a contract says which columns they have)."""
+"""SQL jobs: each parses strictly in the project's dialect, reads only declared datasets and
+sources (no files, no network: :mod:`sluice.project.sqlguard`), and names only columns those
+datasets have (where a contract says which columns they have)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
@@ -14,10 +14,10 @@ from sluice.check.base import Unit, UnitOutcome, findings_outcome
 from sluice.check.context import CheckContext
 from sluice.check.kinds.project import error_findings
 from sluice.check.model import Finding
-from sluice.config import CONFIG_FILE, ProjectConfig, SqlJob, substitute
+from sluice.config import ProjectConfig, SqlJob, substitute
 from sluice.config.base import did_you_mean
 from sluice.errors import SluiceError
-from sluice.project.graph import resolve_dataset
+from sluice.project.sqlguard import resolve_dataset, undeclared, vet_query
 
 
 class SqlCheck:
@@ -70,39 +70,16 @@ def check_sql(ctx: CheckContext, cfg: ProjectConfig, name: str, job: SqlJob) -> 
         return error_findings(exc)
     except OSError as exc:
         return [Finding(f"cannot read {job.sql}: {exc.strerror}", *ctx.locate("jobs", name))]
-    try:
-        tree = sqlglot.parse_one(text, read=cfg.dialect)
-    except sqlglot.errors.ParseError as exc:
-        err = exc.errors[0] if exc.errors else {}
-        return [Finding(f"SQL does not parse ({cfg.dialect}): "
-                        f"{err.get('description', str(exc).splitlines()[0])}", job.sql,
-                        max(err.get("line", 1), 1), max(err.get("col", 1), 1),
-                        tip=f"the project's dialect is {cfg.dialect} (sluice.yaml: dialect)")]
-    except SqlglotError as exc:
-        return [Finding(f"SQL does not parse ({cfg.dialect}): {exc}", job.sql, 1, 1)]
-    if not isinstance(tree, exp.Query):
-        return [Finding("a sql job must be a single SELECT statement", job.sql, 1, 1,
-                        tip="write the query only; sluice creates the table")]
+    vetted = vet_query(text, cfg.dialect)
     known = set(cfg.all_datasets())
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    findings: list[Finding] = []
-    tables: dict[str, str] = {}  # table as written (lowercase) -> dataset
-    for table in tree.find_all(exp.Table):
-        if not table.name or (table.name.lower() in ctes and not table.db):
-            continue
-        written = f"{table.db}.{table.name}" if table.db else table.name
-        dataset = resolve_dataset(written, known)
-        if dataset is None:
-            line, col = _position(table.args.get("db") or table.this)
-            findings.append(Finding(
-                f"job {name} reads {written}, which is neither a source nor a dataset of "
-                f"this project{did_you_mean(written, sorted(known))}", job.sql, line, col,
-                tip=f"declare it under sources: or datasets: in {CONFIG_FILE}"))
-        else:
-            tables[written.lower()] = dataset
-    if not findings:
-        findings += _unknown_columns(tree, cfg, job, tables)
-    return findings
+    refusals = vetted.refusals + undeclared(vetted.tables, known, job=name)
+    findings = [Finding(r.message, job.sql, r.line, r.column, tip=r.tip) for r in refusals]
+    if findings or vetted.tree is None:
+        return findings
+    # table as written (lowercase) -> dataset; every table resolves once nothing is refused
+    tables = {t.name.lower(): d for t in vetted.tables
+              if (d := resolve_dataset(t.name, known)) is not None}
+    return _unknown_columns(vetted.tree, cfg, job, tables)
 
 
 def _unknown_columns(tree: exp.Expr, cfg: ProjectConfig, job: SqlJob,
