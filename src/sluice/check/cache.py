@@ -3,7 +3,8 @@
 A key hashes the unit's kind and name, the content of every file it reads, the config it
 depends on and the versions of the tools involved; a result is reused only for the very
 same inputs. Entries are small JSON files written atomically, so two concurrent checks of
-one project never read half an entry.
+one project never read half an entry. Entries are private (0600 in 0700 folders) and
+masked: a finding that quotes a secret value is stored as ``***``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sluice.check.model import CheckResult
+from sluice.secrecy import keyed_strings, mask_json, private_dir
 
 
 def cache_key(parts: dict[str, Any]) -> str:
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    # secret values in the parts (parameters) are keyed, so a key never hashes one bare
+    blob = json.dumps(keyed_strings(parts), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -39,11 +42,11 @@ class CheckCache:
 
     def put(self, key: str, result: CheckResult) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        private_dir(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(result.to_dict(), fh)
+                json.dump(mask_json(result.to_dict()), fh)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

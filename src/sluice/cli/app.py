@@ -59,6 +59,9 @@ def root(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    from sluice.cli.errors import mask_output
+
+    mask_output()  # secrets never reach a terminal or a CI log
     args = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in args:
         args.remove("--debug")

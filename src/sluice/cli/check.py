@@ -22,6 +22,7 @@ from sluice.check.reports import github_annotations, markdown, write_junit
 from sluice.check.runner import run_checks
 from sluice.cli.errors import guarded
 from sluice.project.workspace import Workspace, current_actor
+from sluice.secrecy import private_file
 
 out = Console()
 err = Console(stderr=True)
@@ -93,8 +94,7 @@ def _record(ws: Workspace, report: CheckReport, *, reuse: bool) -> None:
         return
     ws.state.record_check_run(report.tree, report.passed, report.complete, _summary(report),
                               current_actor())
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    private_file(marker)  # in the check cache: 0600 in 0700 folders
 
 
 def _detail(r: CheckResult) -> str:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from sluice import secrecy
 from sluice.config.base import closest, did_you_mean
 from sluice.config.models import ProjectConfig, PythonJob, SqlJob
 from sluice.config.names import qualify
@@ -61,10 +62,14 @@ def load_project(
     With ``environment``, string values get ``${name}`` replaced from that environment's
     parameters plus ``${env}`` and ``${project}``; without it nothing is substituted.
     ``SLUICE_ENV_<ENV>_<PARAM>`` variables in ``environ`` (default ``os.environ``) override
-    declared parameters of every environment. Top-level keys starting with ``x-`` are
-    ignored (a place for YAML anchors). Raises ConfigError for any problem.
+    declared parameters of every environment; their values and those of secret-looking
+    parameters are registered as secrets (:mod:`sluice.secrecy`). Top-level keys starting
+    with ``x-`` are ignored (a place for YAML anchors). Raises ConfigError for any problem.
     """
     root = Path(root)
+    environ = os.environ if environ is None else environ
+    # before anything can fail: an error message may already quote an override
+    secrecy.register_environ(environ)
     doc = read_config_document(root)
     data = doc.data
     if data is None:
@@ -72,12 +77,17 @@ def load_project(
     if isinstance(data, dict):
         # Top-level `x-...` keys hold YAML anchors to reuse (as in docker-compose); not config.
         data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
-        data, overridden = apply_overrides(data, os.environ if environ is None else environ)
+        data, overridden = apply_overrides(data, environ)
         data = substitute_document(data, doc, environment, overridden)
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise _located_error(exc.errors(include_url=False), doc, root) from exc
+    # Secret-looking parameters of every environment: a deploy of one may print another's.
+    secrecy.register_parameters(
+        f"config:{root.resolve()}",
+        {name: env.parameters for name, env in config.environments.items()})
+    return config
 
 
 # -- errors ----------------------------------------------------------------------------------

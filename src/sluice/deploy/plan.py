@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sluice.config import ProjectConfig
 from sluice.project.contracts import ContractChange, contract_changes
 from sluice.project.graph import ProjectGraph
+from sluice.secrecy import keyed_params
 from sluice.targets.base import Target
 
 JobStatus = Literal["added", "changed", "unchanged", "removed", "forced"]
@@ -66,9 +67,14 @@ class DeployPlan:
 
 
 def effective_fingerprint(job_fingerprint: str, params: Mapping[str, str]) -> str:
-    """A job's fingerprint in one environment: its code and config plus that env's parameters."""
-    blob = json.dumps({"job": job_fingerprint, "params": dict(sorted(params.items()))},
-                      sort_keys=True)
+    """A job's fingerprint in one environment: its code and config plus that env's parameters.
+
+    Secret parameters (secret-looking names, ``SLUICE_ENV_*`` values) enter as their keyed
+    hash (:func:`sluice.secrecy.keyed`): a changed secret still recomputes, but the stored
+    fingerprint cannot be tested against a dictionary of passwords.
+    """
+    blob = json.dumps({"job": job_fingerprint,
+                       "params": dict(sorted(keyed_params(params).items()))}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -1,7 +1,10 @@
 """PySpark jobs: a script run in its own process on PySpark in local mode.
 
 The script gets ``--input NAME=PATH`` and ``--output NAME=PATH`` arguments (Parquet folders)
-and the environment's parameters as ``--param NAME=VALUE``. Inputs are exported from the
+and the environment's parameters as ``--param NAME=VALUE``. Parameters never go on the real
+command line (``/proc/<pid>/cmdline`` is readable by every user): sluice starts
+:mod:`sluice.deploy.pyspark_launcher`, which reads them from a 0600 file in the run's private
+temporary folder and adds them to the script's ``sys.argv``. Inputs are exported from the
 warehouse to Parquet and outputs read back into new dataset versions through Arrow, so a
 PySpark job runs on any warehouse (DuckDB or PostgreSQL) inside the same write-audit-publish
 cycle as every other job.
@@ -10,6 +13,7 @@ cycle as every other job.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -24,16 +28,32 @@ import pyarrow.parquet as pq
 
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy.jobs import JobError, JobResult, Resolver
+from sluice.deploy.pyspark_launcher import PARAMS_ENV
 from sluice.errors import EngineUnavailableError
 from sluice.project.graph import JobNode
 from sluice.targets.base import Target
 
 JOB_TIMEOUT = 3600
+LAUNCHER = Path(__file__).with_name("pyspark_launcher.py")
 
 
 def java_available() -> bool:
     home = os.environ.get("JAVA_HOME")
     return bool((home and Path(home, "bin", "java").exists()) or shutil.which("java"))
+
+
+def launch_command(script: Path) -> list[str]:
+    """The start of a PySpark job's command line: the launcher, then the script."""
+    return [sys.executable, str(LAUNCHER), str(script)]
+
+
+def write_params(folder: Path, params: Mapping[str, str]) -> Path:
+    """The parameters as JSON in ``folder`` (a private temporary folder), mode 0600."""
+    path = folder / "params.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(dict(sorted(params.items())), fh)
+    return path
 
 
 def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
@@ -57,7 +77,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
         raise JobError(f"job {node.name}: {job.script} is outside the release")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp:
-        args = [sys.executable, str(script)]
+        args = launch_command(script)
         for d in node.inputs:
             path = Path(tmp) / "in" / d
             path.mkdir(parents=True)
@@ -67,9 +87,8 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
         outputs = {d: Path(tmp) / "out" / d for d in node.outputs}
         for d, p in outputs.items():
             args += ["--output", f"{d}={p}"]
-        for k, v in sorted(params.items()):
-            args += ["--param", f"{k}={v}"]
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable,
+        params_file = write_params(Path(tmp), params)
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, PARAMS_ENV: str(params_file),
                **{f"SLUICE_SPARK_CONF_{k}": v for k, v in job.spark_conf.items()}}
         try:
             proc = subprocess.run(args, cwd=release_dir, capture_output=True, text=True,

@@ -18,6 +18,7 @@ from typing import Any
 from sluice.config import ProjectConfig, builtins, substitute
 from sluice.errors import ConfigError
 from sluice.project.sqlguard import raise_refusal, resolve_dataset, undeclared, vet_query
+from sluice.secrecy import keyed_strings
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def _fingerprints(graph: ProjectGraph) -> dict[str, str]:
             if d in graph.producers:
                 upstream[d] = out[graph.producers[d]]
             else:
-                upstream[d] = cfg.sources[d].model_dump(mode="json")
-        out[name] = _digest({"job": job_cfg, "code": code, "outputs": outputs,
+                upstream[d] = keyed_strings(cfg.sources[d].model_dump(mode="json"))
+        # config strings may hold substituted secrets: those are keyed (sluice.secrecy), so
+        # a stored fingerprint cannot be checked against a dictionary of passwords
+        out[name] = _digest({"job": keyed_strings(job_cfg), "code": code, "outputs": outputs,
                              "upstream": upstream, "dialect": cfg.dialect})
     return out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sluice.config import ProjectConfig, load_project
 from sluice.errors import ConfigError
 from sluice.release import ArtifactStore
+from sluice.secrecy import KEY_FILE, private_dir, use_key_file
 from sluice.targets.base import Target, create_target
 
 if TYPE_CHECKING:
@@ -52,7 +53,9 @@ class Workspace:
     def open(cls, root: Path | str | None = None) -> Workspace:
         r = find_root(Path(root) if root else None)
         home = Path(os.environ["SLUICE_HOME"]) if os.environ.get("SLUICE_HOME") else r / ".sluice"
-        home.mkdir(parents=True, exist_ok=True)
+        # 0700: state, warehouses and caches under it are for their owner only
+        private_dir(home, tighten=True)
+        use_key_file(home / KEY_FILE)  # keyed fingerprints of secrets (sluice.secrecy)
         return cls(r, home)
 
     def config(self, environment: str | None = None) -> ProjectConfig:

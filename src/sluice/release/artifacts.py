@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sluice.errors import ReleaseError
+from sluice.secrecy import private_dir
 
 CHUNK_SIZE = 1 << 20
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}")
@@ -232,7 +233,7 @@ class ArtifactStore:
         Readers never see a partial file. ``check`` runs before publishing and may raise to
         abandon the write.
         """
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # the store holds the project's code: owner only
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         tmp = Path(tmp_name)
         try:
@@ -242,8 +243,9 @@ class ArtifactStore:
                 os.fsync(fh.fileno())
             if check is not None:
                 check()
-            # Blobs and manifests are immutable: make accidental edits fail loudly.
-            os.chmod(tmp, 0o444)
+            # Blobs and manifests are immutable: make accidental edits fail loudly (and
+            # private, like the rest of the home).
+            os.chmod(tmp, 0o400)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

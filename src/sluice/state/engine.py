@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 
 from sluice.errors import StateError
+from sluice.secrecy import private_file
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
@@ -71,12 +72,14 @@ def _is_memory(url: URL) -> bool:
 def create_state_engine(url: URL) -> Engine:
     """An engine for ``url``, with SQLite configured for concurrent processes."""
     if url.get_backend_name() == "sqlite" and not _is_memory(url):
-        folder = Path(str(url.database)).expanduser().parent
+        path = Path(str(url.database)).expanduser()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            # created 0600 before SQLite opens it: its -wal and -shm files copy that mode
+            private_file(path)
         except OSError as exc:
             raise StateError(
-                f"cannot create the folder {folder} of the state store: {exc}",
+                f"cannot create the folder {path.parent} of the state store, or {path.name} "
+                f"in it: {exc}",
                 tip="set SLUICE_HOME or SLUICE_STATE_URL to a writable location",
             ) from exc
     try:

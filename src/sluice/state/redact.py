@@ -13,32 +13,44 @@ The match is deliberately broad: a harmless key such as ``primary_key`` is maske
 a value in a journal is cheap; a leaked credential in a long-lived state file is not. Rename
 such keys (``primary_columns``) if their value matters in the journal.
 
-Free-text messages only get URL credential masking (:func:`redact_text`).
+Value-based masking applies to every string, keys or not: each secret value this process
+knows (every ``SLUICE_ENV_*`` override and every secret-looking parameter, see
+:mod:`sluice.secrecy`) becomes ``"***"`` wherever it occurs, so a job error that echoes a
+password is stored masked. Free-text messages (:func:`redact_text`) get URL credential
+masking and value masking.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MASK", "SECRET_KEY_PATTERN", "redact", "redact_text"]
+from sluice import secrecy
 
-MASK = "***"
-SECRET_KEY_PATTERN = re.compile(r"password|passwd|secret|token|key", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*):[^@/\s]+@")
+__all__ = ["MASK", "SECRET_KEY_PATTERN", "mask_values", "redact", "redact_text"]
+
+MASK = secrecy.MASK
+SECRET_KEY_PATTERN = secrecy.SECRET_NAME
 
 
 def redact_text(text: str) -> str:
-    """Mask the password of any ``scheme://user:password@`` URL inside ``text``."""
-    return _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    """Mask the password of any ``scheme://user:password@`` URL inside ``text`` and every
+    known secret value (:func:`sluice.secrecy.mask`)."""
+    return secrecy.mask(text)
+
+
+def mask_values(value: Any) -> Any:
+    """A copy of ``value`` (JSON-like) with :func:`redact_text` applied to every string
+    value and key, but no key-based masking (for records whose keys carry meaning)."""
+    return secrecy.mask_json(value)
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` (JSON-like) with secret-looking keys and URL passwords masked."""
     if isinstance(value, Mapping):
         return {
-            k: MASK if SECRET_KEY_PATTERN.search(str(k)) else redact(v) for k, v in value.items()
+            redact_text(k) if isinstance(k, str) else k:
+            MASK if SECRET_KEY_PATTERN.search(str(k)) else redact(v) for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]

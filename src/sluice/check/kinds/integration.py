@@ -20,6 +20,7 @@ from sluice.check.kinds.project import error_findings
 from sluice.check.model import Finding
 from sluice.config import ProjectConfig
 from sluice.errors import SluiceError
+from sluice.secrecy import private_dir
 
 ACTOR = "sluice check"
 
@@ -72,7 +73,7 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     if fresh_data:
         shutil.rmtree(objects, ignore_errors=True)
         shutil.copytree(ctx.root / samples, objects)
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)  # a sluice home like the project's: owner only
     ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"))
     ws._targets[env] = create_target("local", env, home)  # never the project's real target
     try:
