@@ -87,10 +87,14 @@ def test_a_python_job_that_raises_publishes_nothing(deployed: Project) -> None:
 
     result = p.sluice("deploy", "dev")
     assert result.code == 1
+    # the user's own file:line first, and a tip that reproduces this very deployment
+    line = p.root.joinpath("jobs/product_sales.py").read_text().splitlines().index(
+        "    raise RuntimeError('boom')") + 1
     assert result.error == (
-        "Error: job product_sales (jobs/product_sales.py:run) raised RuntimeError: boom"
+        f"Error: jobs/product_sales.py:{line} in run: job product_sales "
+        "(jobs/product_sales.py:run) raised RuntimeError: boom"
     )
-    assert "--debug" in result.tip
+    assert f"sluice deploy dev --release {rid} --debug" in result.tip
     assert p.snapshot("dev") == before
     with p.workspace() as ws:
         dep = ws.state.deployments("dev", limit=1)[0]

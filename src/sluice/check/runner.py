@@ -87,10 +87,14 @@ def run_checks(root: Path, home: Path, options: CheckOptions, checks: Sequence[C
 
 
 def _key(ctx: CheckContext, unit: Unit) -> str:
+    """Everything a unit's verdict depends on: its files and config, the tools' versions
+    (a missing tool has none, so installing it changes the key) and the surroundings: a
+    check that failed outside a git repository is never served once there is one."""
     missing = [f for f in unit.files if f not in ctx.files]
     return cache_key({
         "kind": unit.kind, "name": unit.name, "tools": ctx.tools, "key": unit.key,
         "files": {f: ctx.files.get(f) for f in unit.files}, "missing": missing,
+        "in_git": ctx.in_git,
     })
 
 

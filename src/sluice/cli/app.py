@@ -1,7 +1,8 @@
 """``sluice`` console script: Typer commands that call the library and report.
 
-Exit codes: 0 success (warnings allowed), 1 a check failed, 2 unusable input or usage.
-Errors print ``Error: …`` and ``Tip: …``; tracebacks only with ``--debug``.
+Exit codes (:data:`EXIT_CODES`): 0 success (warnings allowed), 1 something checked failed,
+2 unusable input or surroundings, 3 a bug in sluice. Errors print ``Error: …`` and
+``Tip: …``; tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ import typer
 from sluice import __version__
 from sluice.cli.check import register_check
 
+#: The exit codes, shown under ``sluice --help`` (and in README.md / docs/check.md).
+EXIT_CODES = (
+    "Exit codes: 0 success (warnings allowed); 1 a check, a job, an audit or a migration "
+    "failed; 2 unusable input (config, rules, SQL, command line) or surroundings (files, "
+    "state store); 3 an internal error, a bug in sluice: re-run with --debug and report it. "
+    "Errors print 'Error: …' and 'Tip: …'; tracebacks only with --debug."
+)
+
 
 def build_app(only_check: bool = False) -> typer.Typer:
     """The CLI. ``only_check`` leaves out the deploy and quality commands, whose imports
@@ -22,6 +31,7 @@ def build_app(only_check: bool = False) -> typer.Typer:
     cli = typer.Typer(
         name="sluice",
         help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
+        epilog=EXIT_CODES,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -53,8 +63,13 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error (also anywhere on the command line, "
+                        "or SLUICE_DEBUG=1).")] = False,
 ) -> None:
     """sluice — CI/CD for data pipelines."""
+    if debug:  # main() strips --debug wherever it is; this serves `sluice --debug …` in-process
+        os.environ["SLUICE_DEBUG"] = "1"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ from sluice.release import list_releases, verify_release
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
-    "--wait", help="Seconds to wait for another deployment's lock.")]
+    "--wait", min=0, help="Seconds to wait for another deployment's lock.")]
 out = Console()
 err = Console(stderr=True)
 
@@ -169,7 +169,8 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Show what deploying a release to ENV would change."""
         with _workspace() as ws:
-            manifest = verify_release(ws.artifacts, release or _latest_release(ws))
+            manifest = verify_release(ws.artifacts,
+                                      _latest_release(ws) if release is None else release)
             plan, graph, _ = plan_deploy(ws, env, manifest, components=True, read_only=True)
             if as_json:
                 _emit(plan.to_dict())
@@ -369,11 +370,13 @@ def register(app: typer.Typer) -> None:
     @app.command("history")
     @guarded
     def history_cmd(env: Annotated[str | None, typer.Argument(help="Environment.")] = None,
-                    limit: Annotated[int, typer.Option()] = 30,
+                    limit: Annotated[int, typer.Option(min=1)] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
         with _workspace() as ws:
             events = ws.state.events(env, limit=limit)
+            if env is not None and not events and env not in ws.config().environments:
+                ws.config().environment(env)  # unknown and never used: did-you-mean error
             if as_json:
                 _emit([e.__dict__ for e in events])
                 return 0

@@ -45,7 +45,9 @@ def read_config_document(root: Path | str) -> YamlDocument:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}") from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{CONFIG_FILE}:{line}: not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start})", tip=f"save {path} as UTF-8") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     return parse_yaml(text, source=CONFIG_FILE)
@@ -270,7 +272,7 @@ def _file_problem(root: Path, rel: str) -> str | None:
         # A symlink inside the project may point anywhere; the lexical check cannot see it.
         if not target.resolve().is_relative_to(root.resolve()):
             return f"{rel!r} resolves outside the project (through a symlink)"
-        return None if target.is_file() else f"{rel!r} is not a file"
+        return _text_problem(target, rel) if target.is_file() else f"{rel!r} is not a file"
     hint = ""
     if target.parent.is_dir():
         siblings = [p.name for p in target.parent.iterdir()]
@@ -278,6 +280,25 @@ def _file_problem(root: Path, rel: str) -> str | None:
         if close:
             hint = f"; did you mean {str(Path(rel).parent / close[0])!r}?"
     return f"file not found: {rel!r}{hint}"
+
+
+def _text_problem(path: Path, rel: str) -> str | None:
+    """Jobs and rules are text: a file that is not UTF-8, or holds a NUL byte (a binary
+    file under a .sql name), is refused here rather than failing later in a parser."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {rel!r}: {exc.strerror}"
+    nul = data.find(b"\0")
+    if nul >= 0:
+        nul_line = data.count(b"\n", 0, nul) + 1
+        return f"{rel}:{nul_line}: a NUL byte (is this a binary file?)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"{rel}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return None
 
 
 def check_files(config: ProjectConfig, root: Path | str) -> None:

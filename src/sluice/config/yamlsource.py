@@ -22,7 +22,15 @@ Path = tuple[Any, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # Aliases are expanded by the walk (and later by validation); a "billion laughs" document
 # would never finish, so refuse documents past a size no real sluice.yaml approaches.
-MAX_NODES = 200_000
+MAX_NODES = 50_000
+# Composing and constructing recurse once per level: a document nested thousands of levels
+# deep would exhaust the stack. No sluice.yaml needs more than a handful.
+MAX_DEPTH = 64
+# A plain scalar of more digits than this is no count, size or port: Python refuses to
+# convert integers past 4,300 digits, so stop well before with a located error.
+MAX_DIGITS = 100
+_NUMBER = re.compile(
+    r"[-+]?(0[xXoObB])?[0-9_a-fA-F]*[0-9][0-9_a-fA-F]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -108,16 +116,51 @@ def _loc(source: str, mark: yaml.Mark | None) -> Location:
     return Location(source, mark.line + 1, mark.column + 1)
 
 
+class _YamlSyntaxError(ConfigError):
+    """A YAML syntax error (re-read with the Python parser, whose messages are better)."""
+
+
 def parse_yaml(text: str, *, source: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys raise a located ConfigError."""
     try:
         return _parse(_Loader, text, source)
-    except ConfigError:
+    except _YamlSyntaxError:
         return _parse(_PyLoader, text, source)  # the same error, in the Python parser's words
 
 
+def _check_depth(loader_type: type[yaml.SafeLoader], text: str, source: str) -> None:
+    """Refuse nesting past MAX_DEPTH from the event stream (the parser does not recurse;
+    composing does), at the line where it gets too deep."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader_type):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+                raise ConfigError(
+                    f"{where}: nested too deeply (more than "
+                    f"{MAX_DEPTH} levels of mappings and lists)",
+                    tip="flatten the structure; sluice.yaml needs only a few levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def _parse(loader_type: type[yaml.SafeLoader], text: str, source: str) -> YamlDocument:
-    loader = loader_type(text)
+    try:
+        _check_depth(loader_type, text, source)
+        loader = loader_type(text)
+    except yaml.reader.ReaderError as exc:
+        # a control character (NUL …) or an undecodable byte: PyYAML gives only an offset
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        raise ConfigError(
+            f"{source}:{line}: unacceptable character #x{exc.character:04x} "
+            "(a control character: is this a text file?)" if isinstance(exc.character, int)
+            else f"{source}:{line}: {exc.reason}",
+            tip="remove the character, or quote it as an escape in a double-quoted string",
+        ) from exc
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, source) from exc
     try:
         node = loader.get_single_node()
         doc = YamlDocument(source=source, data=None)
@@ -126,18 +169,22 @@ def _parse(loader_type: type[yaml.SafeLoader], text: str, source: str) -> YamlDo
             doc.data = loader.construct_document(node)
         return doc
     except yaml.MarkedYAMLError as exc:
-        where = _loc(source, exc.problem_mark or exc.context_mark)
-        problem = exc.problem or exc.context or "invalid YAML"
-        context = f" ({exc.context})" if exc.context and exc.problem else ""
-        raise ConfigError(
-            f"{where}: YAML syntax error: {problem}{context}",
-            tip="check indentation at that line, and quote values containing ':', '#', "
-            "'{', '}', '[' or ']'",
-        ) from exc
+        raise _syntax_error(exc, source) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: cannot parse YAML: {exc}") from exc
     finally:
         loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> ConfigError:
+    where = _loc(source, exc.problem_mark or exc.context_mark)
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    return _YamlSyntaxError(
+        f"{where}: YAML syntax error: {problem}{context}",
+        tip="check indentation at that line, and quote values containing ':', '#', "
+        "'{', '}', '[' or ']'",
+    )
 
 
 class _Walker:
@@ -151,11 +198,17 @@ class _Walker:
         self.count += 1
         if self.count > MAX_NODES:
             raise ConfigError(
-                f"{self.doc.source}: the document is too large (over {MAX_NODES} nodes after "
+                f"{_loc(self.doc.source, node.start_mark)}: the document is too large (over "
+                f"{MAX_NODES} nodes after "
                 "expanding aliases)",
                 tip="remove deeply nested anchors/aliases",
             )
         src = self.doc.source
+        if (isinstance(node, ScalarNode) and not node.style  # plain: None, or "" from libyaml
+                and len(node.value) > MAX_DIGITS and _NUMBER.fullmatch(node.value)):
+            raise ConfigError(
+                f"{_loc(src, node.start_mark)}: a number of {len(node.value)} characters "
+                f"(at most {MAX_DIGITS})", tip="use a sensible value, or quote it if it is text")
         self.doc.marks[path] = NodeMark(
             key=key,
             value=_loc(src, node.start_mark),

@@ -145,9 +145,20 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
             return _deploy_locked(ws, env, manifest, dep, force_all, on_step, sample_limit)
         except BaseException as exc:
             undo_deployment(ws, env, dep, exc)
+            if isinstance(exc, (JobError, AuditFailed)):
+                exc.tip = reproduce_tip(exc, env, decision.release_id, kind)
             raise
     finally:
         release_env_lock(ws, env, owner)
+
+
+def reproduce_tip(exc: SluiceError, env: str, release_id: str, kind: str) -> str:
+    """The command that runs this very deployment again: the same release to the same
+    environment (``sluice run`` would take whatever is live, not what failed)."""
+    again = f"sluice run {env}" if kind == "run" else f"sluice deploy {env} --release {release_id}"
+    what = "fix the data or the job" if isinstance(exc, AuditFailed) else "fix the job"
+    return (f"{what}; `{again} --debug` reproduces this deployment (the environment still "
+            "serves its previous data)")
 
 
 def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,

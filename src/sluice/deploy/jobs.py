@@ -8,8 +8,10 @@ the environment's object storage. Jobs therefore never see half-published data.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,49 @@ def target_env(target: Target) -> str:
 
 class JobError(SluiceError):
     """A job failed; the deploy stops before publishing anything."""
+
+
+_MAX_FRAMES = 8  # callers shown under a job's error; a deep recursion would bury the message
+
+
+def user_frames(exc: BaseException, release_dir: Path) -> list[str]:
+    """``file:line in function`` of the job's own frames (outermost first), relative to the
+    release: what the user wrote, not sluice's or a library's frames around it."""
+    root = release_dir.resolve()
+    frames: list[str] = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        rel = _relative(frame.filename, root)
+        if rel is not None:
+            frames.append(f"{rel}:{frame.lineno} in {frame.name}")
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        rel = _relative(exc.filename, root)
+        if rel is not None:
+            frames.append(f"{rel}:{exc.lineno}")
+    return frames
+
+
+def _relative(filename: str, root: Path) -> str | None:
+    try:
+        return Path(filename).resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+#: Names an engine's error quotes: ``"statuss"``, ``name lowerr``, ``column status``.
+_QUOTED = re.compile(r'"([^"\n]+)"|\bname (\w+)|\bcolumn (\w+)')
+
+
+def sql_location(source: str, text: str, message: str) -> str:
+    """``source:line`` of the first name the engine's error quotes, found in the job's own
+    text (the engine ran a rewritten query, so its own positions do not apply); ``source``
+    alone when the error names nothing that occurs there."""
+    for match in _QUOTED.finditer(message):
+        name = next(g for g in match.groups() if g)
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)", re.IGNORECASE)
+        for number, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line.split("--", 1)[0]):
+                return f"{source}:{number}"
+    return source
 
 
 @dataclass(frozen=True)
@@ -114,7 +159,8 @@ def run_sql_job(node: JobNode, config: ProjectConfig, release_dir: Path, target:
     except SluiceError:
         raise
     except Exception as exc:
-        raise JobError(f"job {node.name} ({job.sql}) failed: {str(exc).splitlines()[0]}",
+        first = str(exc).splitlines()[0]
+        raise JobError(f"{sql_location(job.sql, text, first)}: job {node.name} failed: {first}",
                        tip="run the query against the dev warehouse to debug it") from exc
     return JobResult(node.name, {output: version}, {output: rows}, time.perf_counter() - started)
 
@@ -174,12 +220,23 @@ def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, targ
         if func is None:
             raise JobError(f"job {node.name}: {file} has no function {func_name!r}")
         func(ctx)
-    except SluiceError:
+    except SluiceError as exc:
+        frames = user_frames(exc, release_dir)
+        if frames and isinstance(exc, JobError) and not exc.message.startswith(frames[-1]):
+            exc.message = f"{frames[-1]}: {exc.message}"  # where the job called ctx.*
+            exc.args = (exc.message,)
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a job calling sys.exit() failed, nothing more
+        frames = user_frames(exc, release_dir)
+        where = frames[-1] if frames else file
+        callers = list(reversed(frames[:-1]))
+        called = "".join(f"\n  at {f}" for f in callers[:_MAX_FRAMES]) + (
+            f"\n  … {len(callers) - _MAX_FRAMES} more frames" if len(callers) > _MAX_FRAMES
+            else "")
         raise JobError(
-            f"job {node.name} ({job.function}) raised {type(exc).__name__}: {exc}",
-            tip="run its unit tests, or `sluice run dev --debug` for the traceback",
+            f"{where}: job {node.name} ({job.function}) raised {type(exc).__name__}: "
+            f"{exc}{called}",
+            tip="run its unit tests, or re-run the deployment with --debug for the traceback",
         ) from exc
     finally:
         sys.modules.pop(module_name, None)

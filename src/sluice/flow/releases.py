@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from sluice.config import check_files
 from sluice.errors import ReleaseError
 from sluice.project.graph import build_graph
 from sluice.project.workspace import Workspace
@@ -18,6 +19,7 @@ def make_release(ws: Workspace, *, allow_dirty: bool = False,
                  message: str = "") -> tuple[Manifest, bool]:
     """Fingerprint every job of the work tree and bundle it; returns (manifest, created)."""
     cfg = ws.config()
+    check_files(cfg, ws.root)  # a missing or binary job file, at its line in sluice.yaml
     graph = build_graph(ws.root, cfg)
     checks = checks_of_tree(ws)
     manifest, created = build_release(ws.root, ws.artifacts, jobs=graph.fingerprints,

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sluice.errors import SluiceError
+from sluice.errors import SluiceError, UsageError
 from sluice.migrations import history
 from sluice.migrations.history import HistoryRow
-from sluice.migrations.scripts import Script, Scripts, version_key
+from sluice.migrations.scripts import FOLDER, Script, Scripts, version_key
 from sluice.migrations.session import Session
 from sluice.migrations.translate import Translation, translate
 
@@ -106,7 +106,7 @@ def validate(scripts: Scripts, rows: list[HistoryRow], engine: str) -> list[str]
                             "is missing; restore it, or undo it first")
         elif row.checksum is not None and script.checksum != row.checksum:
             problems.append(
-                f"checksum mismatch for version {row.version} ({script.name}): applied "
+                f"checksum mismatch for version {row.version} ({FOLDER}/{script.name}): applied "
                 f"{row.checksum}, local {script.checksum}. An applied migration was edited: "
                 "revert the edit and add a new version, or accept it with "
                 "`sluice migrate repair`")
@@ -150,6 +150,9 @@ def apply(scripts: Scripts, session: Session, source_dialect: str, actor: str, *
     """Apply pending migrations in order (versioned up to ``target``, then repeatables).
     Returns what was applied; raises MigrationError on the first failure. ``on_applied`` is
     called after each one commits (the deployer journals it there)."""
+    if target is not None and not re.fullmatch(r"\d+(?:[._]\d+)*", target):
+        raise UsageError(f"--to {target!r} is not a version (such as 2 or 1.1)",
+                         tip="sluice migrate status ENV lists the versions")
     p = plan(scripts, session, source_dialect)
     if p.problems:
         raise MigrationError("migrations cannot run:\n  " + "\n  ".join(p.problems),

@@ -103,10 +103,15 @@ def load_scripts(folder: Path, *, where: str = FOLDER) -> Scripts:
         data = path.read_bytes()
         try:
             checksum = flyway_checksum(data)
-        except UnicodeDecodeError:
-            problems.append(f"{rel}: not UTF-8 text")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            problems.append(f"{rel}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})")
             continue
-        engines, verbatim = _directives(data.decode("utf-8"))
+        try:
+            engines, verbatim = _directives(data.decode("utf-8"))
+        except ValueError as exc:
+            problems.append(f"{rel}:{exc}")
+            continue
         if m["rdesc"] is not None:
             repeatable.append(Script("repeatable", None, _words(m["rdesc"]), path.name, path,
                                      checksum, engines, verbatim))
@@ -127,7 +132,8 @@ def load_scripts(folder: Path, *, where: str = FOLDER) -> Scripts:
                             "defines")
     if problems:
         raise ConfigError("\n".join(problems),
-                          tip="name migrations V<version>__<description>.sql (Flyway style)")
+                          tip="name migrations V<version>__<description>.sql (Flyway style), "
+                              "in UTF-8, with only the directives docs/migrations.md lists")
     return Scripts([versioned[k] for k in sorted(versioned)], undo,
                    sorted(repeatable, key=lambda s: s.description))
 
@@ -136,17 +142,32 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
+#: Engines a migration session runs on (``Session.engine``).
+ENGINES = frozenset({"duckdb", "postgres", "redshift"})
+
+
 def _directives(text: str) -> tuple[frozenset[str], bool]:
+    """The ``-- sluice:`` directives of the first lines. A misspelt one would silently run
+    the script everywhere, so anything unknown raises ValueError("<line>: <problem>")."""
     engines: set[str] = set()
     verbatim = False
-    for line in text.splitlines()[:5]:
+    for number, line in enumerate(text.splitlines()[:5], 1):
         m = _DIRECTIVE.match(line)
         if not m:
             continue
         for part in m["body"].split():
             key, _, value = part.partition("=")
             if key.lower() == "engine":
-                engines |= {v.strip().lower() for v in value.split(",") if v.strip()}
+                named = {v.strip().lower() for v in value.split(",") if v.strip()}
+                unknown = sorted(named - ENGINES)
+                if unknown or not named:
+                    raise ValueError(f"{number}: unknown engine {', '.join(unknown) or '(none)'}"
+                                     f" in the sluice directive (known: "
+                                     f"{', '.join(sorted(ENGINES))})")
+                engines |= named
             elif key.lower() == "verbatim":
                 verbatim = True
+            else:
+                raise ValueError(f"{number}: unknown sluice directive {part!r} (known: "
+                                 "engine=…, verbatim)")
     return frozenset(engines), verbatim

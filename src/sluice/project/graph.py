@@ -105,26 +105,41 @@ def build_graph(root: Path | str, config: ProjectConfig,
         jobs[name] = JobNode(name, job.type, tuple(inputs), outputs, code)
         for d in outputs:
             producers[d] = name
-    order = _toposort(jobs, producers)
+    order = _toposort(jobs, producers, root)
     graph = ProjectGraph(root, config, jobs, producers, order)
     graph.fingerprints = _fingerprints(graph)
     return graph
 
 
-def _toposort(jobs: Mapping[str, JobNode], producers: Mapping[str, str]) -> list[str]:
+def _toposort(jobs: Mapping[str, JobNode], producers: Mapping[str, str],
+              root: Path | None = None) -> list[str]:
     deps = {n: {producers[d] for d in j.inputs if d in producers} for n, j in jobs.items()}
     order: list[str] = []
     done: set[str] = set()
     while len(order) < len(jobs):
         ready = sorted(n for n in jobs if n not in done and deps[n] <= done)
         if not ready:
+            cycle = _cycle(deps, done)
             raise ConfigError(
-                f"jobs depend on each other in a cycle: {' -> '.join(_cycle(deps, done))}",
+                f"{_job_location(root, cycle[0])}: jobs depend on each other in a cycle: "
+                f"{' -> '.join(cycle)}",
                 tip="a job cannot read (directly or not) the dataset it writes",
             )
         order.extend(ready)
         done.update(ready)
     return order
+
+
+def _job_location(root: Path | None, job: str) -> str:
+    """``sluice.yaml:line:col`` of a job's entry (the file alone if it cannot be read)."""
+    from sluice.config import CONFIG_FILE, read_config_document
+
+    if root is None or not (root / CONFIG_FILE).is_file():
+        return CONFIG_FILE
+    try:
+        return str(read_config_document(root).locate(("jobs", job), key=True))
+    except ConfigError:
+        return CONFIG_FILE
 
 
 def _cycle(deps: Mapping[str, set[str]], done: set[str]) -> list[str]:

@@ -70,6 +70,10 @@ def check_sql(ctx: CheckContext, cfg: ProjectConfig, name: str, job: SqlJob) -> 
         return error_findings(exc)
     except OSError as exc:
         return [Finding(f"cannot read {job.sql}: {exc.strerror}", *ctx.locate("jobs", name))]
+    except UnicodeDecodeError as exc:  # a binary file, or another encoding
+        line = exc.object[: exc.start].count(b"\n") + 1
+        return [Finding(f"not UTF-8 text ({exc.reason} at byte {exc.start})", job.sql, line,
+                        None, tip="save the file as UTF-8")]
     vetted = vet_query(text, cfg.dialect)
     known = set(cfg.all_datasets())
     refusals = vetted.refusals + undeclared(vetted.tables, known, job=name)

@@ -9,6 +9,8 @@ rest of the library never sees ``$name``.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -18,7 +20,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
-from lark.tree import Meta
+from lark.tree import Meta, Tree
 
 from sluice.errors import DataSourceError, DQDLSyntaxError, Location, RuleDefinitionError
 from sluice.quality import model as m
@@ -113,13 +115,19 @@ def parse_ruleset_file(path: str | Path) -> m.Ruleset:
         raise DataSourceError(
             f"ruleset file {p} does not exist", tip="check the path of the .dqdl file"
         ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataSourceError(f"cannot read ruleset file {p}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DQDLSyntaxError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              location=Location(str(p), line, 1),
+                              tip="save the ruleset as UTF-8 text") from exc
+    except OSError as exc:
+        raise DataSourceError(f"cannot read ruleset file {p}: {exc.strerror or exc}") from exc
     return parse_ruleset(text, source=str(p))
 
 
 def parse_ruleset(text: str, *, source: str = "<ruleset>", validate: bool = True) -> m.Ruleset:
     """Parse a DQDL document. Raises DQDLSyntaxError / RuleDefinitionError, never lark errors."""
+    _check_depth(text, source)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -130,6 +138,9 @@ def parse_ruleset(text: str, *, source: str = "<ruleset>", validate: bool = True
     except VisitError as exc:
         if isinstance(exc.orig_exc, DQDLSyntaxError | RuleDefinitionError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, _InvalidValue):  # a value the grammar cannot refuse
+            meta: Meta | Token = exc.obj.meta if isinstance(exc.obj, Tree) else exc.obj
+            raise builder._err(meta, str(exc.orig_exc), exc.orig_exc.tip) from None
         raise
     assert isinstance(ruleset, m.Ruleset)
     if validate:
@@ -137,6 +148,70 @@ def parse_ruleset(text: str, *, source: str = "<ruleset>", validate: bool = True
 
         validate_ruleset(ruleset)
     return ruleset
+
+
+#: Parentheses and lists nested deeper than this are refused before parsing: the tree and
+#: everything that walks it (the SQL compiler) recurse once per level.
+MAX_DEPTH = 64
+#: Longer numbers are refused (Python will not even convert integers past 4,300 digits).
+MAX_DIGITS = 100
+
+
+class _InvalidValue(ValueError):
+    """A value that parses but means nothing: raised in the builder, located by the caller."""
+
+    def __init__(self, message: str, tip: str | None = None) -> None:
+        super().__init__(message)
+        self.tip = tip
+
+
+def _check_depth(text: str, source: str) -> None:
+    depth, in_string, escaped, line, column = 0, False, False, 1, 0
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "([":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DQDLSyntaxError(
+                    f"nested too deeply (more than {MAX_DEPTH} levels of parentheses and "
+                    "lists)", location=Location(source, line, column),
+                    tip="split the condition into several rules")
+        elif ch in ")]":
+            depth -= 1
+
+
+def _check_sql(sql: str, what: str, *, query: bool) -> None:
+    """A where clause must be one SQL condition, a CustomSql statement one query: never a
+    second statement smuggled in after a ``;``, nor text sqlglot cannot parse."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    wrapped = sql if query else f"SELECT 1 WHERE {sql}"
+    try:
+        statements = [s for s in sqlglot.parse(wrapped) if s is not None]
+    except SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _InvalidValue(f"{what} is not valid SQL: {first}",
+                            tip="test the SQL on its own first") from None
+    if len(statements) != 1:
+        raise _InvalidValue(f"{what} holds {len(statements)} SQL statements; it must be one",
+                            tip="remove the ';' and what follows it")
+    if query and not isinstance(statements[0], exp.Query):
+        raise _InvalidValue(f"{what} must be a SELECT query, not "
+                            f"{statements[0].key.upper()}",
+                            tip="CustomSql reads the data; it never changes it")
 
 
 def snippet(text: str, line: int, column: int, width: int = 1) -> str:
@@ -274,6 +349,13 @@ class _Builder(Transformer[Token, Any]):
                 location=Location(self.source, 1, 1),
                 tip='start the file with  Rules = [ RowCount > 0 ]',
             )
+        if "Rules" in seen and not rules and not analyzers:
+            # an empty gate passes everything: almost certainly rules deleted by mistake
+            at = re.search(r"\bRules\s*=", self._text)
+            line = self._text.count("\n", 0, at.start()) + 1 if at else 1
+            raise DQDLSyntaxError("the Rules section is empty: it would pass any data",
+                                  location=Location(self.source, line, 1),
+                                  tip="add at least one rule, e.g.  Rules = [ RowCount > 0 ]")
         if default_labels:
             rules = [_with_default_labels(node, default_labels) for node in rules]
         return m.Ruleset(
@@ -398,16 +480,21 @@ class _Builder(Transformer[Token, Any]):
         options: dict[str, str] = {}
         for child in children[1:]:
             if isinstance(child, _Param):
+                if name == "CustomSql" and not params:
+                    _check_sql(child.values[0], "the CustomSql statement", query=True)
                 params.extend(child.values)
             elif isinstance(child, _Clause):
                 if child.kind == "where":
                     if where is not None:
                         raise self._err(meta, f"rule {name} has two where clauses")
                     where = str(child.value)
+                    _check_sql(where, f"the where clause of {name}", query=False)
                 elif child.kind == "threshold":
                     if threshold is not None:
                         raise self._err(meta, f"rule {name} has two thresholds")
                     threshold = child.value  # type: ignore[assignment]
+                    if name != "CustomSql":  # CustomSql's threshold counts rows
+                        _check_fraction(threshold, meta)
                 elif child.kind == "labels":
                     labels.update(child.value)  # type: ignore[call-overload]
                 else:
@@ -467,6 +554,11 @@ class _Builder(Transformer[Token, Any]):
         pattern = children[-1]
         if isinstance(pattern, tuple):
             pattern = pattern[0] if pattern else ""
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise _InvalidValue(f"invalid regular expression {str(pattern)!r}: {exc}",
+                                tip="check the brackets and escapes of the pattern") from None
         return m.Matches(str(pattern), negated)
 
     @v_args(inline=False)
@@ -565,9 +657,33 @@ class _Clause:
 
 def _num(token: Token | str) -> float | int:
     raw = str(token)
+    if len(raw) > MAX_DIGITS:
+        raise _InvalidValue(f"a number of {len(raw)} characters (at most {MAX_DIGITS})",
+                            tip="use a sensible bound")
     if "." in raw or "e" in raw.lower():
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise _InvalidValue(f"{raw} is too large a number", tip="use a sensible bound")
+        return value
     return int(raw)
+
+
+def _check_fraction(cond: m.Condition | None, meta: Meta) -> None:
+    for operand in _operands(cond) if cond is not None else []:
+        if isinstance(operand, m.Number) and not 0 <= operand.value <= 1:
+            raise _InvalidValue(
+                f"a threshold is the fraction of rows that must pass, between 0 and 1; got "
+                f"{operand.value}", tip="for example  with threshold > 0.95")
+
+
+def _operands(cond: m.Condition) -> list[m.Operand]:
+    if isinstance(cond, m.Compare):
+        return [cond.value]
+    if isinstance(cond, m.Between):
+        return [cond.low, cond.high]
+    if isinstance(cond, m.InSet):
+        return list(cond.values)
+    return []
 
 
 __all__ = ["parse_ruleset", "parse_ruleset_file", "snippet"]
