@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlglot import exp
 from sluice.config import ProjectConfig
 from sluice.engines.base import DataRef, Engine
 from sluice.errors import DataSourceError
+from sluice.project.rules import read_rules
 from sluice.quality import EvaluationOptions, MetricHistory, evaluate, parse_ruleset
 from sluice.quality.results import Outcome, RulesetResult
 
@@ -62,8 +64,13 @@ def _same_type(actual: str, declared: str) -> bool:
 
 def audit_version(config: ProjectConfig, release_dir: Path, engine: Engine, dataset: str,
                   version: str, table: str, history: MetricHistory | None,
-                  sample_limit: int = 20) -> AuditResult:
-    """Contract (columns, types, nullability, primary key) then the dataset's DQDL rules."""
+                  sample_limit: int = 20, *,
+                  params: Mapping[str, str] | None = None) -> AuditResult:
+    """Contract (columns, types, nullability, primary key) then the dataset's DQDL rules.
+
+    With ``params`` (the environment's, ``env`` and ``project`` included), ``${name}`` in the
+    rules is substituted first, as the release check did (:mod:`sluice.project.rules`).
+    """
     result = AuditResult(dataset, version)
     ds = config.datasets.get(dataset)
     data = DataRef(table, "table")
@@ -97,7 +104,9 @@ def audit_version(config: ProjectConfig, release_dir: Path, engine: Engine, data
         if not rules_path.is_file():
             raise DataSourceError(f"rules file {ds.rules} of {dataset} is not in the release",
                                   tip="add it to git and build a new release")
-        ruleset = parse_ruleset(rules_path.read_text(encoding="utf-8"), source=ds.rules)
+        text = (read_rules(release_dir, ds.rules, params) if params is not None
+                else rules_path.read_text(encoding="utf-8"))
+        ruleset = parse_ruleset(text, source=ds.rules)
         result.rules = evaluate(ruleset, data, engine=engine, history=history,
                                 options=EvaluationOptions(sample_limit=sample_limit,
                                                           dataset_name=dataset,

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluice.config import load_project
+from sluice.config import builtins, load_project
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace
@@ -66,8 +66,9 @@ def run_workflow(ws: Workspace, env: str, name: str, **follow: Any) -> WorkflowR
         engine = target.engine()
         for dataset, version in sorted(target.catalog().items()):
             table = target.version_table(dataset, version).replace('"', "")
-            run.audits.append(audit_version(cfg, release_dir, engine, dataset, version, table,
-                                            None))
+            run.audits.append(audit_version(
+                cfg, release_dir, engine, dataset, version, table, None,
+                params={**builtins(env, cfg.project), **cfg.environment(env).parameters}))
     if not run.passed:
         ws.notify(env, "workflow_failed", workflow=name, execution=done.arn,
                   status=done.status, error=done.error)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sluice.config import ProjectConfig, builtins, substitute
 from sluice.errors import ConfigError
+from sluice.project.rules import check_rules
 from sluice.project.sqlguard import raise_refusal, resolve_dataset, undeclared, vet_query
 from sluice.secrecy import keyed_strings
 
@@ -105,6 +106,8 @@ def build_graph(root: Path | str, config: ProjectConfig,
         jobs[name] = JobNode(name, job.type, tuple(inputs), outputs, code)
         for d in outputs:
             producers[d] = name
+    # the quality gate is code too: a release whose rules cannot be evaluated is refused here
+    check_rules(root, config, params)
     order = _toposort(jobs, producers, root)
     graph = ProjectGraph(root, config, jobs, producers, order)
     graph.fingerprints = _fingerprints(graph)

@@ -1,5 +1,6 @@
-"""DQDL rulesets: each parses, every rule can be evaluated as written, and the columns its
-rules name exist in the dataset's contract."""
+"""DQDL rulesets: each exists, its ``${name}``s are known parameters, it parses, every rule
+can be evaluated as written, and the columns its rules name exist in the dataset's contract
+(the rules of :mod:`sluice.project.rules`, which ``sluice release`` enforces too)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ from collections.abc import Callable
 
 from sluice.check.base import Unit, UnitOutcome, findings_outcome
 from sluice.check.context import CheckContext
+from sluice.check.kinds.project import error_findings
 from sluice.check.model import Finding
 from sluice.config import ProjectConfig
-from sluice.config.base import did_you_mean
-from sluice.errors import DQDLSyntaxError, RuleDefinitionError
-
-#: Rule types whose every parameter is a column of the dataset.
-COLUMN_RULES = frozenset({
-    "ColumnDataType", "Completeness", "IsComplete", "Uniqueness", "IsUnique", "IsPrimaryKey",
-    "DistinctValuesCount", "UniqueValueRatio", "Entropy", "Mean", "Sum", "StandardDeviation",
-    "Variance", "ColumnCorrelation", "ColumnLength", "ColumnValues", "DataFreshness",
-})
+from sluice.errors import DQDLSyntaxError, RuleDefinitionError, SluiceError
+from sluice.project.rules import column_problems, read_rules, rules_location
 
 
 class DqdlCheck:
@@ -35,37 +30,37 @@ class DqdlCheck:
             contract = ds.contract.model_dump(mode="json") if ds.contract else None
             units.append(Unit("dqdl", name, _runner(ctx, cfg, name, ds.rules),
                               files=(ds.rules,), nodes=frozenset({name}),
-                              key={"contract": contract}))
+                              key={"contract": contract, "params": ctx.params}))
         return units
 
 
 def _runner(ctx: CheckContext, cfg: ProjectConfig, dataset: str,
             rules: str) -> Callable[[], UnitOutcome]:
     def run() -> UnitOutcome:
-        from sluice.quality.dqdl.parser import parse_ruleset_file  # lazy: fast cached runs
+        from sluice.quality.dqdl.parser import parse_ruleset  # lazy: fast cached runs
 
-        try:
-            ruleset = parse_ruleset_file(ctx.root / rules)
-        except (DQDLSyntaxError, RuleDefinitionError) as exc:
-            loc = exc.location
+        if not (ctx.root / rules).is_file():
+            loc = rules_location(ctx.root, dataset)
             return findings_outcome([Finding(
-                exc.reason, rules, loc.line if loc else None, loc.column if loc else None,
+                f"datasets.{dataset}.rules: file not found: {rules!r}", loc.source, loc.line,
+                loc.column, tip="create the file, or fix the path (relative to the project)")])
+        try:
+            ruleset = parse_ruleset(read_rules(ctx.root, rules, ctx.params), source=rules)
+        except (DQDLSyntaxError, RuleDefinitionError) as exc:
+            where = exc.location
+            return findings_outcome([Finding(
+                exc.reason, rules, where.line if where else None,
+                where.column if where else None,
                 tip=exc.tip or "see docs/quality.md for the DQDL sluice supports")])
+        except (OSError, UnicodeDecodeError) as exc:
+            return findings_outcome([Finding(f"cannot read {rules}: {exc}", rules)])
+        except SluiceError as exc:  # an unknown ${name}, located in the rules file
+            return findings_outcome(error_findings(exc))
         contract = cfg.datasets[dataset].contract
-        columns = list(contract.columns) if contract is not None else []
-        findings: list[Finding] = []
-        if columns:
-            lowered = {c.lower() for c in columns}
-            for rule in ruleset.leaves():
-                if rule.type not in COLUMN_RULES:
-                    continue
-                for param in rule.params:
-                    if param.lower() not in lowered:
-                        findings.append(Finding(
-                            f"{rule.type} names column {param!r}, which {dataset}'s contract "
-                            f"does not have{did_you_mean(param, columns)}", rules,
-                            rule.location.line, rule.location.column,
-                            tip=f"the contract has: {', '.join(columns)}"))
+        columns = ", ".join(contract.columns) if contract is not None else ""
+        findings = [Finding(message, loc.source, loc.line, loc.column,
+                            tip=f"the contract has: {columns}")
+                    for loc, message in column_problems(ruleset, dataset, contract)]
         n = len(ruleset.leaves())
         return findings_outcome(findings, f"{n} rule{'s' if n != 1 else ''}")
 
