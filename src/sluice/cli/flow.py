@@ -208,6 +208,9 @@ def register(app: typer.Typer) -> None:
                     for line in comp["details"]:
                         components.add_row("", "", Text(f"  {line}", style="dim"), "")
                 out.print(components)
+            for r in plan.reaudit:
+                out.print(Text(f"  re-audit {r.dataset} (live version {r.version}): {r.reason}",
+                               style="yellow"))
             out.print(f"{len(plan.recompute)} jobs to run, datasets to recompute: "
                       f"{', '.join(plan.datasets) or 'none'}")
         return 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice.config import ProjectConfig, load_project
+from sluice.config import ProjectConfig, builtins, load_project
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
@@ -187,10 +187,28 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     outcome = DeployOutcome(env, manifest.id, dep, plan)
     resolver = Resolver(cfg, target, new_versions, catalog)
     history = MetricHistory(ws.home / "state.db")
+    rule_params = {**builtins(env, cfg.project), **params}  # ${name} in rules, as in SQL
+
+    def audit_one(dataset: str, version: str, detail: dict[str, Any] | None = None) -> bool:
+        step(f"audit:{dataset}", "started", detail)
+        table = target.version_table(dataset, version).replace('"', "")
+        audit = audit_version(cfg, release_dir, target.engine(), dataset, version, table,
+                              history, sample_limit, params=rule_params)
+        outcome.audits.append(audit)
+        state.record_audit(AuditRecord(dep, dataset, version, audit.passed, audit.summary()))
+        step(f"audit:{dataset}", "done" if audit.passed else "failed")
+        return audit.passed
+
     try:
         # each job's outputs are audited as soon as it has run; the jobs downstream of a
         # failed audit are skipped (they would only compute from data that cannot publish)
         blocked: set[str] = set()
+        # live versions whose rules or contract changed pass the release's gate first: the
+        # release must not go live over data it would refuse (and this needs no computing)
+        for item in plan.reaudit:
+            if not audit_one(item.dataset, item.version,
+                             {"version": item.version, "reaudit": item.reason}):
+                blocked.add(item.dataset)
         for job in plan.recompute:
             node = graph.jobs[job]
             if blocked.intersection(node.inputs):
@@ -206,15 +224,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
             new_versions.update(result.versions)
             outcome.rows.update(result.rows)
             for dataset, version in result.versions.items():
-                step(f"audit:{dataset}", "started")
-                table = target.version_table(dataset, version).replace('"', "")
-                audit = audit_version(cfg, release_dir, target.engine(), dataset, version,
-                                      table, history, sample_limit)
-                outcome.audits.append(audit)
-                state.record_audit(AuditRecord(dep, dataset, version, audit.passed,
-                                               audit.summary()))
-                step(f"audit:{dataset}", "done" if audit.passed else "failed")
-                if not audit.passed:
+                if not audit_one(dataset, version):
                     blocked.add(dataset)
         outcome.versions = dict(new_versions)
         if any(not a.passed for a in outcome.audits):
@@ -235,7 +245,10 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         target.activate_release(manifest.id)
         step("activate", "done")
         state.publish(env, manifest.id, live_versions, dep)
+        reaudited = {(r.dataset, r.version) for r in plan.reaudit}
         for audit in outcome.audits:
+            if (audit.dataset, audit.version) in reaudited:
+                continue  # its data is in the history already: once per published version
             metrics: dict[str, float | None] = {}
             for res in (audit.contract, audit.rules):
                 if res is None:
