@@ -1,6 +1,7 @@
-"""Inputs are declared: SQL that reads a file and SQL that sqlglot would repair are refused
-by ``sluice check`` and ``sluice release`` at their file:line:col, through the real CLI; and
-a deploy refuses such a job even in a release that an older sluice built."""
+"""Inputs are declared: SQL that reads a file, SQL that sqlglot would repair, and a DQDL
+statement that reads a file are refused by ``sluice check`` and ``sluice release`` at their
+file:line:col, through the real CLI; and a deploy refuses such a job even in a release that
+an older sluice built."""
 
 from __future__ import annotations
 
@@ -43,6 +44,23 @@ def test_sql_that_sqlglot_would_repair_is_refused(fresh: Project) -> None:
     assert release.error.startswith(
         'Error: jobs/customer_orders.sql:2:19: SQL does not parse (duckdb): syntax error at or '
         'near ","')
+
+
+def test_a_rule_reading_a_file_is_refused_by_check_and_release(fresh: Project) -> None:
+    p = fresh
+    p.edit("quality/customer_orders.dqdl", "    RowCount > 0,\n",
+           "    RowCount > 0,\n"
+           "    CustomSql \"select count(*) from read_text('/etc/passwd')\" > 0,\n")
+    p.commit("a rule that reads a file")
+    where = "quality/customer_orders.dqdl:3:5: the CustomSql statement is refused: table function"
+
+    check = p.sluice("check", "--only", "dqdl")
+    assert check.code == 1
+    assert f"✗ dqdl: {where} read_text()" in check.out
+
+    release = p.sluice("release")
+    assert release.code == 2
+    assert where in release.err
 
 
 def test_the_deployer_refuses_a_release_an_older_sluice_built(

@@ -61,6 +61,11 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig, dataset: str,
         findings = [Finding(message, loc.source, loc.line, loc.column,
                             tip=f"the contract has: {columns}")
                     for loc, message in column_problems(ruleset, dataset, contract)]
+        from sluice.quality.sqlexpr import sql_errors  # lazy, like the parser
+
+        findings += [Finding(e.reason, rules, e.location.line if e.location else None,
+                             e.location.column if e.location else None, tip=e.tip or "")
+                     for e in sql_errors(ruleset)]
         n = len(ruleset.leaves())
         return findings_outcome(findings, f"{n} rule{'s' if n != 1 else ''}")
 
