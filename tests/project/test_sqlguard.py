@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.errors import ConfigError
+from sluice.errors import ConfigError, DQDLSyntaxError
 from sluice.project.graph import sql_inputs
 from sluice.project.sqlguard import vet_custom_sql, vet_predicate, vet_query
 from sluice.quality.dqdl.parser import parse_ruleset
@@ -170,7 +170,12 @@ RULES = [
 @pytest.mark.parametrize(("rule", "text"), RULES, ids=[r[:60] for r, _ in RULES])
 def test_a_hostile_or_malformed_rule_is_refused_at_the_rule(rule: str, text: str) -> None:
     document = f"# gate\nRules = [\n    RowCount > 0,\n    {rule}\n]\n"
-    ruleset = parse_ruleset(document, source="quality/x.dqdl")
+    try:
+        ruleset = parse_ruleset(document, source="quality/x.dqdl")
+    except DQDLSyntaxError as exc:
+        # the DQDL parser may refuse SQL that cannot be one statement before sqlguard sees it
+        assert str(exc.location) == "quality/x.dqdl:4:5"
+        return
     errors = sql_errors(ruleset)
     assert len(errors) == 1, [e.message for e in errors]
     error = errors[0]
@@ -192,12 +197,12 @@ def test_a_refused_where_clause_is_an_error_of_its_rule_when_evaluated(tmp_path:
 
     data = tmp_path / "d.csv"
     data.write_text("a\n1\n2\n", encoding="utf-8")
-    ruleset = parse_ruleset('Rules = [ RowCount > 0 where "a > 0; DROP TABLE t",\n'
+    ruleset = parse_ruleset('Rules = [ RowCount > 0 where "getenv(\'HOME\') = \'x\'",\n'
                             ' CustomSql "select count(*) from read_text(\'/etc/passwd\')" > 0 ]',
                             source="q.dqdl")
     result = evaluate(ruleset, DataRef(str(data), "csv"))
     assert [r.outcome for r in result.results] == [Outcome.ERROR, Outcome.ERROR]
-    assert "found 2 statements" in result.results[0].message
+    assert "getenv()" in result.results[0].message
     assert "read_text()" in result.results[1].message
 
 
