@@ -207,6 +207,7 @@ def test_a_missing_rules_file_is_refused_at_its_key(deployed: Project) -> None: 
     p.edit("sluice.yaml", "rules: quality/orders.dqdl", "rules: quality/order.dqdl")
     line = _line_of(p, "sluice.yaml", "rules: quality/order.dqdl")
     err, findings = _refused(p, "a wrong path")
-    assert f"sluice.yaml:{line}:5: datasets.staging.orders.rules: file not found: " \
-           "'quality/order.dqdl'" in err
-    assert any((f["path"], f["line"]) == ("sluice.yaml", line) for f in findings), findings
+    assert f"sluice.yaml:{line}:12: " in err
+    assert """datasets["staging.orders"].rules: file not found: 'quality/order.dqdl'""" in err
+    assert any((f["kind"], f["path"], f["line"], f["col"]) == ("dqdl", "sluice.yaml", line, 12)
+               for f in findings), findings

@@ -5,7 +5,7 @@ Rules travel in a release like SQL does, so they are held to the same standard:
 - ``${name}`` in a ``.dqdl`` file is replaced by the environment's parameters (``$${name}``
   is a literal ``${name}``), exactly as in SQL files; an unknown name is an error at its
   line:column.
-- The rules file must exist; a missing one is reported at the ``rules:`` key of sluice.yaml.
+- The rules file must exist; a missing one is reported at its ``rules:`` line in sluice.yaml.
 - A rule may name only columns of the dataset's contract, when the dataset has one that
   lists all its columns (otherwise the integration check finds such rules on the sample
   data).
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sluice.config import CONFIG_FILE, ProjectConfig, read_config_document, substitute
 from sluice.config.base import did_you_mean
 from sluice.config.names import qualify
+from sluice.config.yamlsource import display_path
 from sluice.errors import ConfigError, DQDLSyntaxError, Location, RuleDefinitionError, SluiceError
 
 if TYPE_CHECKING:
@@ -71,15 +72,18 @@ def column_problems(ruleset: Ruleset, dataset: str,
     return out
 
 
-def rules_location(root: Path, dataset: str) -> Location:
-    """sluice.yaml:line:col of ``datasets.<dataset>.rules`` (the key as written in the file)."""
+def rules_location(root: Path, dataset: str) -> tuple[Location, str]:
+    """sluice.yaml:line:col of ``datasets.<dataset>.rules`` and that path as displayed (the
+    dataset's key as written in the file), as :func:`sluice.config.check_files` gives them."""
+    path: list[str] = ["datasets", dataset, "rules"]
     try:
         doc = read_config_document(root)
     except SluiceError:
-        return Location(CONFIG_FILE, 1, 1)
+        return Location(CONFIG_FILE, 1, 1), display_path(path)
     block = doc.data.get("datasets") if isinstance(doc.data, dict) else None
-    written = {qualify(str(k)): k for k in block} if isinstance(block, dict) else {}
-    return doc.locate(["datasets", written.get(dataset, dataset), "rules"], key=True)
+    written = {qualify(str(k)): str(k) for k in block} if isinstance(block, dict) else {}
+    path[1] = written.get(dataset, dataset)
+    return doc.locate(path), display_path(path)
 
 
 def dataset_rule_problems(root: Path, config: ProjectConfig, dataset: str,
@@ -93,20 +97,20 @@ def dataset_rule_problems(root: Path, config: ProjectConfig, dataset: str,
     if ds.rules is None:
         return []
     if not (root / ds.rules).is_file():
-        return [(rules_location(root, dataset),
-                 f"datasets.{dataset}.rules: file not found: {ds.rules!r}")]
+        loc, key = rules_location(root, dataset)
+        return [(loc, f"{key}: file not found: {ds.rules!r}")]
     try:
         text = read_rules(root, ds.rules, params)
         ruleset = parse_ruleset(text, source=ds.rules)
     except (OSError, UnicodeDecodeError) as exc:
-        return [(rules_location(root, dataset),
-                 f"datasets.{dataset}.rules: cannot read {ds.rules!r}: {exc}")]
+        loc, key = rules_location(root, dataset)
+        return [(loc, f"{key}: cannot read {ds.rules!r}: {exc}")]
     except (DQDLSyntaxError, RuleDefinitionError) as exc:
         return [(exc.location or Location(ds.rules, 1, 1), exc.reason)]
     except SluiceError as exc:  # an unknown ${name}: the message starts with file:line:col
         head = exc.message.splitlines()[0]
-        loc = _parse_location(head)
-        return [(loc, head[len(str(loc)) + 2:]) if loc else (Location(ds.rules, 1, 1), head)]
+        at = _parse_location(head)
+        return [(at, head[len(str(at)) + 2:]) if at else (Location(ds.rules, 1, 1), head)]
     from sluice.quality.sqlexpr import sql_errors  # where clauses and CustomSql: sqlguard
 
     return column_problems(ruleset, dataset, ds.contract) + [

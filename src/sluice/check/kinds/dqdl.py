@@ -40,10 +40,10 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig, dataset: str,
         from sluice.quality.dqdl.parser import parse_ruleset  # lazy: fast cached runs
 
         if not (ctx.root / rules).is_file():
-            loc = rules_location(ctx.root, dataset)
+            loc, key = rules_location(ctx.root, dataset)
             return findings_outcome([Finding(
-                f"datasets.{dataset}.rules: file not found: {rules!r}", loc.source, loc.line,
-                loc.column, tip="create the file, or fix the path (relative to the project)")])
+                f"{key}: file not found: {rules!r}", loc.source, loc.line, loc.column,
+                tip="create the file, or fix the path (relative to the project)")])
         try:
             ruleset = parse_ruleset(read_rules(ctx.root, rules, ctx.params), source=rules)
         except (DQDLSyntaxError, RuleDefinitionError) as exc:
