@@ -18,6 +18,7 @@ traceback unless ``--debug`` is given.
     ├── EngineError              an execution engine failed
     │   └── EngineUnavailableError  an engine's driver, server or runtime is missing
     ├── ReleaseError             a release cannot be built, found, verified or materialised (exit 2)
+    ├── GateError                a gate of an environment does not hold (exit 1; recorded)
     └── StateError               the state store cannot be opened, migrated, read or written
         └── LockError            an environment is locked by another deployment
             └── WarehouseBusyError  a DuckDB file is held open by another process
@@ -122,6 +123,11 @@ class ReleaseError(SluiceError):
     """A release cannot be built, found, verified or materialised."""
 
     exit_code = 2
+
+
+class GateError(SluiceError):
+    """A gate of an environment does not hold: nothing was changed, and the refusal is
+    recorded in the history (``gate_refused``)."""
 
 
 class StateError(SluiceError):

@@ -17,7 +17,8 @@ from rich.text import Text
 from sluice.cli.errors import guarded
 from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
 from sluice.errors import SluiceError, UsageError
-from sluice.flow.gates import check_deploy, decide, promote, rollback
+from sluice.flow.decision import ACKNOWLEDGEMENTS, rules_in_force
+from sluice.flow.gates import decide, promote, rollback
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import list_releases, verify_release
@@ -225,8 +226,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Deploy a release to ENV with write-audit-publish."""
         with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
-            release_id = release or _latest_release(ws)
-            check_deploy(ws, env, release_id)
+            release_id = _latest_release(ws) if release is None else release
             outcome = _audited(lambda: deploy(ws, env, release_id, actor=current_actor(),
                                               wait=wait, on_step=step), as_json)
             _deploy_result(outcome, as_json)
@@ -285,15 +285,15 @@ def register(app: typer.Typer) -> None:
                     release: Annotated[str | None, typer.Option()] = None,
                     comment: Annotated[str, typer.Option()] = "",
                     acknowledge: Annotated[list[str] | None, typer.Option(
-                        help="Accept a known risk of the release: 'breaking' (contract "
-                             "changes acknowledged in sluice.yaml), 'irreversible' "
-                             "(migrations without an undo script).")] = None,
+                        help="Accept a known risk of the release: " + "; ".join(
+                            f"'{k}' ({v})" for k, v in ACKNOWLEDGEMENTS.items()) + ".")]
+                    = None,
                     as_json: JsonOpt = False) -> int:
         """Approve a release (default: the one live upstream) for ENV."""
-        known = {"breaking", "irreversible"}
         for item in acknowledge or []:
-            if item not in known:
-                raise UsageError(f"--acknowledge {item}: unknown; known: {', '.join(known)}")
+            if item not in ACKNOWLEDGEMENTS:
+                raise UsageError(f"--acknowledge {item}: unknown; known: "
+                                 f"{', '.join(ACKNOWLEDGEMENTS)}")
         return _decide(env, release, comment, True, as_json, tuple(sorted(set(acknowledge or []))))
 
     @app.command("reject")
@@ -339,7 +339,7 @@ def register(app: typer.Typer) -> None:
                 live = ws.state.live(env)
                 recent = ws.state.deployments(env, limit=1)
                 pending = None
-                if i > 0 and cfg.environment(env).protection.approval_required:
+                if i > 0 and rules_in_force(ws, env, cfg)[0].approval_required:
                     up = ws.state.live(order[i - 1])
                     if up and (live is None or up.release_id != live.release_id) and \
                             not ws.state.is_approved(env, up.release_id):

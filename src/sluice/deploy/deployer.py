@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, builtins, load_project
 from sluice.deploy.audit import AuditResult, audit_version
@@ -31,7 +31,7 @@ from sluice.migrations.scripts import Script
 from sluice.project.graph import JobNode, build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
-from sluice.release import Manifest, verify_release
+from sluice.release import Manifest
 from sluice.state import (
     AuditRecord,
     JobRunRecord,
@@ -43,6 +43,9 @@ from sluice.state import (
 )
 from sluice.state.locks import TAKEOVER_EVENT
 from sluice.targets.base import Target, dead_local_owner
+
+if TYPE_CHECKING:
+    from sluice.flow.decision import GateDecision
 
 Step = Callable[[str, str], None]
 
@@ -111,8 +114,10 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool 
     graph = build_graph(release_dir, cfg, env)
     live = ws.state.live(env)
     live_cfg = None
-    if live is not None and target.release_dir(live.release_id).is_dir():
-        live_cfg = load_project(target.release_dir(live.release_id), environment=env)
+    if live is not None:  # from the verified release, even when its folder is missing here
+        from sluice.flow.decision import release_config, verified_manifest
+
+        live_cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
     params = dict(cfg.environment(env).parameters)
     plan = make_plan(env, manifest.id, graph, target, params,
                      live.release_id if live else None, live_cfg, force_all=force_all)
@@ -130,9 +135,20 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool 
 
 def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
            actor: str, wait: float = 0.0, force_all: bool = False,
-           on_step: Step = no_progress, sample_limit: int = 20) -> DeployOutcome:
-    """Deploy a release to an environment with write-audit-publish. Raises on failure."""
-    manifest = verify_release(ws.artifacts, release_id)
+           on_step: Step = no_progress, sample_limit: int = 20,
+           source: str | None = None) -> DeployOutcome:
+    """Deploy a release to an environment with write-audit-publish. Raises on failure.
+
+    ``kind`` is ``deploy``, ``promote`` (from ``source``) or ``run``; the gates of ``env``
+    (:mod:`sluice.flow.decision`) are decided before waiting for the lock, so a refusal
+    costs nothing, and again under it, so a decision taken meanwhile counts.
+    """
+    from sluice.flow.decision import GateRequest, decide_gates
+
+    if kind not in ("deploy", "promote", "run"):
+        raise SluiceError(f"unknown deployment kind {kind!r}")
+    request = GateRequest(kind, env, release_id, actor, source)  # type: ignore[arg-type]
+    decide_gates(ws, request)
     on_step("verify", "done")
     state = ws.state
     owner = ws.owner()
@@ -140,9 +156,12 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
     try:
         recover(ws, env, on_step=on_step)
         ensure_in_sync(ws, env)
-        dep = state.start_deployment(env, manifest.id, kind, actor)
+        decision = decide_gates(ws, request)
+        on_step("gates", "done")
+        dep = state.start_deployment(env, decision.release_id, kind, actor)
         try:
-            return _deploy_locked(ws, env, manifest, dep, force_all, on_step, sample_limit)
+            return _deploy_locked(ws, env, decision.manifest, dep, force_all, on_step,
+                                  sample_limit, decision)
         except BaseException as exc:
             undo_deployment(ws, env, dep, exc)
             if isinstance(exc, (JobError, AuditFailed)):
@@ -162,7 +181,7 @@ def reproduce_tip(exc: SluiceError, env: str, release_id: str, kind: str) -> str
 
 
 def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,
-                   on_step: Step, sample_limit: int) -> DeployOutcome:
+                   on_step: Step, sample_limit: int, decision: GateDecision) -> DeployOutcome:
     state = ws.state
     kill_at = os.environ.get(KILL_AT_VAR)  # test hook, read once: see KILL_AT_VAR
 
@@ -176,6 +195,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     plan, graph, release_dir = plan_deploy(ws, env, manifest, force_all=force_all)
     step("install", "done", {"release_dir": str(release_dir)})
     step("plan", "done", plan.to_dict())
+    decision.check_plan(ws, plan.contract_changes, plan.migrations)
     target = ws.target(env)
     cfg = graph.config
     if plan.migrations.get("pending") or plan.migrations.get("problems"):
@@ -245,6 +265,9 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         target.activate_release(manifest.id)
         step("activate", "done")
         state.publish(env, manifest.id, live_versions, dep)
+        from sluice.flow.decision import record_protection
+
+        record_protection(ws, decision, dep)
         reaudited = {(r.dataset, r.version) for r in plan.reaudit}
         for audit in outcome.audits:
             if (audit.dataset, audit.version) in reaudited:
@@ -321,10 +344,12 @@ def _undo_migrations(ws: Workspace, env: str, dep: int) -> str:
                 and s.detail.get("version")]
     if not versions or not installed:
         return ""
+    # the U scripts come from the verified release, not from a folder anyone could edit
+    from sluice.flow.decision import release_config, verified_manifest
     from sluice.migrations import MigrationError, project_scripts, session_for, undo_migrations
 
-    release_dir = Path(installed[0].detail["release_dir"])
-    cfg = load_project(release_dir, environment=env)
+    record = ws.state.get_deployment(dep)
+    cfg, release_dir = release_config(ws, env, verified_manifest(ws, env, record.release_id))
     try:
         undo_migrations(project_scripts(release_dir), session_for(ws.target(env)),
                         cfg.migrations_dialect, "sluice (automatic rollback)",

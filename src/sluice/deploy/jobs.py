@@ -215,7 +215,13 @@ def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, targ
     ctx = JobContext(node, target, resolver, params, version, fingerprint)
     try:
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        # no __pycache__ in the release folder: it is verified file by file before use,
+        # and a stray .pyc there would be code nobody released
+        dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.dont_write_bytecode = dont_write
         func = getattr(module, func_name, None)
         if func is None:
             raise JobError(f"job {node.name}: {file} has no function {func_name!r}")

@@ -88,7 +88,8 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
         for d, p in outputs.items():
             args += ["--output", f"{d}={p}"]
         params_file = write_params(Path(tmp), params)
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, PARAMS_ENV: str(params_file),
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONDONTWRITEBYTECODE": "1",
+               PARAMS_ENV: str(params_file),
                **{f"SLUICE_SPARK_CONF_{k}": v for k, v in job.spark_conf.items()}}
         try:
             proc = subprocess.run(args, cwd=release_dir, capture_output=True, text=True,

@@ -266,13 +266,13 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
                             f"{state}",
                             tip="run  sluice check  on its commit, then build the release "
                                 "again:  sluice release")
-    needs = []
+    needs = []  # the loosening first: an approval that accepts it satisfies the others
+    if decision.loosened:
+        needs.append("protection")
     if req.action in ("deploy", "promote") and rules.approval_required:
         needs.append("")
     if req.action == "migrate" and rules.approval_required:
         needs.append("migrations")
-    if decision.loosened:
-        needs.append("protection")
     for what in needs:
         _check_approval(ws, decision, what)
     return decision

@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluice.config import builtins, load_project
+from sluice.config import builtins
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.errors import SluiceError
-from sluice.project.workspace import Workspace
+from sluice.flow.decision import GateRequest, decide_gates
+from sluice.project.workspace import Workspace, current_actor
 
 
 @dataclass
@@ -49,8 +50,9 @@ def run_workflow(ws: Workspace, env: str, name: str, **follow: Any) -> WorkflowR
     if not isinstance(target, AwsTarget):
         raise SluiceError(f"{env} does not deploy to AWS: it has no workflows to start",
                           tip=f"sluice run {env}  runs the pipeline on the local target")
-    release_dir = target.release_dir(live.release_id)
-    cfg = load_project(release_dir, environment=env)
+    # starting the live workflow is a run: the same gates (verified, not rejected)
+    decision = decide_gates(ws, GateRequest("run", env, live.release_id, current_actor()))
+    release_dir, cfg = decision.release_dir, decision.config
     if name not in cfg.workflows:
         raise SluiceError(f"release {live.release_id} has no workflow {name!r}",
                           tip="workflows: " + (", ".join(sorted(cfg.workflows)) or "none"))

@@ -52,7 +52,12 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig, dataset: str,
                 exc.reason, rules, where.line if where else None,
                 where.column if where else None,
                 tip=exc.tip or "see docs/quality.md for the DQDL sluice supports")])
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:  # a binary file, or another encoding
+            line = exc.object[: exc.start].count(b"\n") + 1
+            return findings_outcome([Finding(
+                f"not UTF-8 text ({exc.reason} at byte {exc.start})", rules, line, None,
+                tip="save the ruleset as UTF-8 text")])
+        except OSError as exc:
             return findings_outcome([Finding(f"cannot read {rules}: {exc}", rules)])
         except SluiceError as exc:  # an unknown ${name}, located in the rules file
             return findings_outcome(error_findings(exc))
