@@ -128,16 +128,6 @@ def case(id: str, *args: str, says: str, at: At = None, muts: tuple[Mutation, ..
     CASES.append(Case(id, args, says, at, muts, **kw))  # type: ignore[arg-type]
 
 
-# Owned by the strict-SQL / declared-inputs part of issue 11 (project/sqlguard.py): these
-# pass once that lands.
-SQLGUARD = pytest.mark.xfail(reason="strict SQL parsing and table-function refusal "
-                             "(sqlguard, another part of issue 11)", strict=False)
-# Owned by the "rules and contracts are code" part of issue 11.
-RULES_ARE_CODE = pytest.mark.xfail(reason="rules naming missing columns / unknown params "
-                                   "(another part of issue 11)", strict=False)
-# Owned by the gates part of issue 11.
-GATES = pytest.mark.xfail(reason="gate decisions (another part of issue 11)", strict=False)
-
 # ------------------------------------------------------------------ sluice.yaml
 # Each mutation runs through `sluice check --only config` (a located finding, exit 1) and
 # through `sluice release --allow-dirty` (a located ConfigError, exit 2): CI and a user at the
@@ -417,11 +407,9 @@ for _name in ("bad-regex", "threshold-above-one", "where-two-statements", "custo
 case("dqdl-unknown-column-on-data", "quality", "check", _DQ, *_DATA,
      muts=(rules('IsComplete "nosuch"'),), says="nosuch", at=f"{_DQ}:2")
 case("dqdl-unknown-column-check", "check", "--only", "dqdl",
-     muts=(rules("RowCount > 0,", 'IsComplete "nosuch"'),), says="nosuch", at=f"{_DQ}:3",
-     marks=(RULES_ARE_CODE,))
+     muts=(rules("RowCount > 0,", 'IsComplete "nosuch"'),), says="nosuch", at=f"{_DQ}:3",)
 case("dqdl-unknown-param-check", "check", "--only", "dqdl",
-     muts=(rules("RowCount > ${nope}"),), says="nope", at=f"{_DQ}:2",
-     marks=(RULES_ARE_CODE,))
+     muts=(rules("RowCount > ${nope}"),), says="nope", at=f"{_DQ}:2",)
 case("dqdl-deep-parentheses-real", "quality", "parse", _DQ, real=True,
      muts=(rules("(" * 20000 + "RowCount > 0" + ")" * 20000),), says="nest|deep",
      at=f"{_DQ}:2")
@@ -465,15 +453,15 @@ for _name in ("binary", "not-utf8", "empty", "unterminated-quote", "syntax-error
               "two-statements", "unknown-param", "undeclared-table", "deep-parentheses"):
     _n, _muts, _says, _at = next(d for d in _SQL_CASES if d[0] == _name)
     case(f"sql-{_name}-release", "release", "--allow-dirty", says=_says, at=_at, muts=_muts)
-case("sql-nul-byte-check", "check", "--only", "sql", marks=(SQLGUARD,),
+case("sql-nul-byte-check", "check", "--only", "sql",
      muts=(write(_SQL, "SELECT 1 AS order_id\x00\n"),), says="NUL|character|control",
      at=f"{_SQL}:1")
 case("sql-nul-byte-release", "release", "--allow-dirty",
      muts=(write(_SQL, "SELECT 1 AS order_id\x00\n"),), says="NUL", at=f"{_SQL}:1")
-case("sql-repaired-by-sqlglot", "check", "--only", "sql", marks=(SQLGUARD,),
+case("sql-repaired-by-sqlglot", "check", "--only", "sql",
      muts=(write(_SQL, "SELECT order_id,, FROM raw.orders\n"),), says="syntax|parse",
      at=f"{_SQL}:1")
-case("sql-table-function", "check", "--only", "sql", marks=(SQLGUARD,),
+case("sql-table-function", "check", "--only", "sql",
      muts=(write(_SQL, "SELECT * FROM read_text('/etc/passwd')\n"),), says="read_text",
      at=f"{_SQL}:1")
 case("sql-deep-parentheses-real", "check", "--only", "sql", real=True,
@@ -675,8 +663,12 @@ case("cli-state-url-garbage", "status", env=(("SLUICE_STATE_URL", "garbage://x")
      says="state|garbage|url", template="deployed")
 case("cli-home-is-a-file", "status", env=(("SLUICE_HOME", "sluice.yaml"),),
      says="sluice.yaml|home|folder|directory")
-case("cli-approve-unprotected", "approve", "dev", template="deployed", says="protect",
-     marks=(GATES,))
+case("cli-approve-first-env", "approve", "dev", template="deployed",
+     says="dev is not promoted from another environment; name the release")
+case("cli-approve-unprotected", "approve", "staging", template="deployed",
+     says="staging is not protected")
+case("cli-acknowledge-unknown", "approve", "prod", "--acknowledge", "everything",
+     template="deployed", says="--acknowledge everything: unknown")
 case("cli-history-unknown-env-real", "history", "qa", template="deployed", says="qa",
      real=True)
 case("cli-empty-release-real", "deploy", "dev", "--release", "", template="deployed",

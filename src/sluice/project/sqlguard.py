@@ -279,6 +279,13 @@ def _parse_one(sql: str, dialect: str, *, what: str,
                statement: bool = True) -> tuple[exp.Expr | None, list[Refusal]]:
     """Exactly one statement (or expression), parsed strictly; for a statement in the duckdb
     dialect DuckDB's own parser must agree."""
+    control = next((i for i, ch in enumerate(sql) if ch < " " and ch not in "\t\n\r"), None)
+    if control is not None:  # a NUL or control byte: a binary file, or text cut and pasted
+        line = sql.count("\n", 0, control) + 1
+        column = control - (sql.rfind("\n", 0, control) + 1) + 1
+        return None, [Refusal(f"{what} holds a control character (U+{ord(sql[control]):04X}); "
+                              "is this a binary file?", line, column,
+                              "save the file as plain UTF-8 text")]
     engine_count: int | None = None
     if dialect == "duckdb" and statement:
         refusal, engine_count = _duckdb_parse(sql)
