@@ -76,22 +76,22 @@ def _build(root: Path, change: str) -> Stage:
     return Stage(p.root, r1, candidate)
 
 
-@pytest.fixture(scope="session")
-def r2_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
+def _template(factory: pytest.TempPathFactory, change: str) -> Stage:
     with pytest.MonkeyPatch.context() as mp:
         for name in ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG"):
             mp.delenv(name, raising=False)
         mp.setenv("SLUICE_USER", USER)
-        return _build(tmp_path_factory.mktemp("gates") / "retail", "r2")
+        return _build(factory.mktemp(f"gates-{change}") / "retail", change)
+
+
+@pytest.fixture(scope="session")
+def r2_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
+    return _template(tmp_path_factory, "r2")
 
 
 @pytest.fixture(scope="session")
 def weak_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG"):
-            mp.delenv(name, raising=False)
-        mp.setenv("SLUICE_USER", USER)
-        return _build(tmp_path_factory.mktemp("gates-weak") / "retail", "weak")
+    return _template(tmp_path_factory, "weak")
 
 
 def copy_stage(stage: Stage, dest: Path) -> tuple[Project, Stage]:

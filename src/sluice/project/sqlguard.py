@@ -142,31 +142,30 @@ class Vetted:
 # ------------------------------------------------------------------ entry points
 
 
-def vet_query(sql: str, dialect: str) -> Vetted:
-    """A job's SQL: exactly one SELECT (or WITH … SELECT), reading no files or network."""
-    tree, refusals = _parse_one(sql, dialect, what="a sql job")
+def _vet_select(sql: str, dialect: str, what: str, tip: str) -> Vetted:
+    """One SELECT statement (``what`` names it in messages), reading no files or network."""
+    tree, refusals = _parse_one(sql, dialect, what=what)
     if tree is None:
         return Vetted(None, refusals, [])
     if not isinstance(tree, exp.Query):
-        return Vetted(tree, [_at(sql, tree, f"a sql job must be one SELECT statement, not "
-                                 f"{_kind(tree)}",
-                                 "write the query only; sluice creates the table")], [])
+        return Vetted(tree, [_at(sql, tree, f"{what} must be one SELECT statement, not "
+                                 f"{_kind(tree)}", tip)], [])
     refusals = _forbidden(sql, tree)
     tables, more = _tables(sql, tree)
     return Vetted(tree, refusals + more, tables)
 
 
+def vet_query(sql: str, dialect: str) -> Vetted:
+    """A job's SQL: exactly one SELECT (or WITH … SELECT), reading no files or network."""
+    return _vet_select(sql, dialect, "a sql job", "write the query only; sluice creates the table")
+
+
 def vet_custom_sql(sql: str, dialect: str) -> Vetted:
     """A DQDL CustomSql statement: one query over ``primary`` and references by alias."""
-    tree, refusals = _parse_one(sql, dialect, what="CustomSql")
-    if tree is None:
-        return Vetted(None, refusals, [])
-    if not isinstance(tree, exp.Query):
-        return Vetted(tree, [_at(sql, tree, f"CustomSql must be one SELECT statement, not "
-                                 f"{_kind(tree)}", "select from primary")], [])
-    refusals = _forbidden(sql, tree)
-    tables, more = _tables(sql, tree)
-    refusals += more
+    vetted = _vet_select(sql, dialect, "CustomSql", "select from primary")
+    if vetted.tree is None or not isinstance(vetted.tree, exp.Query):
+        return vetted
+    tree, refusals, tables = vetted.tree, list(vetted.refusals), vetted.tables
     for t in tables:
         if "." in t.name:
             refusals.append(Refusal(
