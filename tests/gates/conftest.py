@@ -20,6 +20,8 @@ from tests.flow.conftest import (  # noqa: F401  (fixtures shared with the flow 
     Project,
     _clean_env,
     _copy_example,
+    deployed,
+    deployed_template,
 )
 
 from sluice.flow.gates import decide, promote

@@ -432,3 +432,106 @@ def test_bad_release_names_are_refused(staged: tuple[Project, Stage], release: s
     assert refused.error
     assert p.snapshot("prod") == before
 
+
+
+def test_a_parameter_override_does_not_change_a_protected_environment(
+    staged: tuple[Project, Stage],
+) -> None:
+    p, _ = staged
+    before = p.snapshot("prod")
+    refused = p.sluice("run", "prod", env={"SLUICE_ENV_PROD_MIN_AMOUNT": "1000000 OR true"})
+    assert refused.code == 1
+    assert refused.error == ("Error: prod is protected: SLUICE_ENV_PROD_MIN_AMOUNT would change "
+                             "what the approved release runs there")
+    assert p.snapshot("prod") == before
+    # an unprotected environment takes overrides as before
+    ok = p.sluice("run", "dev", env={"SLUICE_ENV_DEV_MIN_AMOUNT": "50"})
+    assert ok.code == 0, ok.err
+
+
+def test_two_quick_releases_do_not_unprotect_a_never_deployed_environment(
+    staged: tuple[Project, Stage],
+) -> None:
+    p, _ = staged
+    text = (p.root / "sluice.yaml").read_text(encoding="utf-8")
+    audit = '  audit:\n    target: {type: local}\n    parameters: {min_amount: "0"}\n'
+    loose = text.replace("\npromotion: [dev, staging, prod]",
+                         audit + "\npromotion: [dev, staging, prod, audit]")
+    (p.root / "sluice.yaml").write_text(
+        loose.replace(audit, audit + "    protection: {approval_required: true}\n"),
+        encoding="utf-8")
+    p.commit("audit, protected")
+    p.release()
+    (p.root / "sluice.yaml").write_text(loose, encoding="utf-8")
+    p.commit("audit unprotected")
+    p.release()
+    p.edit("jobs/customer_orders.sql", "count(o.order_id) AS orders",
+           "count(DISTINCT o.order_id) AS orders")
+    p.commit("and one more")
+    candidate = p.release()
+    p.deploy("dev", candidate)
+    with p.workspace() as ws:
+        promote(ws, "dev", "staging")
+    p.ok("approve", "prod", "--release", candidate, user=APPROVER)
+    p.ok("promote", "staging", "prod")
+    p.load("audit")
+    before = p.snapshot("audit")
+    refused = p.sluice("promote", "prod", "audit")
+    assert refused.code == 1
+    assert "loosens the protection of audit" in refused.error
+    assert p.snapshot("audit") == before
+
+
+def test_an_unverifiable_live_release_is_not_replaced_by_guesses(
+    weak: tuple[Project, Stage],
+) -> None:
+    p, stage = weak
+    import json
+
+    p.ok("approve", "prod", "--release", stage.candidate, user=APPROVER)
+    with p.workspace() as ws, ws.state._tx("test", write=True) as conn:
+        conn.exec_driver_sql("DELETE FROM protections")
+    manifest = p.home / "artifacts" / "releases" / f"{stage.r1}.json"
+    files = json.loads(manifest.read_text())["files"]
+    blob = p.home / "artifacts" / "blobs" / files["sluice.yaml"][:2] / files["sluice.yaml"][2:]
+    blob.chmod(0o644)
+    blob.write_text(blob.read_text() + "\n# edited\n")
+    before = p.snapshot("prod")
+    refused = p.sluice("promote", "staging", "prod")
+    assert refused.code == 1
+    assert refused.error.startswith(f"Error: cannot establish the rules in force for prod: "
+                                    f"release {stage.r1}, live there, does not verify")
+    assert p.snapshot("prod") == before
+
+
+def test_a_release_is_bound_to_its_whole_digest(staged: tuple[Project, Stage]) -> None:
+    p, stage = staged
+    p.ok("approve", "prod", "--release", stage.candidate, user=APPROVER)
+    before = p.snapshot("prod")
+    padded = p.sluice("deploy", "prod", "--release", stage.candidate + "0" * 40)
+    assert padded.code == 2
+    assert padded.error.startswith(f"Error: no release matches '{stage.candidate}")
+    with p.workspace() as ws, ws.state._tx("test", write=True) as conn:
+        conn.exec_driver_sql("UPDATE releases SET digest = ? WHERE id = ?",
+                             (stage.candidate + "f" * 52, stage.candidate))
+    swapped = p.sluice("deploy", "prod", "--release", stage.candidate)
+    assert swapped.code == 2
+    assert "the artifact store was altered" in swapped.error
+    assert p.snapshot("prod") == before
+
+
+def test_messages_point_the_right_way(deployed: Project) -> None:
+    p = deployed
+    backwards = p.sluice("promote", "prod", "dev")
+    assert (backwards.code, backwards.error) == (
+        1, "Error: nothing is promoted into dev: it is first in the promotion order (or "
+           "outside it)")
+    first = p.sluice("approve", "dev")
+    assert (first.code, first.error) == (
+        2, "Error: dev is not protected: releases enter it without an approval")
+    p.edit("sluice.yaml", "      approval_required: true\n",
+           "      approval_required: true\n      approvers: [bob]\n")
+    p.commit("bob guards prod")
+    rid = p.release()
+    refused = p.sluice("reject", "prod", "--release", rid, user="mallory")
+    assert refused.error == "Error: mallory may not reject releases for prod"

@@ -282,27 +282,35 @@ def register(app: typer.Typer) -> None:
     @app.command("approve")
     @guarded
     def approve_cmd(env: Annotated[str, typer.Argument(help="Protected environment.")],
-                    release: Annotated[str | None, typer.Option()] = None,
-                    comment: Annotated[str, typer.Option()] = "",
+                    release: Annotated[str | None, typer.Option(
+                        help="Release id or prefix (default: the one live in the "
+                             "environment before ENV).")] = None,
+                    comment: Annotated[str, typer.Option(
+                        help="Why: recorded with the decision and shown in history.")] = "",
                     acknowledge: Annotated[list[str] | None, typer.Option(
                         help="Accept a known risk of the release: " + "; ".join(
                             f"'{k}' ({v})" for k, v in ACKNOWLEDGEMENTS.items()) + ".")]
                     = None,
                     as_json: JsonOpt = False) -> int:
         """Approve a release (default: the one live upstream) for ENV."""
-        for item in acknowledge or []:
+        items = [part.strip() for item in acknowledge or [] for part in item.split(",")
+                 if part.strip()]  # `--acknowledge a,b` means `--acknowledge a --acknowledge b`
+        for item in items:
             if item not in ACKNOWLEDGEMENTS:
                 raise UsageError(f"--acknowledge {item}: unknown; known: "
                                  f"{', '.join(ACKNOWLEDGEMENTS)}")
-        return _decide(env, release, comment, True, as_json, tuple(sorted(set(acknowledge or []))))
+        return _decide(env, release, comment, True, as_json, tuple(sorted(set(items))))
 
     @app.command("reject")
     @guarded
-    def reject_cmd(env: Annotated[str, typer.Argument(help="Protected environment.")],
-                   release: Annotated[str | None, typer.Option()] = None,
-                   comment: Annotated[str, typer.Option()] = "",
+    def reject_cmd(env: Annotated[str, typer.Argument(help="Environment.")],
+                   release: Annotated[str | None, typer.Option(
+                       help="Release id or prefix (default: the one live in the environment "
+                            "before ENV).")] = None,
+                   comment: Annotated[str, typer.Option(
+                       help="Why: recorded with the decision and shown in history.")] = "",
                    as_json: JsonOpt = False) -> int:
-        """Reject a release for ENV."""
+        """Reject a release for ENV: no command puts it there until a later approval."""
         return _decide(env, release, comment, False, as_json)
 
     @app.command("rollback")
@@ -339,7 +347,11 @@ def register(app: typer.Typer) -> None:
                 live = ws.state.live(env)
                 recent = ws.state.deployments(env, limit=1)
                 pending = None
-                if i > 0 and rules_in_force(ws, env, cfg)[0].approval_required:
+                try:
+                    protected = rules_in_force(ws, env, cfg)[0].approval_required
+                except SluiceError:  # unknown rules: the gates refuse; status still shows
+                    protected = True
+                if i > 0 and protected:
                     up = ws.state.live(order[i - 1])
                     if up and (live is None or up.release_id != live.release_id) and \
                             not ws.state.is_approved(env, up.release_id):

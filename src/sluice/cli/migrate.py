@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 migrate_app = typer.Typer(help="Warehouse schema migrations (Flyway-compatible).",
                           no_args_is_help=True)
 out = Console()
+err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 EnvArg = Annotated[str, typer.Argument(help="Environment.")]
 _STYLE = {"applied": "green", "pending": "yellow", "outdated": "yellow", "undone": "dim",
@@ -98,6 +99,10 @@ def _session(env: str, *, lock: bool, release: str | None = None,
                 raise GateError(f"{env} is protected and nothing is live there: its "
                                 "migrations come from a release",
                                 tip=f"name one:  sluice migrate … {env} --release ID")
+            if (ws.root / "migrations").is_dir():
+                err.print(f"note: {env} is protected: its migrations come from release "
+                          f"{rid}, not from the work tree (build and promote a release to "
+                          "change them)")
             if lock:  # a change: the gates, under the lock
                 decision = decide_gates(ws, GateRequest("migrate", env, rid, current_actor()))
                 cfg, root, rid = decision.config, decision.release_dir, decision.release_id

@@ -35,17 +35,23 @@ Every refusal is recorded as a ``gate_refused`` event with who, what and why.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from sluice.config import ProjectConfig, load_project
+from sluice.config.substitution import env_var_name
 from sluice.errors import ConfigError, GateError, ReleaseError, SluiceError
 from sluice.project.workspace import Workspace
 from sluice.release import Manifest, installed_differences, list_releases, verify_release
+from sluice.release.artifacts import hash_file
 from sluice.release.builder import resolve_release_id
 from sluice.release.manifest import MARKER_NAME
+from sluice.secrecy import SECRET_NAME
 from sluice.state import ApprovalDecision, ApprovalRecord
 
 Action = Literal["deploy", "promote", "run", "rollback", "migrate"]
@@ -242,13 +248,14 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
         raise GateError(
             f"release {rid} was rejected for {req.env} by {latest.actor} "
             f"({latest.at:%Y-%m-%d %H:%M} UTC{': ' + latest.comment if latest.comment else ''})",
-            tip=f"a later approval lifts it:  sluice approve {req.env} --release {rid} "
-                "--comment '…'; or deploy another release")
+            tip=f"a later approval lifts it:  sluice approve {req.env} --release {rid}"
+                + (" --acknowledge protection" if decision.loosened else "")
+                + " --comment '…'; or deploy another release")
     if latest is not None and latest.decision is ApprovalDecision.APPROVED:
         decision.approval = latest
 
     if req.action == "promote":
-        _check_order(req, rules)
+        check_order(req, rules)
     if req.action == "run":
         live = ws.state.live(req.env)
         if live is None or live.release_id != rid:
@@ -266,6 +273,8 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
                             f"{state}",
                             tip="run  sluice check  on its commit, then build the release "
                                 "again:  sluice release")
+    if rules.approval_required and req.action in ("deploy", "promote", "run", "migrate"):
+        _check_overrides(req, cfg)
     needs = []  # the loosening first: an approval that accepts it satisfies the others
     if decision.loosened:
         needs.append("protection")
@@ -278,7 +287,22 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
     return decision
 
 
-def _check_order(req: GateRequest, rules: EnvRules) -> None:
+def _check_overrides(req: GateRequest, cfg: ProjectConfig) -> None:
+    """On a protected environment the parameters are part of what was approved: only
+    credentials (secret-looking names) may come from ``SLUICE_ENV_*`` variables."""
+    overridden = [env_var_name(req.env, name) for name in cfg.environment(req.env).parameters
+                  if env_var_name(req.env, name) in os.environ and not SECRET_NAME.search(name)]
+    if overridden:
+        raise GateError(
+            f"{req.env} is protected: {', '.join(sorted(overridden))} would change what the "
+            "approved release runs there",
+            tip=f"unset it; change the parameter in sluice.yaml and promote that release "
+                f"(only secret parameters — names with password, secret, token or key — may "
+                f"be set from the environment on {req.env})")
+
+
+def check_order(req: GateRequest, rules: EnvRules) -> None:
+    """``promote SOURCE ENV`` only from the environment right before ``ENV``."""
     if req.source == req.env:
         raise GateError(f"cannot promote {req.env} to itself",
                         tip=f"to re-run it:  sluice run {req.env}")
@@ -342,27 +366,63 @@ def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = Non
         try:
             cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
             return EnvRules.of(cfg, env), f"release {live.release_id} (live)"
-        except SluiceError:
-            pass  # fall back to the strictest of what is at hand
-    rules = EnvRules()
-    sources = []
-    configs: list[ProjectConfig] = []
+        except (ConfigError, SluiceError) as exc:
+            # something is live there, so its rules existed: never guess them from the
+            # work tree or from releases that may never have governed it
+            lines = [ln.strip(" -") for ln in exc.message.splitlines()]
+            raise GateError(
+                f"cannot establish the rules in force for {env}: release {live.release_id}, "
+                f"live there, does not verify ({lines[-1]})",
+                tip=f"restore the artifact store, or redeploy a release to {env} under an "
+                    "approval") from exc
+    # never deployed: the strictest of the work tree and every release ever built here, so
+    # neither an edited work tree nor two quick releases can take a protection away
+    rules, sources = EnvRules(), []
     if worktree is not None:
-        configs.append(worktree)
-        sources.append("the work tree")
-    newest = [m for m in list_releases(ws.artifacts) if m.id != exclude][:1]
-    for manifest in newest:
         try:
-            configs.append(release_config(ws, env, verify_release(ws.artifacts, manifest.id))[0])
-            sources.append(f"release {manifest.id}")
-        except SluiceError:
-            continue
-    for cfg in configs:
-        try:
-            rules = rules.strictest(EnvRules.of(cfg, env))
+            rules = rules.strictest(EnvRules.of(worktree, env))
+            sources.append("the work tree")
         except ConfigError:
-            continue
+            pass
+    declared = [r for r in _declared_rules(ws, env, exclude)]
+    for found in declared:
+        rules = rules.strictest(found)
+    if declared:
+        sources.append(f"{len(declared)} earlier release(s)")
     return rules, " and ".join(sources) or "defaults"
+
+
+def _declared_rules(ws: Workspace, env: str, exclude: str | None) -> list[EnvRules]:
+    """The rules each intact release in the artifact store declares for ``env`` (read from
+    its verified sluice.yaml blob alone: cheap enough for every release)."""
+    found = []
+    for manifest in list_releases(ws.artifacts):
+        digest = manifest.files.get("sluice.yaml")
+        if manifest.id == exclude or digest is None or \
+                manifest.compute_digest() != manifest.digest:
+            continue
+        path = ws.artifacts.path_of(digest)
+        try:
+            if hash_file(path) != digest:
+                continue
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            found.append(_rules_of_raw(data, env))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, AttributeError,
+                ValueError):
+            continue  # a release whose config cannot be read declares nothing we can use
+    return found
+
+
+def _rules_of_raw(data: Any, env: str) -> EnvRules:
+    """:meth:`EnvRules.of` on raw YAML (no validation): what a release declares for ``env``."""
+    envs = data.get("environments") or {}
+    spec = (envs.get(env) or {}).get("protection") or {}
+    order = list(data.get("promotion") or envs)
+    upstream = (str(order[order.index(env) - 1]),) if env in order[1:] else ()
+    approvers = tuple(sorted({str(a) for a in spec.get("approvers") or ()})) or None
+    return EnvRules(bool(spec.get("approval_required", False)), approvers,
+                    bool(spec.get("require_checks", False)),
+                    bool(spec.get("auto_promote", True)), upstream)
 
 
 def verified_manifest(ws: Workspace, env: str, release_id: str) -> Manifest:
@@ -372,7 +432,23 @@ def verified_manifest(ws: Workspace, env: str, release_id: str) -> Manifest:
                            tip="list them with  sluice releases")
     rid = resolve_release_id(ws.artifacts, release_id)
     ws.target(env).release_dir(rid)  # a remote target fetches a release it holds
-    return verify_release(ws.artifacts, rid)
+    manifest = verify_release(ws.artifacts, rid)
+    wanted = release_id.strip().lower()
+    if not manifest.digest.startswith(wanted):  # more than the id was given: all of it counts
+        raise ReleaseError(f"no release matches {release_id!r}: release {rid} has digest "
+                           f"{manifest.digest}", tip="list them with  sluice releases")
+    try:
+        recorded = ws.state.get_release(rid).digest
+    except SluiceError:
+        recorded = manifest.digest  # built elsewhere and fetched: its own digest verified
+    if recorded != manifest.digest:
+        # ids are digest prefixes: a manifest swapped for another with the same prefix
+        # verifies on its own, but not against what was recorded when it was built
+        raise ReleaseError(
+            f"release {rid}: its manifest has digest {manifest.digest}, but the state store "
+            f"recorded {recorded} when it was built: the artifact store was altered",
+            tip="restore the artifact store, or rebuild the release from its commit")
+    return manifest
 
 
 def release_config(ws: Workspace, env: str, manifest: Manifest) -> tuple[ProjectConfig, Path]:
@@ -427,5 +503,5 @@ def approvable(ws: Workspace, env: str, release_id: str) -> tuple[EnvRules, list
 
 
 __all__ = ["ACKNOWLEDGEMENTS", "EnvRules", "GateDecision", "GateRequest", "approvable",
-           "decide_gates", "record_protection", "record_refusal", "release_config",
+           "check_order", "decide_gates", "record_protection", "record_refusal", "release_config",
            "rules_in_force", "verified_manifest"]

@@ -18,11 +18,14 @@ from sluice.deploy.deployer import (
 )
 from sluice.errors import GateError, SluiceError, UsageError
 from sluice.flow.decision import (
+    EnvRules,
     GateRequest,
     approvable,
+    check_order,
     decide_gates,
     record_protection,
     release_config,
+    rules_in_force,
     verified_manifest,
 )
 from sluice.project.workspace import Workspace, current_actor
@@ -41,15 +44,22 @@ class RollbackOutcome:
 def check_gates(ws: Workspace, source: str, dest: str) -> str:
     """The release live in ``source`` if it may be promoted to ``dest``; GateError saying why
     not (the same decision :func:`promote` takes again under the lock)."""
-    release_id = _live_in(ws, source)
+    release_id = _live_in(ws, source, dest)
     decide_gates(ws, GateRequest("promote", dest, release_id, current_actor(), source))
     return release_id
 
 
-def _live_in(ws: Workspace, source: str) -> str:
-    ws.config().environment(source)  # unknown names fail with a suggestion
+def _live_in(ws: Workspace, source: str, dest: str) -> str:
+    cfg = ws.config()
+    cfg.environment(source)  # unknown names fail with a suggestion
+    cfg.environment(dest)
     live = ws.state.live(source)
     if live is None:
+        # say first when the direction is wrong: `promote prod dev` is not about prod
+        upstream = rules_in_force(ws, dest, cfg)[0].upstream
+        if source == dest or source not in upstream:
+            check_order(GateRequest("promote", dest, "", current_actor(), source),
+                         EnvRules(upstream=upstream))
         raise GateError(f"nothing is live in {source} to promote",
                         tip=f"deploy first:  sluice deploy {source}")
     return live.release_id
@@ -58,7 +68,7 @@ def _live_in(ws: Workspace, source: str) -> str:
 def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
             on_step: Step = no_progress) -> DeployOutcome:
     """Deploy to ``dest`` the very release live in ``source`` (never rebuilt)."""
-    release_id = _live_in(ws, source)
+    release_id = _live_in(ws, source, dest)
     ws.state.event("promotion_started", env=dest, actor=current_actor(), release_id=release_id,
                    payload={"from": source})
     return deploy(ws, dest, release_id, kind="promote", actor=current_actor(), wait=wait,
@@ -77,11 +87,15 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
     cfg = ws.config()
     cfg.environment(env)
     actor = current_actor()
+    verb = "approve" if approve else "reject"
     if release_id is None:
         order = cfg.promotion_order()
         if env not in order[1:]:
+            if approve and not rules_in_force(ws, env, cfg)[0].approval_required:
+                raise UsageError(f"{env} is not protected: releases enter it without an "
+                                 "approval", tip=f"deploy to it:  sluice deploy {env}")
             raise UsageError(f"{env} is not promoted from another environment; name the "
-                             "release", tip=f"sluice approve {env} --release ID")
+                             "release", tip=f"sluice {verb} {env} --release ID")
         upstream = order[order.index(env) - 1]
         live = ws.state.live(upstream)
         if live is None:
@@ -95,7 +109,7 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
                              "approval_required: true  in a release")
     if not rules.allows(actor):
         allowed = ", ".join(rules.approvers or ()) or "nobody"
-        raise GateError(f"{actor} may not approve releases for {env}",
+        raise GateError(f"{actor} may not {verb} releases for {env}",
                         tip=f"approvers: {allowed}")
     rec = ApprovalRecord(env=env, release_id=release_id,
                          decision=ApprovalDecision.APPROVED if approve

@@ -52,7 +52,7 @@ class IntegrationCheck:
 
 def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutcome:
     # imported here, not at module level: a fully cached check never loads the deployer
-    from sluice.deploy.deployer import AuditFailed, deploy
+    from sluice.deploy.deployer import AuditFailed, JobError, deploy
     from sluice.flow.releases import make_release
     from sluice.project.workspace import Workspace
     from sluice.state import StateStore
@@ -70,10 +70,10 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     if fresh_data and home.exists():
         shutil.rmtree(home)
     objects = home / "envs" / env / "objects"
+    private_dir(objects.parent)  # a sluice home like the project's: owner only, every level
     if fresh_data:
         shutil.rmtree(objects, ignore_errors=True)
         shutil.copytree(ctx.root / samples, objects)
-    private_dir(home)  # a sluice home like the project's: owner only
     ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"))
     ws._targets[env] = create_target("local", env, home)  # never the project's real target
     try:
@@ -82,6 +82,9 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     except AuditFailed as exc:
         return findings_outcome(_audit_findings(ctx, exc), "audit failed on the sample data")
     except SluiceError as exc:
+        if isinstance(exc, JobError):  # its tip names the throwaway release of this run
+            exc.tip = "fix the job, then run  sluice check  again (the integration run " \
+                      "deploys the work tree on the samples)"
         return findings_outcome(error_findings(exc) if ":" in exc.message.split("\n")[0]
                                 else [Finding(exc.message, tip=exc.tip or "")])
     finally:
