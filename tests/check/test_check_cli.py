@@ -190,7 +190,8 @@ def test_release_records_its_checks_and_promote_can_require_passing_ones(repo: R
         "checks_passed"] is False
     assert repo.sluice("deploy", "dev").code == 0
     refused = repo.sluice("promote", "dev", "staging")
-    assert refused.code == 1 and f"release {second} has no passing checks" in refused.err
+    assert refused.code == 1
+    assert f"staging requires passing checks: the checks of release {second} failed" in refused.err
 
 
 def test_init_writes_ci_definitions(repo: Repo) -> None:

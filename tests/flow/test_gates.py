@@ -83,7 +83,7 @@ def test_only_listed_approvers_may_decide(deployed: Project) -> None:
     for command in ("approve", "reject"):
         refused = p.sluice(command, "prod", "--release", rid, user="mallory")
         assert refused.code == 1
-        assert refused.error == "Error: mallory may not approve releases for prod"
+        assert refused.error == f"Error: mallory may not {command} releases for prod"
         assert refused.tip == "Tip: approvers: bob, carol"
     with p.workspace() as ws:
         assert ws.state.approvals("prod") == []
@@ -95,8 +95,8 @@ def test_only_listed_approvers_may_decide(deployed: Project) -> None:
 def test_approving_needs_a_release_to_approve(deployed: Project) -> None:
     first = deployed.sluice("approve", "dev")
     assert first.code == 2
-    assert first.error == "Error: dev is not promoted from another environment; name the release"
-    assert first.tip == "Tip: sluice approve dev --release ID"
+    assert first.error == "Error: dev is not protected: releases enter it without an approval"
+    assert first.tip == "Tip: deploy to it:  sluice deploy dev"
     unprotected = deployed.sluice("approve", "staging", "--release", deployed.release())
     assert unprotected.code == 2
     assert unprotected.error == ("Error: staging is not protected: releases enter it without "
@@ -105,7 +105,7 @@ def test_approving_needs_a_release_to_approve(deployed: Project) -> None:
     assert nothing.code == 1
     assert nothing.error == "Error: nothing is live in staging to approve for prod"
     unknown = deployed.sluice("approve", "prod", "--release", "0123456789ab")
-    assert unknown.code == 1
+    assert unknown.code == 2  # an unknown release is unusable input, like everywhere else
     assert unknown.error.startswith("Error: no release matches '0123456789ab'")
 
 

@@ -162,8 +162,10 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
     assert all(e["release_id"] == rid for e in published)
     assert [e["kind"] for e in events if e["env"] == "prod"] == [
         "published",
+        "protection_changed",  # prod's first deploy records the protection now in force
         "promotion_started",
         "approved",
+        "gate_refused",  # the promotion before the approval
     ]
     failed = next(e for e in events if e["kind"] == "deploy_failed")
     assert (failed["env"], failed["actor"], failed["release_id"]) == ("staging", "alice", rid)

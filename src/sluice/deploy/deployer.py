@@ -148,7 +148,10 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
     if kind not in ("deploy", "promote", "run"):
         raise SluiceError(f"unknown deployment kind {kind!r}")
     request = GateRequest(kind, env, release_id, actor, source)  # type: ignore[arg-type]
-    decide_gates(ws, request)
+    first = decide_gates(ws, request)
+    if kind == "promote":  # only once the gates let it start: a refusal is gate_refused
+        ws.state.event("promotion_started", env=env, actor=actor, release_id=first.release_id,
+                       payload={"from": source})
     on_step("verify", "done")
     state = ws.state
     owner = ws.owner()

@@ -69,8 +69,6 @@ def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
             on_step: Step = no_progress) -> DeployOutcome:
     """Deploy to ``dest`` the very release live in ``source`` (never rebuilt)."""
     release_id = _live_in(ws, source, dest)
-    ws.state.event("promotion_started", env=dest, actor=current_actor(), release_id=release_id,
-                   payload={"from": source})
     return deploy(ws, dest, release_id, kind="promote", actor=current_actor(), wait=wait,
                   on_step=on_step, source=source)
 
