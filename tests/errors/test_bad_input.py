@@ -664,7 +664,7 @@ case("cli-state-url-garbage", "status", env=(("SLUICE_STATE_URL", "garbage://x")
 case("cli-home-is-a-file", "status", env=(("SLUICE_HOME", "sluice.yaml"),),
      says="sluice.yaml|home|folder|directory")
 case("cli-approve-first-env", "approve", "dev", template="deployed",
-     says="dev is not promoted from another environment; name the release")
+     says="dev is not protected: releases enter it without an approval")
 case("cli-approve-unprotected", "approve", "staging", template="deployed",
      says="staging is not protected")
 case("cli-acknowledge-unknown", "approve", "prod", "--acknowledge", "everything",
