@@ -265,12 +265,10 @@ def test_a_work_tree_edit_does_not_unprotect_prod(staged: tuple[Project, Stage])
     assert p.snapshot("prod") == before
 
 
-def test_a_never_deployed_protected_environment_takes_the_strictest_rules(
-    staged: tuple[Project, Stage],
-) -> None:
-    """A fresh environment (nothing recorded, nothing live there): a candidate that declares
-    it unprotected still needs the approval the previous release asks for."""
-    p, _ = staged
+def _audit_after_prod(p: Project, *, extra_release: bool) -> tuple[str, dict[str, object]]:
+    """Add a never-deployed environment ``audit`` after prod: protected in one release, then
+    unprotected in the candidate (``extra_release``: one more release in between). Returns
+    the candidate, live in prod, and a snapshot of ``audit``."""
     text = (p.root / "sluice.yaml").read_text(encoding="utf-8")
     audit = '  audit:\n    target: {type: local}\n    parameters: {min_amount: "0"}\n'
     loose = text.replace("\npromotion: [dev, staging, prod]",
@@ -282,13 +280,27 @@ def test_a_never_deployed_protected_environment_takes_the_strictest_rules(
     (p.root / "sluice.yaml").write_text(loose, encoding="utf-8")
     p.commit("audit unprotected")
     candidate = p.release()
+    if extra_release:
+        p.edit("jobs/customer_orders.sql", "count(o.order_id) AS orders",
+               "count(DISTINCT o.order_id) AS orders")
+        p.commit("and one more")
+        candidate = p.release()
     p.deploy("dev", candidate)
     with p.workspace() as ws:
         promote(ws, "dev", "staging")
     p.ok("approve", "prod", "--release", candidate, user=APPROVER)
     p.ok("promote", "staging", "prod")
     p.load("audit")
-    before = p.snapshot("audit")
+    return candidate, p.snapshot("audit")
+
+
+def test_a_never_deployed_protected_environment_takes_the_strictest_rules(
+    staged: tuple[Project, Stage],
+) -> None:
+    """A fresh environment (nothing recorded, nothing live there): a candidate that declares
+    it unprotected still needs the approval the previous release asks for."""
+    p, _ = staged
+    candidate, before = _audit_after_prod(p, extra_release=False)
     refused = p.sluice("promote", "prod", "audit")
     assert refused.code == 1, refused.err
     assert refused.error == (f"Error: release {candidate} loosens the protection of audit "
@@ -453,29 +465,7 @@ def test_two_quick_releases_do_not_unprotect_a_never_deployed_environment(
     staged: tuple[Project, Stage],
 ) -> None:
     p, _ = staged
-    text = (p.root / "sluice.yaml").read_text(encoding="utf-8")
-    audit = '  audit:\n    target: {type: local}\n    parameters: {min_amount: "0"}\n'
-    loose = text.replace("\npromotion: [dev, staging, prod]",
-                         audit + "\npromotion: [dev, staging, prod, audit]")
-    (p.root / "sluice.yaml").write_text(
-        loose.replace(audit, audit + "    protection: {approval_required: true}\n"),
-        encoding="utf-8")
-    p.commit("audit, protected")
-    p.release()
-    (p.root / "sluice.yaml").write_text(loose, encoding="utf-8")
-    p.commit("audit unprotected")
-    p.release()
-    p.edit("jobs/customer_orders.sql", "count(o.order_id) AS orders",
-           "count(DISTINCT o.order_id) AS orders")
-    p.commit("and one more")
-    candidate = p.release()
-    p.deploy("dev", candidate)
-    with p.workspace() as ws:
-        promote(ws, "dev", "staging")
-    p.ok("approve", "prod", "--release", candidate, user=APPROVER)
-    p.ok("promote", "staging", "prod")
-    p.load("audit")
-    before = p.snapshot("audit")
+    _, before = _audit_after_prod(p, extra_release=True)
     refused = p.sluice("promote", "prod", "audit")
     assert refused.code == 1
     assert "loosens the protection of audit" in refused.error

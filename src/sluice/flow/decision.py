@@ -366,7 +366,7 @@ def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = Non
         try:
             cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
             return EnvRules.of(cfg, env), f"release {live.release_id} (live)"
-        except (ConfigError, SluiceError) as exc:
+        except SluiceError as exc:  # ConfigError included
             # something is live there, so its rules existed: never guess them from the
             # work tree or from releases that may never have governed it
             lines = [ln.strip(" -") for ln in exc.message.splitlines()]
@@ -384,7 +384,7 @@ def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = Non
             sources.append("the work tree")
         except ConfigError:
             pass
-    declared = [r for r in _declared_rules(ws, env, exclude)]
+    declared = _declared_rules(ws, env, exclude)
     for found in declared:
         rules = rules.strictest(found)
     if declared:
