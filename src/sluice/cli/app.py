@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from sluice import __version__
-from sluice.cli.check import register_check
+from sluice.cli.lazy import Entry, LazyGroup, add_to
 
 #: The exit codes, shown under ``sluice --help`` (and in README.md / docs/check.md).
 EXIT_CODES = (
@@ -24,10 +24,57 @@ EXIT_CODES = (
     "Errors print 'Error: …' and 'Tip: …'; tracebacks only with --debug."
 )
 
+_FLOW = "sluice.cli.flow:register"
+_EXTRA = "sluice.cli.flow:register_extra"
 
-def build_app(only_check: bool = False) -> typer.Typer:
-    """The CLI. ``only_check`` leaves out the deploy and quality commands, whose imports
-    (the deployer, DuckDB, pandas) would double the start-up of a cached ``sluice check``."""
+#: Every command of ``sluice``, in the order ``sluice --help`` lists them: where it is defined
+#: and the help line shown there. ``sluice --help`` reads only this table; running a command
+#: imports only its module. A new command needs its row here (tests/cli/test_registry.py
+#: checks the table against the modules).
+COMMANDS: tuple[Entry, ...] = (
+    Entry("check", "sluice.cli.check:register_check",
+          "Lint, SQL, contracts, DQDL, unit tests, CloudFormation, Step Functions and an "
+          "integration run on sample data. Exit 0 when everything passed, 1 when a check "
+          "failed."),
+    Entry("release", _FLOW, "Build an immutable release of the current git tree."),
+    Entry("releases", _FLOW, "List releases, newest first."),
+    Entry("plan", _FLOW, "Show what deploying a release to ENV would change."),
+    Entry("deploy", _FLOW, "Deploy a release to ENV with write-audit-publish."),
+    Entry("run", _FLOW,
+          "Run the live release's pipeline on ENV's current inputs (write-audit-publish)."),
+    Entry("promote", _FLOW, "Deploy to DEST the release live in SOURCE, when its gates hold."),
+    Entry("approve", _FLOW, "Approve a release (default: the one live upstream) for ENV."),
+    Entry("reject", _FLOW,
+          "Reject a release for ENV: no command puts it there until a later approval."),
+    Entry("rollback", _FLOW,
+          "Re-point ENV to an earlier release and its data versions, without recomputing; "
+          "migrations the earlier release lacks are undone first."),
+    Entry("status", _FLOW,
+          "Which release and data versions are live where; pending approvals."),
+    Entry("history", _FLOW, "Deployments, runs, approvals and rollbacks: who, when, why."),
+    Entry("load", _FLOW,
+          "Copy FOLDER into ENV's object storage (the local stand-in for `aws s3 sync`)."),
+    Entry("gc", _FLOW,
+          "Drop dataset versions and releases that no retained live state refers to."),
+    Entry("ship", _EXTRA,
+          "Release the current commit and move it along the promotion order while gates "
+          "hold."),
+    Entry("demo", _EXTRA, "Walk the whole story on the retail example in a fresh workspace."),
+    Entry("init", _EXTRA,
+          "Scaffold a small working project (the retail example) in DIRECTORY."),
+    Entry("doctor", "sluice.cli.aws:register_aws",
+          "Check that this machine can deploy to ENV: credentials, bucket, roles, "
+          "permissions. Exits 1 when something would fail."),
+    Entry("quality", "sluice.cli.quality:quality_app", "Data-quality rules in DQDL."),
+    Entry("migrate", "sluice.cli.migrate:migrate_app",
+          "Warehouse schema migrations (Flyway-compatible)."),
+    Entry("export", "sluice.cli.aws:export_app",
+          "Export what an environment needs, for other tools."),
+)
+
+
+def _root_app(cls: type[LazyGroup] | None = None) -> typer.Typer:
+    """The root app (its options, help and epilog) without any command."""
     cli = typer.Typer(
         name="sluice",
         help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
@@ -35,21 +82,29 @@ def build_app(only_check: bool = False) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        **({"cls": cls} if cls is not None else {}),
     )
     cli.callback()(root)
-    register_check(cli)
-    if not only_check:
-        from sluice.cli.aws import register_aws
-        from sluice.cli.flow import register as register_flow
-        from sluice.cli.flow import register_extra
-        from sluice.cli.migrate import migrate_app
-        from sluice.cli.quality import quality_app
+    return cli
 
-        cli.add_typer(quality_app, name="quality")
-        cli.add_typer(migrate_app, name="migrate")
-        register_flow(cli)
-        register_extra(cli)
-        register_aws(cli)
+
+class _LazyRoot(LazyGroup):
+    entries = {e.name: e for e in COMMANDS}
+
+    @staticmethod
+    def make_root() -> typer.Typer:
+        return _root_app()
+
+
+def build_app() -> typer.Typer:
+    """The whole CLI as one Typer app, every command built (tests use it in-process);
+    ``main()`` builds only the command it runs."""
+    cli = _root_app()
+    added: set[str] = set()
+    for entry in COMMANDS:
+        if entry.target not in added:  # a registrar adds all of its commands at once
+            added.add(entry.target)
+            add_to(cli, entry)
     return cli
 
 
@@ -73,15 +128,18 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    from sluice.cli.errors import mask_output
-
-    mask_output()  # secrets never reach a terminal or a CI log
+    """Console-script entry point: builds the root group and only the command it runs."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in args:
         args.remove("--debug")
         os.environ["SLUICE_DEBUG"] = "1"
-    build_app(only_check=bool(args) and args[0] == "check")(args=args, prog_name="sluice")
+    if args == ["--version"]:  # answered before anything else is imported or built
+        sys.stdout.write(f"sluice {__version__}\n")
+        return
+    from sluice.cli.errors import mask_output
+
+    mask_output()  # secrets never reach a terminal or a CI log
+    typer.main.get_command(_root_app(_LazyRoot)).main(args=args, prog_name="sluice")
 
 
 def __getattr__(name: str) -> typer.Typer:

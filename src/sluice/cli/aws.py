@@ -34,7 +34,7 @@ def iam_policy_cmd(env: EnvArg) -> int:
 
 
 def register_aws(app: typer.Typer) -> None:
-    app.add_typer(export_app, name="export")
+    """``sluice doctor`` (``export_app`` is the ``sluice export`` group)."""
 
     @app.command("doctor")
     @guarded

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,13 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from sluice.cli.errors import guarded
-from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
 from sluice.errors import SluiceError, UsageError
 from sluice.flow.decision import ACKNOWLEDGEMENTS, rules_in_force
-from sluice.flow.gates import decide, promote, rollback
-from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import list_releases, verify_release
+
+if TYPE_CHECKING:  # the deployer (DuckDB, sqlglot, the quality layer) loads in the commands
+    from sluice.deploy.deployer import AuditFailed, DeployOutcome
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
@@ -78,6 +78,8 @@ def _show_audit_failure(exc: AuditFailed) -> None:
 
 def _audited(fn: Callable[[], DeployOutcome], as_json: bool) -> DeployOutcome:
     """Run a deploy; on a failed audit show the failing rules and samples, then re-raise."""
+    from sluice.deploy.deployer import AuditFailed
+
     try:
         return fn()
     except AuditFailed as exc:
@@ -127,6 +129,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Build an immutable release of the current git tree."""
+        from sluice.flow.releases import make_release
+
         with _workspace() as ws:
             manifest, created = make_release(ws, allow_dirty=allow_dirty, message=message)
             if as_json:
@@ -169,6 +173,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Show what deploying a release to ENV would change."""
+        from sluice.deploy.deployer import plan_deploy
+
         with _workspace() as ws:
             manifest = verify_release(ws.artifacts,
                                       _latest_release(ws) if release is None else release)
@@ -225,6 +231,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Deploy a release to ENV with write-audit-publish."""
+        from sluice.deploy.deployer import deploy
+
         with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
             release_id = _latest_release(ws) if release is None else release
             outcome = _audited(lambda: deploy(ws, env, release_id, actor=current_actor(),
@@ -242,6 +250,8 @@ def register(app: typer.Typer) -> None:
         """Run the live release's pipeline on ENV's current inputs (write-audit-publish)."""
         if workflow is not None:
             return _run_workflow(env, workflow, as_json)
+        from sluice.deploy.deployer import deploy
+
         with _workspace() as ws, _progress(f"running {env}", as_json) as step:
             live = ws.state.live(env)
             if live is None:
@@ -259,6 +269,8 @@ def register(app: typer.Typer) -> None:
                     dest: Annotated[str, typer.Argument(help="To environment.")],
                     wait: WaitOpt = 0.0, as_json: JsonOpt = False) -> int:
         """Deploy to DEST the release live in SOURCE, when its gates hold."""
+        from sluice.flow.gates import promote
+
         with _workspace() as ws, _progress(f"promoting {source} → {dest}", as_json) as step:
             outcome = _audited(lambda: promote(ws, source, dest, wait=wait, on_step=step),
                                as_json)
@@ -267,6 +279,8 @@ def register(app: typer.Typer) -> None:
 
     def _decide(env: str, release: str | None, comment: str, approve: bool,
                 as_json: bool, acknowledge: tuple[str, ...] = ()) -> int:
+        from sluice.flow.gates import decide
+
         with _workspace() as ws:
             rec = decide(ws, env, release, approve=approve, comment=comment,
                          acknowledge=acknowledge)
@@ -324,6 +338,8 @@ def register(app: typer.Typer) -> None:
                      as_json: JsonOpt = False) -> int:
         """Re-point ENV to an earlier release and its data versions, without recomputing;
         migrations the earlier release lacks are undone first."""
+        from sluice.flow.gates import rollback
+
         with _workspace() as ws:
             res = rollback(ws, env, to, keep_schema=keep_schema)
             if as_json:

@@ -13,13 +13,10 @@ keys of ``sources`` and ``datasets``, job inputs and outputs.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Self
 
-import sqlglot
 from pydantic import Field, field_validator, model_validator
-from sqlglot import exp
 
 from sluice.config.base import (
     DATASET_CUTOFF,
@@ -50,10 +47,10 @@ from sluice.config.environments import (
 )
 from sluice.config.jobs import Job, PySparkJob, PythonJob, SqlJob
 from sluice.config.names import DatasetKey, Name, qualify
+from sluice.config.sqltypes import dialects, is_column_type, is_dialect
 from sluice.errors import ConfigError
 
 __all__ = [
-    "DIALECTS",
     "RESERVED_PARAMETERS",
     "Acknowledgement",
     "AwsTarget",
@@ -76,19 +73,6 @@ __all__ = [
     "Target",
     "Workflow",
 ]
-
-DIALECTS = tuple(sorted(d.value for d in sqlglot.Dialects if d.value))
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_column_type(type_: str, dialect: str) -> bool:
-    """Whether ``type_`` is a column type in ``dialect`` (contracts repeat a few types)."""
-    try:
-        exp.DataType.build(type_, dialect=dialect, udt=False)
-    except (sqlglot.ParseError, ValueError):
-        return False
-    return True
-
 
 class Retention(ConfigModel):
     """How many versions of each dataset are kept before garbage collection."""
@@ -121,8 +105,9 @@ class ProjectConfig(ConfigModel):
     @field_validator("dialect")
     @classmethod
     def _check_dialect(cls, value: str) -> str:
-        if value not in DIALECTS:
-            hint = did_you_mean(value, DIALECTS) or f" (known: {', '.join(DIALECTS)})"
+        if not is_dialect(value):
+            known = dialects()
+            hint = did_you_mean(value, known) or f" (known: {', '.join(known)})"
             raise ValueError(f"unknown SQL dialect {value!r}{hint}")
         return value
 
@@ -173,7 +158,7 @@ class ProjectConfig(ConfigModel):
                 if entry.contract is None:
                     continue
                 for col, column in entry.contract.columns.items():
-                    if not _is_column_type(column.type, self.dialect):
+                    if not is_column_type(column.type, self.dialect):
                         problems.append(
                             (
                                 (section, key, "contract", "columns", col, "type"),

@@ -14,9 +14,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
-import sqlglot
-from sqlglot import exp
-
 from sluice.errors import DataSourceError, UsageError
 
 
@@ -104,6 +101,9 @@ class DataRef:
 
 def family_of(type_name: str, dialect: str) -> TypeFamily:
     """Classify an engine type name with sqlglot's type model."""
+    import sqlglot
+    from sqlglot import exp
+
     try:
         dtype = exp.DataType.build(type_name, dialect=dialect)
     except (sqlglot.errors.ParseError, ValueError):
