@@ -3,18 +3,24 @@
 Exit codes (:data:`EXIT_CODES`): 0 success (warnings allowed), 1 something checked failed,
 2 unusable input or surroundings, 3 a bug in sluice. Errors print ``Error: …`` and
 ``Tip: …``; tracebacks only with ``--debug``.
+
+Start-up: this module imports neither Typer nor a command. ``sluice --version`` is answered
+here; ``sluice --help`` lists :data:`COMMANDS`; a command imports only the module that defines
+it (:mod:`sluice.cli.root`, :mod:`sluice.cli.lazy`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import Annotated
-
-import typer
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sluice import __version__
-from sluice.cli.lazy import Entry, LazyGroup, add_to
+
+if TYPE_CHECKING:
+    import typer
 
 #: The exit codes, shown under ``sluice --help`` (and in README.md / docs/check.md).
 EXIT_CODES = (
@@ -23,6 +29,28 @@ EXIT_CODES = (
     "state store); 3 an internal error, a bug in sluice: re-run with --debug and report it. "
     "Errors print 'Error: …' and 'Tip: …'; tracebacks only with --debug."
 )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One command or command group of the root app, known without importing its module."""
+
+    name: str
+    #: ``"module:attribute"``: a ``register(app)`` function that adds the command to a Typer
+    #: app (it may add others too), or a ``typer.Typer`` that is the command group itself.
+    target: str
+    #: What ``sluice --help`` lists: the first paragraph of the command's help.
+    help: str
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    def load(self) -> Any:
+        """The register function or the Typer group (imports its module)."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
 
 _FLOW = "sluice.cli.flow:register"
 _EXTRA = "sluice.cli.flow:register_extra"
@@ -73,58 +101,12 @@ COMMANDS: tuple[Entry, ...] = (
 )
 
 
-def _root_app(cls: type[LazyGroup] | None = None) -> typer.Typer:
-    """The root app (its options, help and epilog) without any command."""
-    cli = typer.Typer(
-        name="sluice",
-        help="CI/CD for data pipelines: data-quality gates, releases, deploys, promotion.",
-        epilog=EXIT_CODES,
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        **({"cls": cls} if cls is not None else {}),
-    )
-    cli.callback()(root)
-    return cli
-
-
-class _LazyRoot(LazyGroup):
-    entries = {e.name: e for e in COMMANDS}
-
-    @staticmethod
-    def make_root() -> typer.Typer:
-        return _root_app()
-
-
 def build_app() -> typer.Typer:
     """The whole CLI as one Typer app, every command built (tests use it in-process);
     ``main()`` builds only the command it runs."""
-    cli = _root_app()
-    added: set[str] = set()
-    for entry in COMMANDS:
-        if entry.target not in added:  # a registrar adds all of its commands at once
-            added.add(entry.target)
-            add_to(cli, entry)
-    return cli
+    from sluice.cli.root import full_app
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"sluice {__version__}")
-        raise typer.Exit(0)
-
-
-def root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the traceback of an error (also anywhere on the command line, "
-                        "or SLUICE_DEBUG=1).")] = False,
-) -> None:
-    """sluice — CI/CD for data pipelines."""
-    if debug:  # main() strips --debug wherever it is; this serves `sluice --debug …` in-process
-        os.environ["SLUICE_DEBUG"] = "1"
+    return full_app()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,9 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f"sluice {__version__}\n")
         return
     from sluice.cli.errors import mask_output
+    from sluice.cli.root import lazy_root
 
     mask_output()  # secrets never reach a terminal or a CI log
-    typer.main.get_command(_root_app(_LazyRoot)).main(args=args, prog_name="sluice")
+    lazy_root().main(args=args, prog_name="sluice")
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -149,4 +132,4 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
-__all__ = ["build_app", "main"]
+__all__ = ["COMMANDS", "Entry", "build_app", "main"]

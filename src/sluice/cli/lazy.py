@@ -9,37 +9,17 @@ uses them. The table (:data:`sluice.cli.app.COMMANDS`) is checked against the re
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 from typer import _click as click  # the click that typer builds its commands with
 from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command_name
+from typer.models import CommandInfo
 
-
-@dataclass(frozen=True)
-class Entry:
-    """One command or command group of the root app, known without importing its module."""
-
-    name: str
-    #: ``"module:attribute"``: a ``register(app)`` function that adds the command to a Typer
-    #: app (it may add others too), or a ``typer.Typer`` that is the command group itself.
-    target: str
-    #: What ``sluice --help`` lists: the first paragraph of the command's help.
-    help: str
-
-    @property
-    def module(self) -> str:
-        return self.target.partition(":")[0]
-
-    def load(self) -> Callable[[typer.Typer], None] | typer.Typer:
-        module, _, attr = self.target.partition(":")
-        obj: Callable[[typer.Typer], None] | typer.Typer = getattr(
-            importlib.import_module(module), attr)
-        return obj
+if TYPE_CHECKING:
+    from sluice.cli.app import Entry
 
 
 def add_to(app: typer.Typer, entry: Entry) -> None:
@@ -47,15 +27,23 @@ def add_to(app: typer.Typer, entry: Entry) -> None:
     obj = entry.load()
     if isinstance(obj, typer.Typer):
         app.add_typer(obj, name=entry.name)
-    else:
+    elif callable(obj):
         obj(app)
+    else:
+        raise TypeError(f"{entry.target} is neither a Typer app nor a register function")
+
+
+def _name(info: CommandInfo) -> str:
+    if info.name:
+        return info.name
+    assert info.callback is not None
+    return get_command_name(info.callback.__name__)  # typer's name for an unnamed command
 
 
 def registered_names(app: typer.Typer) -> list[str]:
     """Names of the commands and groups registered on ``app``, in registration order."""
-    names = [c.name or get_command_name(c.callback.__name__)  # type: ignore[union-attr]
-             for c in app.registered_commands]
-    return names + [str(g.name) for g in app.registered_groups]
+    return [_name(c) for c in app.registered_commands] + \
+        [str(g.name) for g in app.registered_groups]
 
 
 def build_command(entry: Entry, make_root: Callable[[], typer.Typer]) -> click.Command:
@@ -64,9 +52,7 @@ def build_command(entry: Entry, make_root: Callable[[], typer.Typer]) -> click.C
     of a command function, which the other commands of the module do not need)."""
     root = make_root()
     add_to(root, entry)
-    root.registered_commands = [c for c in root.registered_commands
-                                if (c.name or get_command_name(c.callback.__name__))  # type: ignore[union-attr]
-                                == entry.name]
+    root.registered_commands = [c for c in root.registered_commands if _name(c) == entry.name]
     root.registered_groups = [g for g in root.registered_groups if g.name == entry.name]
     group = typer.main.get_command(root)
     assert isinstance(group, TyperGroup)
@@ -111,7 +97,7 @@ class LazyGroup(TyperGroup):
     A subclass sets :attr:`entries` and :meth:`make_root`.
     """
 
-    entries: Mapping[str, Entry] = {}
+    entries: ClassVar[Mapping[str, Entry]] = {}
 
     @staticmethod
     def make_root() -> typer.Typer:
