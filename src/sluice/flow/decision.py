@@ -392,6 +392,9 @@ def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = Non
     return rules, " and ".join(sources) or "defaults"
 
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _declared_rules(ws: Workspace, env: str, exclude: str | None) -> list[EnvRules]:
     """The rules each intact release in the artifact store declares for ``env`` (read from
     its verified sluice.yaml blob alone: cheap enough for every release)."""
@@ -405,7 +408,8 @@ def _declared_rules(ws: Workspace, env: str, exclude: str | None) -> list[EnvRul
         try:
             if hash_file(path) != digest:
                 continue
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            # libyaml's loader when built with it: this runs for every release, on each status
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
             found.append(_rules_of_raw(data, env))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, AttributeError,
                 ValueError):
