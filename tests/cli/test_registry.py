@@ -8,7 +8,10 @@ use.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
+import pkgutil
 import re
 import subprocess
 import sys
@@ -20,8 +23,9 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+import sluice.cli
 from sluice.cli.app import COMMANDS, Entry, build_app
-from sluice.cli.lazy import add_to, build_command, registered_names
+from sluice.cli.lazy import add_to, build_command, command_names
 from sluice.cli.root import lazy_app, root_app
 
 
@@ -47,8 +51,27 @@ def test_no_module_defines_a_command_missing_from_the_table() -> None:
     for target in dict.fromkeys(e.target for e in COMMANDS):
         app = root_app()
         add_to(app, next(e for e in COMMANDS if e.target == target))
-        missing = set(registered_names(app)) - set(names)
+        missing = set(command_names(app)) - set(names)
         assert not missing, f"{target} defines {sorted(missing)}, not in COMMANDS"
+
+
+def test_every_registrar_and_group_of_the_cli_package_is_in_the_table() -> None:
+    """A module of sluice.cli with a ``register…`` function or a Typer group that no entry
+    points at would define commands that neither --help nor the console script knows."""
+    targets = {e.target for e in COMMANDS}
+    names_of: dict[int, set[str]] = {}  # a Typer group may be imported under other names
+    for info in pkgutil.iter_modules(sluice.cli.__path__):
+        if info.name == "__main__":  # runs the CLI when imported
+            continue
+        module = importlib.import_module(f"sluice.cli.{info.name}")
+        for attr, value in vars(module).items():
+            registrar = inspect.isfunction(value) and attr.startswith("register") and \
+                value.__module__ == module.__name__
+            if registrar or isinstance(value, typer.Typer):
+                names_of.setdefault(id(value), set()).add(f"{module.__name__}:{attr}")
+    assert [sorted(n) for n in names_of.values() if not n & targets] == []
+    found = set().union(*names_of.values())
+    assert targets - found == set()
 
 
 def test_the_full_app_lists_the_commands_in_the_order_of_the_table() -> None:

@@ -40,7 +40,7 @@ def _name(info: CommandInfo) -> str:
     return get_command_name(info.callback.__name__)  # typer's name for an unnamed command
 
 
-def registered_names(app: typer.Typer) -> list[str]:
+def command_names(app: typer.Typer) -> list[str]:
     """Names of the commands and groups registered on ``app``, in registration order."""
     return [_name(c) for c in app.registered_commands] + \
         [str(g.name) for g in app.registered_groups]
