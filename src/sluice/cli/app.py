@@ -11,6 +11,7 @@ it (:mod:`sluice.cli.root`, :mod:`sluice.cli.lazy`).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -118,11 +119,20 @@ def main(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # answered before anything else is imported or built
         sys.stdout.write(f"sluice {__version__}\n")
         return
-    from sluice.cli.errors import mask_output
-    from sluice.cli.root import lazy_root
+    # Start-up creates a few hundred thousand objects that live until exit (modules, classes,
+    # pydantic schemas) and no garbage: the collector would walk them again and again while
+    # importing, a third of the start-up. It stays off until the command's body starts
+    # (sluice.cli.errors.start_up_done); at exit everything is frozen, so the final collection
+    # does not walk it once more (objects alive at exit are not finalised by it anyway).
+    gc.disable()
+    try:
+        from sluice.cli.errors import mask_output
+        from sluice.cli.root import lazy_root
 
-    mask_output()  # secrets never reach a terminal or a CI log
-    lazy_root().main(args=args, prog_name="sluice")
+        mask_output()  # secrets never reach a terminal or a CI log
+        lazy_root().main(args=args, prog_name="sluice")
+    finally:
+        gc.freeze()
 
 
 def __getattr__(name: str) -> typer.Typer:

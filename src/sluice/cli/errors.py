@@ -8,6 +8,7 @@ CI log, whichever command printed it; the error printer masks on its own too.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import os
 import sys
@@ -81,6 +82,17 @@ def print_error(exc: SluiceError) -> None:
     err.print(Text(f"Error: {mask(exc.message)}", style="bold red"))
     if exc.tip:
         err.print(Text(f"Tip: {mask(exc.tip)}", style="cyan"))
+
+
+def start_up_done() -> None:
+    """A command is about to run (the root callback calls this). The console script keeps
+    the garbage collector off while it imports and builds the command (``main()``): what
+    exists by now are modules, classes and schemas that live as long as the process, so they
+    are frozen (never scanned again) and collection resumes for the command's own objects.
+    In-process (tests) nothing changes."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def guarded(fn: Callable[P, int]) -> Callable[P, None]:

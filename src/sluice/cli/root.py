@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from sluice import __version__
 from sluice.cli.app import COMMANDS, EXIT_CODES, Entry
+from sluice.cli.errors import start_up_done
 from sluice.cli.lazy import LazyGroup, add_to
 
 
@@ -34,6 +35,7 @@ def root(
                         "or SLUICE_DEBUG=1).")] = False,
 ) -> None:
     """sluice — CI/CD for data pipelines."""
+    start_up_done()  # the command is built: garbage collection resumes (app.main)
     if debug:  # main() strips --debug wherever it is; this serves `sluice --debug …` in-process
         os.environ["SLUICE_DEBUG"] = "1"
 
