@@ -11,13 +11,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sluice.cli.errors import guarded
 from sluice.deploy.deployer import AuditFailed, DeployOutcome, deploy, plan_deploy
 from sluice.errors import SluiceError, UsageError
-from sluice.flow.decision import ACKNOWLEDGEMENTS, rules_in_force
+from sluice.flow.decision import ACKNOWLEDGEMENTS
 from sluice.flow.gates import decide, promote, rollback
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace, current_actor
@@ -144,21 +143,14 @@ def register(app: typer.Typer) -> None:
     @guarded
     def releases_cmd(as_json: JsonOpt = False) -> int:
         """List releases, newest first."""
+        from sluice.cli.tables import releases_view
+
         with _workspace() as ws:
-            items = list_releases(ws.artifacts)
-            if as_json:
-                _emit([{"id": m.id, "commit": m.commit, "author": m.author,
-                        "created_at": m.created_at, "dirty": m.dirty, "files": len(m.files),
-                        "checks_passed": m.checks["passed"] if m.checks else None,
-                        "checks": m.checks}
-                       for m in items])
-                return 0
-            t = Table("release", "commit", "author", "created", "files", "dirty", "checks")
-            for m in items:
-                checks = "-" if not m.checks else ("passed" if m.checks["passed"] else "FAILED")
-                t.add_row(m.id, m.commit[:10], m.author, m.created_at, str(len(m.files)),
-                          "yes" if m.dirty else "", checks)
-            out.print(t)
+            view = releases_view(list_releases(ws.artifacts))
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out)
         return 0
 
     @app.command("plan")
@@ -169,6 +161,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Show what deploying a release to ENV would change."""
+        from sluice.cli.tables import plan_components_view, plan_jobs_view
+
         with _workspace() as ws:
             manifest = verify_release(ws.artifacts,
                                       _latest_release(ws) if release is None else release)
@@ -178,11 +172,7 @@ def register(app: typer.Typer) -> None:
                 return 0
             out.print(f"plan: release [bold]{plan.release_id}[/] → {env} "
                       f"(live: {plan.live_release or 'nothing'})")
-            t = Table("job", "status", "outputs", "reason")
-            for j in plan.jobs:
-                style = {"unchanged": "dim", "removed": "red"}.get(j.status, "yellow")
-                t.add_row(j.job, Text(j.status, style=style), ", ".join(j.outputs), j.reason)
-            out.print(t)
+            plan_jobs_view(plan).print(out)
             cfg = graph.config  # the release's own acknowledgements
             for c in plan.contract_changes:
                 note = ""
@@ -201,14 +191,7 @@ def register(app: typer.Typer) -> None:
                 for item in mig.get("problems", []):
                     out.print(Text(f"  problem: {item}", style="red"))
             if plan.components:
-                components = Table("component", "kind", "resource", "change")
-                for comp in plan.components:
-                    style = "dim" if comp["action"] == "none" else "yellow"
-                    components.add_row(comp["name"], comp["kind"], comp["resource"],
-                                       Text(comp["action"], style=style))
-                    for line in comp["details"]:
-                        components.add_row("", "", Text(f"  {line}", style="dim"), "")
-                out.print(components)
+                plan_components_view(plan).print(out, title="components")
             for r in plan.reaudit:
                 out.print(Text(f"  re-audit {r.dataset} (live version {r.version}): {r.reason}",
                                style="yellow"))
@@ -339,47 +322,14 @@ def register(app: typer.Typer) -> None:
     @guarded
     def status_cmd(as_json: JsonOpt = False) -> int:
         """Which release and data versions are live where; pending approvals."""
+        from sluice.cli.tables import status_view
+
         with _workspace() as ws:
-            cfg = ws.config()
-            rows: list[dict[str, Any]] = []
-            order = cfg.promotion_order()
-            for i, env in enumerate(order):
-                live = ws.state.live(env)
-                recent = ws.state.deployments(env, limit=1)
-                pending = None
-                try:
-                    protected = rules_in_force(ws, env, cfg)[0].approval_required
-                except SluiceError:  # unknown rules: the gates refuse; status still shows
-                    protected = True
-                if i > 0 and protected:
-                    up = ws.state.live(order[i - 1])
-                    if up and (live is None or up.release_id != live.release_id) and \
-                            not ws.state.is_approved(env, up.release_id):
-                        pending = up.release_id
-                row: dict[str, Any] = {
-                    "env": env, "release": live.release_id if live else None,
-                    "since": live.since if live else None,
-                    "versions": live.versions if live else {},
-                    "last_deployment": ({"kind": recent[0].kind.value, "status":
-                                         recent[0].status.value,
-                                         "release": recent[0].release_id,
-                                         "message": recent[0].message} if recent else None),
-                    "pending_approval": pending,
-                }
-                rows.append(row)
-            if as_json:
-                _emit(rows)
-                return 0
-            t = Table("env", "live release", "since", "datasets", "last deployment",
-                      "pending approval")
-            for r in rows:
-                last: Any = r["last_deployment"]
-                versions: Any = r["versions"]
-                t.add_row(str(r["env"]), str(r["release"] or "-"), str(r["since"] or "-"),
-                          "\n".join(f"{d} @ {v}" for d, v in sorted(versions.items())),
-                          f"{last['kind']} {last['status']}" if last else "-",
-                          str(r["pending_approval"] or ""))
-            out.print(t)
+            view = status_view(ws)
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out)
         return 0
 
     @app.command("history")
@@ -388,19 +338,17 @@ def register(app: typer.Typer) -> None:
                     limit: Annotated[int, typer.Option(min=1)] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
+        from sluice.cli.tables import history_view
+
         with _workspace() as ws:
             events = ws.state.events(env, limit=limit)
             if env is not None and not events and env not in ws.config().environments:
                 ws.config().environment(env)  # unknown and never used: did-you-mean error
-            if as_json:
-                _emit([e.__dict__ for e in events])
-                return 0
-            t = Table("#", "when", "event", "env", "release", "who", "detail")
-            for e in events:
-                t.add_row(str(e.seq), str(e.at), e.kind, e.env or "", e.release_id or "",
-                          e.actor or "", json.dumps(e.payload, default=str)[:80]
-                          if e.payload else "")
-            out.print(t)
+            view = history_view(events, ws)
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out, detail="detail")
         return 0
 
     @app.command("load")
