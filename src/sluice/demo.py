@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sluice.deploy.deployer import AuditFailed, deploy
@@ -201,16 +200,9 @@ def _generate_bad_batch(objects: Path) -> None:
 
 
 def _status(ws: Workspace) -> None:
-    cfg = ws.config()
-    t = Table("env", "live release", "datasets (version)", "last deployment")
-    for env in cfg.promotion_order():
-        live = ws.state.live(env)
-        last = ws.state.deployments(env, limit=1)
-        t.add_row(env, live.release_id if live else "-",
-                  "\n".join(f"{d} @ {v[-6:]}" for d, v in sorted(live.versions.items()))
-                  if live else "",
-                  f"{last[0].kind.value}: {last[0].status.value}" if last else "-")
-    console.print(t)
+    from sluice.cli.tables import status_view  # the table of `sluice status`, ids whole
+
+    status_view(ws).print(console)
 
 
 def main(argv: list[str] | None = None) -> int:

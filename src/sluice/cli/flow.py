@@ -44,17 +44,9 @@ def _workspace() -> Iterator[Workspace]:
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Callable[[str, str], None]]:
-    if quiet:
-        yield lambda s, st: None
-        return
-    with err.status(label) as status:
-        def on_step(step: str, state: str) -> None:
-            mark = {"done": "[green]✓[/]", "failed": "[red]✗[/]",
-                    "skipped": "[yellow]↷[/]"}.get(state, "…")
-            if state != "started":
-                err.print(f"  {mark} {step}")
-            status.update(f"{label}: {step}")
+    from sluice.cli.progress import step_progress  # each step with its elapsed time
 
+    with step_progress(err, label, quiet) as on_step:
         yield on_step
 
 
@@ -164,9 +156,13 @@ def register(app: typer.Typer) -> None:
         from sluice.cli.tables import plan_components_view, plan_jobs_view
 
         with _workspace() as ws:
-            manifest = verify_release(ws.artifacts,
-                                      _latest_release(ws) if release is None else release)
-            plan, graph, _ = plan_deploy(ws, env, manifest, components=True, read_only=True)
+            with _progress(f"planning {env}", as_json) as step:
+                manifest = verify_release(ws.artifacts,
+                                          _latest_release(ws) if release is None else release)
+                step("verify", "done")
+                plan, graph, _ = plan_deploy(ws, env, manifest, components=True,
+                                             read_only=True)
+                step("plan", "done")
             if as_json:
                 _emit(plan.to_dict())
                 return 0

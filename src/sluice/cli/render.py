@@ -187,7 +187,12 @@ def blocks(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[
     for row in rows:
         out += hanging(console, f"{columns[0].header}: ", row[0], len(columns[0].header) + 2)
         for col, cell in zip(columns[1:], row[1:], strict=True):
-            if str(cell).strip():
+            if not str(cell).strip():
+                continue
+            if max(map(len, _words(cell))) > console.width - indent:  # below, not beside
+                out.append(Text(f"  {col.header}:", style="dim"))
+                out += hanging(console, "", cell, 4)
+            else:
                 out += hanging(console, f"  {col.header}:", cell, indent)
     return out
 

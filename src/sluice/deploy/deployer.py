@@ -12,6 +12,7 @@ as it was. An interrupted deployment is finished (rolled back) by the next comma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import secrets
 import signal
@@ -243,7 +244,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
                 step(f"run:{job}", "skipped")
                 continue
             result = _run_job(state, step, node, cfg, release_dir, target, resolver, params,
-                              plan.effective[job], dep)
+                              plan.effective[job], dep, on_step)
             new_versions.update(result.versions)
             outcome.rows.update(result.rows)
             for dataset, version in result.versions.items():
@@ -297,8 +298,9 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
 def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None], None],
              node: JobNode, cfg: ProjectConfig, release_dir: Path, target: Target,
              resolver: Resolver, params: dict[str, str], fingerprint: str,
-             dep: int) -> JobResult:
-    """Run one job into a new version of each of its outputs, journaled and recorded."""
+             dep: int, on_step: Step = no_progress) -> JobResult:
+    """Run one job into a new version of each of its outputs, journaled and recorded; a
+    PySpark job's Spark status reaches ``on_step`` as ``("run:JOB: STATUS", "progress")``."""
     version = new_version_id()
     step(f"run:{node.name}", "started", {"version": version, "outputs": list(node.outputs)})
     runner = target.runner_for(node.type) or (
@@ -306,7 +308,9 @@ def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None]
     if node.type == "pyspark" and runner is run_python_job:
         from sluice.deploy.spark_jobs import run_pyspark_job
 
-        runner = run_pyspark_job
+        runner = functools.partial(
+            run_pyspark_job,
+            on_progress=lambda line: on_step(f"run:{node.name}: {line}", "progress"))
     try:
         result = runner(node, cfg, release_dir, target, resolver, params, version, fingerprint)
     except SluiceError as exc:
