@@ -55,6 +55,8 @@ def test_local_time_is_to_the_second_with_the_zone(paris: None) -> None:
     assert local_time(moment) == "2026-12-02 16:04:05 CET"
     assert local_time(moment.isoformat()) == "2026-12-02 16:04:05 CET"
     assert local_time(dt.datetime(2026, 7, 1, 12, 0, 0)) == "2026-07-01 14:00:00 CEST"  # UTC
+    assert local_time(dt.datetime(2026, 7, 1, 12, 0, 0), naive_local=True) == \
+        "2026-07-01 12:00:00 CEST"
     assert local_time(None) == "-"
     assert local_time("not a time") == "not a time"
 

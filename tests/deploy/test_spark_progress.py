@@ -50,7 +50,7 @@ class _Tracker:
 
     class Job:
         jobId = 7
-        stageIds = [12, 13, 14]
+        stageIds = (12, 13, 14)
 
     class Stage:
         stageId = 13

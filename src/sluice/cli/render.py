@@ -74,13 +74,15 @@ def json_key(header: str) -> str:
     return "_".join(header.lower().replace("-", " ").split())
 
 
-def local_time(moment: dt.datetime | str | None) -> str:
+def local_time(moment: dt.datetime | str | None, naive_local: bool = False) -> str:
     """``moment`` in local time to the second with its zone: ``2026-12-02 16:04:05 UTC``
     (or ``+01:00`` where the zone has no name); ``-`` for nothing. A naive datetime is UTC
-    (the state store writes UTC only); text that is not a timestamp is returned as it is."""
+    (the state store writes UTC only) or, with ``naive_local``, local time (a database
+    session's ``CURRENT_TIMESTAMP`` in a ``TIMESTAMP`` column); text that is not a timestamp
+    is returned as it is."""
     if moment is None or moment == "":
         return "-"
-    aware = _aware(moment)
+    aware = _aware(moment, naive_local)
     if aware is None:
         return str(moment)
     local = aware.astimezone()
@@ -91,22 +93,24 @@ def local_time(moment: dt.datetime | str | None) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {zone}"
 
 
-def iso_time(moment: dt.datetime | str | None) -> str | None:
-    """``moment`` as ISO 8601 with its UTC offset (naive means UTC), for JSON."""
+def iso_time(moment: dt.datetime | str | None, naive_local: bool = False) -> str | None:
+    """``moment`` as ISO 8601 with its UTC offset, for JSON (naive: as in :func:`local_time`)."""
     if moment is None:
         return None
-    aware = _aware(moment)
+    aware = _aware(moment, naive_local)
     return str(moment) if aware is None else aware.isoformat()
 
 
-def _aware(moment: dt.datetime | str) -> dt.datetime | None:
-    """``moment`` as an aware datetime (naive means UTC); None for text that is no time."""
+def _aware(moment: dt.datetime | str, naive_local: bool = False) -> dt.datetime | None:
+    """``moment`` as an aware datetime; None for text that is no time."""
     if isinstance(moment, str):
         try:
             moment = dt.datetime.fromisoformat(moment.strip())
         except ValueError:
             return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    if moment.tzinfo is not None:
+        return moment
+    return moment.astimezone() if naive_local else moment.replace(tzinfo=dt.UTC)
 
 
 def build_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]],

@@ -134,10 +134,12 @@ def migrations_view(entries: Sequence[Entry]) -> View:
     for e in entries:
         reversible = "" if e.kind != "versioned" else ("yes" if e.reversible else "no")
         record: dict[str, Any] = asdict(e)
-        record["installed_on"] = iso_time(e.installed_on) if e.installed_on else ""
+        # the database session wrote it in its own (the machine's) zone, without one
+        record["installed_on"] = iso_time(e.installed_on, naive_local=True) or ""
         view.add([e.version or "R", e.description, e.script,
                   Text(e.state, style=_MIGRATION_STYLE.get(e.state, "")),
-                  local_time(e.installed_on) if e.installed_on else "", reversible], record)
+                  local_time(e.installed_on, naive_local=True) if e.installed_on else "",
+                  reversible], record)
     return view
 
 
