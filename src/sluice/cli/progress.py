@@ -63,9 +63,9 @@ class StepProgress:
             mark, style = _MARKS.get(state, ("•", ""))
             line = Text.assemble(("  " + mark, style), f" {step}  ",
                                  (elapsed(now - begun), "dim"))
-            self.console.print(line)
-            if self.current == step:
+            if self.current == step:  # before printing: the live line redraws below it
                 self.current, self.detail = None, ""
+            self.console.print(line)
         if state != "progress":
             self.last = now
 
