@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sluice.errors import SluiceError
-from sluice.state.records import EventRecord, JobRunStatus
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the state package pulls in SQLAlchemy: only where a store is read
+    from sluice.state.records import EventRecord
     from sluice.state.store import StateStore
 
 
@@ -78,6 +78,8 @@ class StateFacts:
             except SluiceError:
                 self._jobs[deployment] = None
             else:
+                from sluice.state.records import JobRunStatus
+
                 self._jobs[deployment] = len({r.job for r in runs
                                               if r.status == JobRunStatus.SUCCEEDED})
         return self._jobs[deployment]
