@@ -122,7 +122,7 @@ def test_deploy_shows_each_step_with_its_elapsed_time(busy: Project, tmp_path: A
     done = p.sluice("deploy", "dev")  # piped: one line per finished step, no live line
     assert done.code == 0, done.err
     lines = done.err.splitlines()
-    for step in ("verify", "install", "migrate", "run:orders", "audit:staging.orders",
+    for step in ("verify", "install", "run:orders", "audit:staging.orders",
                  "publish"):
         assert any(re.fullmatch(rf"  ✓ {re.escape(step)}  \d+(\.\d+s|m\d\ds)", ln)
                    for ln in lines), (step, done.err)

@@ -85,7 +85,7 @@ class StateFacts:
         return self._jobs[deployment]
 
 
-Builder = Callable[[EventRecord, Mapping[str, Any], Facts], str]
+Builder = Callable[["EventRecord", Mapping[str, Any], Facts], str]
 _BUILDERS: dict[str, Builder] = {}
 
 
