@@ -42,11 +42,13 @@ def busy(deployed_template: Any, tmp_path_factory: pytest.TempPathFactory) -> Pr
 def _words(p: Project) -> dict[tuple[str, ...], list[str]]:
     """What each command must show whole: ids, dataset names, versions, script names."""
     status = p.json("status")
+    assert status[2]["pending_approval"]  # prod waits for the release live in staging
     releases = [r["id"] for r in p.json("releases")]
     versions = [f"{d} @ {v}" for row in status for d, v in row["versions"].items()]
     datasets = sorted({d for row in status for d in row["versions"]})
     return {
-        ("status",): [r["release"] for r in status if r["release"]] + versions,
+        ("status",): [r["release"] for r in status if r["release"]] + versions
+        + [r["pending_approval"] for r in status if r["pending_approval"]],
         ("history",): releases + datasets,
         ("releases",): releases,
         ("plan", "dev"): releases[:1] + datasets,
