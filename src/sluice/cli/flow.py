@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -487,30 +486,34 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("init")
     @guarded
-    def init_cmd(directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    def init_cmd(directory: Annotated[Path, typer.Argument(
+                     help="Project folder (created if missing).")] = Path("."),
+                 template: Annotated[str, typer.Option(
+                     metavar="NAME",
+                     help="What to scaffold: 'blank' (one CSV source, one SQL job, its "
+                          "contract and rules; DuckDB only) or 'retail' (the full example: "
+                          "SQL, Python and PySpark jobs, dev/staging/prod).")] = "blank",
                  ci: Annotated[str | None, typer.Option(
+                     metavar="SYSTEM",
                      help="Also write CI: 'github' (Actions workflow) or 'codebuild' "
                           "(buildspec.yml); in an existing project, only that.")] = None,
                  ) -> int:
-        """Scaffold a small working project (the retail example) in DIRECTORY."""
-        from sluice.demo import EXAMPLE
-        from sluice.project.ci import write_ci
+        """Scaffold a working project in DIRECTORY from a template (default: blank)."""
+        from sluice.project.ci import check_ci_kind, write_ci
+        from sluice.project.scaffold import scaffold, template_dir
 
+        template_dir(template)  # unknown names are refused before anything is written
+        if ci is not None:
+            check_ci_kind(ci)
         if ci is not None and (directory / "sluice.yaml").exists():
             path = write_ci(directory, ci)
             out.print(f"wrote {path}: sluice check on pull requests, sluice ship on main")
             return 0
-        if (directory / "sluice.yaml").exists():
-            raise SluiceError(f"{directory / 'sluice.yaml'} already exists",
-                              tip="pick an empty folder")
-        shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
-        gitignore = directory / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text(".sluice/\n__pycache__/\n")
+        scaffold(directory, template)
         if ci is not None:
             out.print(f"wrote {write_ci(directory, ci)}")
-        out.print(f"created a sluice project in {directory}. Next: cd {directory} && git init "
-                  "&& git add -A && git commit -m init && sluice release && "
-                  "sluice load dev data && sluice deploy dev")
+        out.print(f"created a sluice project ({template} template) in {directory}. Next: "
+                  f"cd {directory} && git init && git add -A && git commit -m init && "
+                  "sluice check && sluice release && sluice load dev data && "
+                  "sluice deploy dev")
         return 0
