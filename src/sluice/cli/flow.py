@@ -24,7 +24,8 @@ from sluice.release import list_releases, verify_release
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
-    "--wait", min=0, help="Seconds to wait for another deployment's lock.")]
+    "--wait", min=0, metavar="SECONDS",
+    help="Seconds to wait for another deployment's lock.")]
 out = Console()
 err = Console(stderr=True)
 
@@ -122,7 +123,8 @@ def register(app: typer.Typer) -> None:
     @guarded
     def release_cmd(
         allow_dirty: Annotated[bool, typer.Option(help="Bundle uncommitted changes too.")] = False,
-        message: Annotated[str, typer.Option("--message", "-m")] = "",
+        message: Annotated[str, typer.Option(
+            "--message", "-m", help="A note stored in the release's manifest.")] = "",
         as_json: JsonOpt = False,
     ) -> int:
         """Build an immutable release of the current git tree."""
@@ -384,7 +386,8 @@ def register(app: typer.Typer) -> None:
     @app.command("history")
     @guarded
     def history_cmd(env: Annotated[str | None, typer.Argument(help="Environment.")] = None,
-                    limit: Annotated[int, typer.Option(min=1)] = 30,
+                    limit: Annotated[int, typer.Option(
+                        min=1, metavar="N", help="Show the N newest entries.")] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
         with _workspace() as ws:
@@ -454,7 +457,8 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("ship")
     @guarded
-    def ship_cmd(allow_dirty: Annotated[bool, typer.Option()] = False,
+    def ship_cmd(allow_dirty: Annotated[bool, typer.Option(
+                     help="Release uncommitted changes too.")] = False,
                  as_json: JsonOpt = False) -> int:
         """Release the current commit and move it along the promotion order while gates hold."""
         from sluice.flow.ship import ship
