@@ -67,13 +67,9 @@ def _latest_release(ws: Workspace) -> str:
 
 
 def _show_audit_failure(exc: AuditFailed) -> None:
-    from sluice.console import RichReporter
+    from sluice.cli.auditview import show_audit_failure
 
-    rep = RichReporter(console=err, err=err)
-    for audit in exc.audits:
-        for res in (audit.contract, audit.rules):
-            if res is not None and not res.passed:
-                rep.ruleset_result(res)
+    show_audit_failure(exc.audits, err)
 
 
 def _audited(fn: Callable[[], DeployOutcome], as_json: bool) -> DeployOutcome:
