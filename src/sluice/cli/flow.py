@@ -512,8 +512,10 @@ def register_extra(app: typer.Typer) -> None:
         scaffold(directory, template)
         if ci is not None:
             out.print(f"wrote {write_ci(directory, ci)}")
-        out.print(f"created a sluice project ({template} template) in {directory}. Next: "
-                  f"cd {directory} && git init && git add -A && git commit -m init && "
-                  "sluice check && sluice release && sluice load dev data && "
-                  "sluice deploy dev")
+        out.print(f"created a sluice project ({template} template) in {directory}. Next:",
+                  soft_wrap=True)
+        for step in (f"cd {directory}", "git init && git add -A && git commit -m init",
+                     "sluice check", "sluice release && sluice load dev data && "
+                     "sluice deploy dev"):
+            out.print(Text(f"  {step}"), soft_wrap=True)
         return 0
