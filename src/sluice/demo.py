@@ -146,8 +146,10 @@ def run_demo(dest: Path) -> int:
 
         story.chapter("A second release changes one job")
         sql = dest / "jobs" / "customer_orders.sql"
-        sql.write_text(sql.read_text() + "-- revenue excludes cancelled orders\n")
-        _git(dest, "commit", "-q", "-am", "document the revenue rule")
+        # a comment alone would not count (fingerprints ignore comments): change the result
+        sql.write_text(sql.read_text().replace("coalesce(sum(o.amount), 0) AS revenue",
+                                               "round(coalesce(sum(o.amount), 0), 2) AS revenue"))
+        _git(dest, "commit", "-q", "-am", "revenue rounded to cents")
         second, _ = make_release(ws)
         outcome = deploy(ws, "dev", second.id, actor="dana", on_step=_steps(story))
         reused = len(outcome.plan.jobs) - len(outcome.plan.recompute)
@@ -155,7 +157,7 @@ def run_demo(dest: Path) -> int:
                  f"reused {reused} unchanged jobs' data")
         promote(ws, "dev", "staging")
         os.environ["SLUICE_USER"] = "priya"
-        decide(ws, "prod", None, approve=True, comment="doc-only change")
+        decide(ws, "prod", None, approve=True, comment="rounding only")
         os.environ["SLUICE_USER"] = "dana"
         promote(ws, "staging", "prod")
         story.ok(f"prod runs release {second.id}")

@@ -50,7 +50,9 @@ def build_app(only_check: bool = False) -> typer.Typer:
         register_flow(cli)
         register_extra(cli)
         register_aws(cli)
-    return cli
+    from sluice.cli.helpfmt import tidy_help
+
+    return tidy_help(cli)
 
 
 def _version(value: bool) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,8 @@ from sluice.release import list_releases, verify_release
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
-    "--wait", min=0, help="Seconds to wait for another deployment's lock.")]
+    "--wait", min=0, metavar="SECONDS",
+    help="Seconds to wait for another deployment's lock.")]
 out = Console()
 err = Console(stderr=True)
 
@@ -58,13 +58,9 @@ def _latest_release(ws: Workspace) -> str:
 
 
 def _show_audit_failure(exc: AuditFailed) -> None:
-    from sluice.console import RichReporter
+    from sluice.cli.auditview import show_audit_failure
 
-    rep = RichReporter(console=err, err=err)
-    for audit in exc.audits:
-        for res in (audit.contract, audit.rules):
-            if res is not None and not res.passed:
-                rep.ruleset_result(res)
+    show_audit_failure(exc.audits, err)
 
 
 def _audited(fn: Callable[[], DeployOutcome], as_json: bool) -> DeployOutcome:
@@ -114,7 +110,8 @@ def register(app: typer.Typer) -> None:
     @guarded
     def release_cmd(
         allow_dirty: Annotated[bool, typer.Option(help="Bundle uncommitted changes too.")] = False,
-        message: Annotated[str, typer.Option("--message", "-m")] = "",
+        message: Annotated[str, typer.Option(
+            "--message", "-m", help="A note stored in the release's manifest.")] = "",
         as_json: JsonOpt = False,
     ) -> int:
         """Build an immutable release of the current git tree."""
@@ -331,7 +328,8 @@ def register(app: typer.Typer) -> None:
     @app.command("history")
     @guarded
     def history_cmd(env: Annotated[str | None, typer.Argument(help="Environment.")] = None,
-                    limit: Annotated[int, typer.Option(min=1)] = 30,
+                    limit: Annotated[int, typer.Option(
+                        min=1, metavar="N", help="Show the N newest entries.")] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
         from sluice.cli.tables import history_view
@@ -399,7 +397,8 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("ship")
     @guarded
-    def ship_cmd(allow_dirty: Annotated[bool, typer.Option()] = False,
+    def ship_cmd(allow_dirty: Annotated[bool, typer.Option(
+                     help="Release uncommitted changes too.")] = False,
                  as_json: JsonOpt = False) -> int:
         """Release the current commit and move it along the promotion order while gates hold."""
         from sluice.flow.ship import ship
@@ -431,30 +430,36 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("init")
     @guarded
-    def init_cmd(directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    def init_cmd(directory: Annotated[Path, typer.Argument(
+                     help="Project folder (created if missing).")] = Path("."),
+                 template: Annotated[str, typer.Option(
+                     metavar="NAME",
+                     help="What to scaffold: 'blank' (one CSV source, one SQL job, its "
+                          "contract and rules; DuckDB only) or 'retail' (the full example: "
+                          "SQL, Python and PySpark jobs, dev/staging/prod).")] = "blank",
                  ci: Annotated[str | None, typer.Option(
+                     metavar="SYSTEM",
                      help="Also write CI: 'github' (Actions workflow) or 'codebuild' "
                           "(buildspec.yml); in an existing project, only that.")] = None,
                  ) -> int:
-        """Scaffold a small working project (the retail example) in DIRECTORY."""
-        from sluice.demo import EXAMPLE
-        from sluice.project.ci import write_ci
+        """Scaffold a working project in DIRECTORY from a template (default: blank)."""
+        from sluice.project.ci import check_ci_kind, write_ci
+        from sluice.project.scaffold import scaffold, template_dir
 
+        template_dir(template)  # unknown names are refused before anything is written
+        if ci is not None:
+            check_ci_kind(ci)
         if ci is not None and (directory / "sluice.yaml").exists():
             path = write_ci(directory, ci)
             out.print(f"wrote {path}: sluice check on pull requests, sluice ship on main")
             return 0
-        if (directory / "sluice.yaml").exists():
-            raise SluiceError(f"{directory / 'sluice.yaml'} already exists",
-                              tip="pick an empty folder")
-        shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
-        gitignore = directory / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text(".sluice/\n__pycache__/\n")
+        scaffold(directory, template)
         if ci is not None:
             out.print(f"wrote {write_ci(directory, ci)}")
-        out.print(f"created a sluice project in {directory}. Next: cd {directory} && git init "
-                  "&& git add -A && git commit -m init && sluice release && "
-                  "sluice load dev data && sluice deploy dev")
+        out.print(f"created a sluice project ({template} template) in {directory}. Next:",
+                  soft_wrap=True)
+        for step in (f"cd {directory}", "git init && git add -A && git commit -m init",
+                     "sluice check", "sluice release && sluice load dev data && "
+                     "sluice deploy dev"):
+            out.print(Text(f"  {step}"), soft_wrap=True)
         return 0
