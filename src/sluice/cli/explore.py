@@ -1,0 +1,178 @@
+"""``sluice datasets``, ``sluice show`` and ``sluice query``: look at what an environment
+serves (docs/explore.md). The data access is :mod:`sluice.explore`; this module only prints."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sluice.cli.errors import guarded
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sluice.explore import Rows
+    from sluice.project.workspace import Workspace
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+@contextmanager
+def _workspace() -> Iterator[Workspace]:
+    from sluice.project.workspace import Workspace
+
+    ws = Workspace.open()
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _print_rows(result: Rows, as_json: bool, as_csv: bool, what: str) -> None:
+    if as_json:
+        _emit(result.to_dict())
+        return
+    if as_csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    from rich.text import Text
+
+    out = _console()
+    for mark in result.quarantined:
+        out.print(Text(f"QUARANTINED: {mark} was refused by an audit and never published",
+                       style="bold yellow"))
+    table = _table(result.columns, what)
+    for row in result.rows:
+        table.add_row(*(_cell(v) for v in row))
+    out.print(table)
+    more = " (more rows exist: raise --limit)" if result.truncated else ""
+    out.print(Text(f"{len(result.rows)} rows{more}", style="dim"))
+
+
+def _table(columns: Any, title: str | None) -> Any:
+    """A rich table whose cells wrap (never cut with an ellipsis) at any width."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(str(name), overflow="fold")
+    return table
+
+
+def register_explore(app: typer.Typer) -> None:
+    """Add ``datasets``, ``show`` and ``query`` to the root app."""
+
+    @app.command("datasets")
+    @guarded
+    def datasets_cmd(
+        env: Annotated[str | None, typer.Argument(
+            help="Environment (default: every environment deployed to).")] = None,
+        as_json: JsonOpt = False,
+    ) -> int:
+        """List the datasets an environment serves: live version, rows, columns, when it was
+        written, and versions kept in quarantine after a failed audit."""
+        from sluice.explore import list_datasets, local_time
+        from sluice.explore.data import DATASET_COLUMNS
+
+        with _workspace() as ws:
+            items = list_datasets(ws, env)
+        if as_json:
+            _emit([i.to_dict() for i in items])
+            return 0
+        out = _console()
+        if not items:
+            out.print("no environment has been deployed to yet (sluice deploy ENV)")
+            return 0
+        # ids wrap instead of being cut (fold); one environment: it is the title
+        columns = DATASET_COLUMNS[1:] if env is not None else DATASET_COLUMNS
+        table = _table(columns, f"{env}:" if env is not None else None)
+        for i in items:
+            cells = [i.dataset, i.live_version or "-", "-" if i.rows is None else str(i.rows),
+                     "-" if i.columns is None else str(i.columns), local_time(i.updated),
+                     ", ".join(i.quarantined) or "-"]
+            table.add_row(*([i.env, *cells] if env is None else cells))
+        out.print(table)
+        return 0
+
+    @app.command("show")
+    @guarded
+    def show_cmd(
+        env: Annotated[str, typer.Argument(help="Environment.")],
+        dataset: Annotated[str, typer.Argument(help="Dataset, e.g. staging.orders.")],
+        version: Annotated[str | None, typer.Option(
+            "--version", help="A version other than the live one: a retained or a "
+                              "quarantined one (listed by sluice datasets).")] = None,
+        limit: Annotated[int, typer.Option(
+            "--limit", min=0, help="Rows to show (0: all).")] = 20,
+        as_json: JsonOpt = False,
+        as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    ) -> int:
+        """Show the rows of a dataset in ENV (its live version unless --version)."""
+        from sluice.explore import show
+
+        with _workspace() as ws:
+            result = show(ws, env, dataset, version=version, limit=limit)
+        (name, ver), = result.read.items()
+        _print_rows(result, as_json, as_csv, f"{env}: {name} @ {ver}")
+        return 0
+
+    @app.command("query")
+    @guarded
+    def query_cmd(
+        env: Annotated[str, typer.Argument(help="Environment.")],
+        sql: Annotated[str, typer.Argument(
+            help="One SELECT over the datasets ENV serves and the project's sources.")],
+        version: Annotated[list[str] | None, typer.Option(
+            "--version", help="Read DATASET=VERSION instead of the live version (a retained "
+                              "or quarantined one); repeatable.")] = None,
+        limit: Annotated[int, typer.Option(
+            "--limit", min=0, help="Rows to return at most (0: all).")] = 1000,
+        as_json: JsonOpt = False,
+        as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    ) -> int:
+        """Run a read-only SELECT against what ENV serves. Writing statements, several
+        statements and file or network functions are refused (exit 2)."""
+        from sluice.explore import parse_pins, query
+
+        pins = parse_pins(version or [])
+        with _workspace() as ws:
+            result = query(ws, env, sql, pins=pins, limit=limit)
+        _print_rows(result, as_json, as_csv, f"{env}: query")
+        return 0
+
+
+__all__ = ["register_explore"]
