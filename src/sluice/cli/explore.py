@@ -8,7 +8,7 @@ import datetime as dt
 import decimal
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -75,21 +75,27 @@ def _print_rows(result: Rows, as_json: bool, as_csv: bool, what: str) -> None:
     for mark in result.quarantined:
         out.print(Text(f"QUARANTINED: {mark} was refused by an audit and never published",
                        style="bold yellow"))
-    table = _table(result.columns, what)
-    for row in result.rows:
-        table.add_row(*(_cell(v) for v in row))
-    out.print(table)
+    out.print(_table(result.columns, [[_cell(v) for v in row] for row in result.rows], what))
     more = " (more rows exist: raise --limit)" if result.truncated else ""
     out.print(Text(f"{len(result.rows)} rows{more}", style="dim"))
 
 
-def _table(columns: Any, title: str | None) -> Any:
-    """A rich table whose cells wrap (never cut with an ellipsis) at any width."""
+def _table(columns: Sequence[str], rows: list[list[str]], title: str | None,
+           whole: Collection[int] = (), min_width: Mapping[int, int] | None = None) -> Any:
+    """A rich table whose cells wrap, never cut with an ellipsis, at any width; the columns
+    in ``whole`` (names and ids) keep their longest value on one line."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for name in columns:
-        table.add_column(str(name), overflow="fold")
+    # no vertical rules: at 80 columns every character goes to the values
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, 0, 0, 0))  # the box's space divides the columns
+    for n, name in enumerate(columns):
+        widest = (max([len(r[n]) for r in rows] + [len(name)]) if n in whole
+                  else (min_width or {}).get(n))
+        table.add_column(name, overflow="fold", min_width=widest, no_wrap=n in whole)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -117,15 +123,18 @@ def register_explore(app: typer.Typer) -> None:
         if not items:
             out.print("no environment has been deployed to yet (sluice deploy ENV)")
             return 0
-        # ids wrap instead of being cut (fold); one environment: it is the title
-        columns = DATASET_COLUMNS[1:] if env is not None else DATASET_COLUMNS
-        table = _table(columns, f"{env}:" if env is not None else None)
-        for i in items:
-            cells = [i.dataset, i.live_version or "-", "-" if i.rows is None else str(i.rows),
+        # a table per environment, its name the title; the quarantined versions (ids) are
+        # listed whole below it, since the table shows their count
+        for name in dict.fromkeys(i.env for i in items):
+            mine = [i for i in items if i.env == name]
+            rows = [[i.dataset, i.live_version or "-", "-" if i.rows is None else str(i.rows),
                      "-" if i.columns is None else str(i.columns), local_time(i.updated),
-                     ", ".join(i.quarantined) or "-"]
-            table.add_row(*([i.env, *cells] if env is None else cells))
-        out.print(table)
+                     str(len(i.quarantined)) if i.quarantined else "-"] for i in mine]
+            out.print(_table(DATASET_COLUMNS[1:], rows, f"{name}:", whole={0, 1, 2, 3},
+                             min_width={4: 10}))
+            for i in mine:
+                for v in i.quarantined:
+                    out.print(f"quarantined: {i.dataset} {v}")
         return 0
 
     @app.command("show")
