@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from sluice.engines.base import Engine
+from sluice.engines.base import DataRef, Engine
 from sluice.engines.duckdb import DuckDBEngine, connect_file
 from sluice.engines.postgres import PostgresEngine
 from sluice.errors import DataSourceError, EngineError, SluiceError
@@ -141,11 +141,31 @@ class DuckDBReader(WarehouseReader):
 
 
 class _PgEngine(PostgresEngine):
-    """A PostgreSQL engine over the reader's read-only session."""
+    """A PostgreSQL engine over the reader's read-only session: DQDL's SQL runs in read-only
+    transactions; only the temporary view of a dataset version (sluice's own two statements,
+    over a relation the reader named) is created in a read-write one."""
 
-    def __init__(self, inner: PostgresEngine) -> None:
-        self._psycopg = inner._psycopg
-        self.con = inner.con
+    def __init__(self, reader: PostgresReader) -> None:
+        self._reader = reader
+        self._psycopg = reader._pg._psycopg
+        self.con = reader.con
+
+    def register(self, alias: str, data: DataRef) -> None:
+        if data.kind != "table":
+            raise DataSourceError(f"{self._reader.env}'s warehouse reads its own tables only")
+        ident = exp.to_identifier(alias).sql(self.dialect)
+        source = exp.to_table(data.location, dialect=self.dialect).sql(self.dialect)
+        try:
+            with self.con.transaction():
+                self.con.execute("SET TRANSACTION READ WRITE")  # temporary objects only
+                self.con.execute(f"DROP VIEW IF EXISTS pg_temp.{ident}")
+                self.con.execute(f"CREATE TEMP VIEW {ident} AS SELECT * FROM {source}")
+        except self._psycopg.Error as exc:
+            raise DataSourceError(
+                f"cannot read table {data.location}: {str(exc).splitlines()[0]}") from exc
+
+    def fetch(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return self._reader.fetch(sql)
 
     def close(self) -> None:
         return None
@@ -231,7 +251,7 @@ class PostgresReader(WarehouseReader):
         return len(names)
 
     def engine(self) -> Engine:
-        return _PgEngine(self._pg)
+        return _PgEngine(self)
 
     def close(self) -> None:
         self._pg.close()
