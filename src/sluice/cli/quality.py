@@ -46,7 +46,8 @@ def check(
                           "(e.g. a quarantined one).")] = None,
     engine: Annotated[str, typer.Option(help="duckdb, postgres or spark.")] = "duckdb",
     ref: Annotated[list[str] | None, typer.Option(
-        "--ref", help="Reference dataset for cross-dataset rules: NAME=PATH_OR_TABLE.")] = None,
+        "--ref", help="Reference dataset for cross-dataset rules: NAME=PATH_OR_TABLE "
+                      "(with --env: NAME=DATASET of that environment).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     sample_limit: Annotated[int, typer.Option(
@@ -60,7 +61,8 @@ def check(
     postgres_url: Annotated[str | None, typer.Option(
         envvar="SLUICE_POSTGRES_URL", help="Connection URL for --engine postgres.")] = None,
 ) -> int:
-    """Evaluate RULES on a dataset. Exit 0 passed (warnings allowed), 1 failed, 2 bad input."""
+    """Evaluate RULES on a dataset: files or a table (--data), or what an environment serves
+    (--env ENV DATASET). Exit 0 passed (warnings allowed), 1 failed, 2 bad input."""
     reporter: JsonReporter | RichReporter = JsonReporter() if as_json else RichReporter()
     try:
         if env is not None or dataset is not None:

@@ -23,7 +23,7 @@ from sqlglot import exp
 from sluice.engines.base import DataRef, Engine
 from sluice.engines.duckdb import DuckDBEngine, connect_file
 from sluice.engines.postgres import PostgresEngine
-from sluice.errors import DataSourceError, EngineError, SluiceError
+from sluice.errors import DataSourceError, EngineError, SluiceError, WarehouseBusyError
 from sluice.targets.base import VersionInfo
 from sluice.targets.reader import SourceSpec, WarehouseReader
 
@@ -66,7 +66,13 @@ class DuckDBReader(WarehouseReader):
             raise never_deployed(env)
         self.env = env
         self.objects = objects
-        self.con = connect_file(str(path), read_only=True, what=f"warehouse of {env}")
+        try:
+            self.con = connect_file(str(path), read_only=True, what=f"warehouse of {env}")
+        except WarehouseBusyError as exc:
+            exc.tip = (f"a deploy, run, promote, rollback or gc is writing {env}'s warehouse "
+                       "(or another program holds it open for writing): run this again "
+                       "when it is done")
+            raise
         self.con.execute("SET TimeZone = 'UTC'")
         self._locked = False
 
