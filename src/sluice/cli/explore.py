@@ -63,6 +63,9 @@ def _print_rows(result: Rows, as_json: bool, as_csv: bool, what: str) -> None:
         _emit(result.to_dict())
         return
     if as_csv:
+        for mark in result.quarantined:  # stdout is the data: the marker goes to stderr
+            typer.echo(f"QUARANTINED: {mark} was refused by an audit and never published",
+                       err=True)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(result.columns)
@@ -77,7 +80,8 @@ def _print_rows(result: Rows, as_json: bool, as_csv: bool, what: str) -> None:
                        style="bold yellow"))
     out.print(_table(result.columns, [[_cell(v) for v in row] for row in result.rows], what))
     more = " (more rows exist: raise --limit)" if result.truncated else ""
-    out.print(Text(f"{len(result.rows)} rows{more}", style="dim"))
+    count = len(result.rows)
+    out.print(Text(f"{count} row{'' if count == 1 else 's'}{more}", style="dim"))
 
 
 def _table(columns: Sequence[str], rows: list[list[str]], title: str | None,
@@ -86,16 +90,19 @@ def _table(columns: Sequence[str], rows: list[list[str]], title: str | None,
     in ``whole`` (names and ids) keep their longest value on one line."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    # no vertical rules: at 80 columns every character goes to the values
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+    # no vertical rules: at 80 columns every character goes to the values; Text, not str:
+    # data is never read as rich markup
+    table = Table(title=Text(title) if title else None, title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 0, 0, 0))  # the box's space divides the columns
     for n, name in enumerate(columns):
         widest = (max([len(r[n]) for r in rows] + [len(name)]) if n in whole
                   else (min_width or {}).get(n))
-        table.add_column(name, overflow="fold", min_width=widest, no_wrap=n in whole)
+        table.add_column(Text(name), overflow="fold", min_width=widest, no_wrap=n in whole)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 
