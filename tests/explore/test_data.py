@@ -192,3 +192,25 @@ def test_quarantine_days_zero_lets_the_next_gc_drop_them(deployed: Project) -> N
         (report,) = collect_garbage(ws, "dev")
         assert report.dropped_quarantined == {ORDERS: [kept.version]}
         assert report.quarantine_days == 0
+
+
+def test_a_quarantined_version_of_another_environment_cannot_be_named(
+        deployed: Project) -> None:
+    p = deployed
+    with p.workspace() as ws:
+        first = ws.state.live("dev")
+    assert first is not None
+    p.load("staging")
+    p.deploy("staging", first.release_id)
+    with pytest.raises(AuditFailed):
+        p.deploy("dev", break_orders(p))
+    with p.workspace() as ws:
+        (kept,) = ws.state.quarantined("dev")
+        assert ws.state.quarantined("staging") == []
+        with pytest.raises(UsageError, match=f"has no version '{kept.version}' in staging"):
+            query(ws, "staging", "SELECT count(*) FROM staging.orders",
+                  pins={ORDERS: kept.version})
+        with pytest.raises(UsageError, match="no version"):
+            show(ws, "staging", ORDERS, version=kept.version)
+        assert query(ws, "dev", "SELECT count(*) FROM staging.orders",
+                     pins={ORDERS: kept.version}).quarantined == [f"{ORDERS}={kept.version}"]
