@@ -34,7 +34,7 @@ def test_datasets_and_show_at_80_columns_keep_ids_whole(deployed: Project) -> No
     assert max(len(line) for line in narrow.out.splitlines()) <= 80
     for item in items:
         assert item["live_version"] in narrow.out and item["dataset"] in narrow.out
-        assert item["rows"] > 0 and item["columns"] > 0 and item["quarantined"] == []
+        assert item["rows"] > 0 and item["columns"] > 0 and item["quarantine"] == []
     shown = p.sluice("show", "dev", ORDERS, "--limit", "2", env=NARROW)
     assert shown.code == 0 and "2 rows (more rows exist: raise --limit)" in shown.out
     version = next(i["live_version"] for i in items if i["dataset"] == ORDERS)
@@ -89,7 +89,7 @@ def test_quarantined_versions_through_the_cli(deployed: Project) -> None:
     break_orders(p)
     assert p.sluice("deploy", "dev").code == 1
     (orders,) = [i for i in p.json("datasets", "dev") if i["dataset"] == ORDERS]
-    (kept,) = orders["quarantined"]
+    (kept,) = orders["quarantine"]
     listing = p.sluice("datasets", "dev", env=NARROW).out
     assert f"quarantined: {ORDERS} {kept}" in listing
     shown = p.ok("show", "dev", ORDERS, "--version", kept, "--limit", "3").out
@@ -146,7 +146,7 @@ def test_exploring_a_postgres_warehouse(fresh: Project, postgres_db: str) -> Non
     # a refused version is kept in the PostgreSQL warehouse too, queryable, then collected
     break_orders(p)
     assert p.sluice("deploy", "dev").code == 1
-    (kept,) = p.json("datasets", "dev")[-1]["quarantined"]
+    (kept,) = p.json("datasets", "dev")[-1]["quarantine"]
     data = p.json("query", "dev", "SELECT DISTINCT status FROM staging.orders",
                   "--version", f"{ORDERS}={kept}")
     assert data["quarantined"] == [f"{ORDERS}={kept}"]

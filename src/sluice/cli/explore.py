@@ -137,7 +137,7 @@ def register_explore(app: typer.Typer) -> None:
             rows = [[i.dataset, i.live_version or "-", "-" if i.rows is None else str(i.rows),
                      "-" if i.columns is None else str(i.columns), local_time(i.updated),
                      str(len(i.quarantined)) if i.quarantined else "-"] for i in mine]
-            out.print(_table(DATASET_COLUMNS[1:], rows, f"{name}:", whole={0, 1, 2, 3},
+            out.print(_table(DATASET_COLUMNS[1:], rows, f"{name}:", whole={0, 1, 2, 3, 5},
                              min_width={4: 10}))
             for i in mine:
                 for v in i.quarantined:

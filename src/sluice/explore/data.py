@@ -26,7 +26,7 @@ from sluice.targets.reader import SourceSpec, WarehouseReader
 
 #: the columns of ``sluice datasets`` (the table's headers and the ``--json`` keys)
 DATASET_COLUMNS = ("env", "dataset", "live_version", "rows", "columns", "updated",
-                   "quarantined")
+                   "quarantine")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class DatasetInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"env": self.env, "dataset": self.dataset, "live_version": self.live_version,
                 "rows": self.rows, "columns": self.columns, "updated": utc_second(self.updated),
-                "quarantined": list(self.quarantined)}
+                "quarantine": list(self.quarantined)}
 
 
 @dataclass
