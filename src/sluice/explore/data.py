@@ -113,8 +113,14 @@ def _deployed(ws: Workspace, env: str) -> bool:
 
 
 @contextmanager
-def _reading(ws: Workspace, env: str) -> Iterator[tuple[ProjectConfig, WarehouseReader]]:
-    cfg = _config_of(ws, env)
+def _reading(ws: Workspace, env: str, cfg: ProjectConfig | None = None,
+             ) -> Iterator[tuple[ProjectConfig, WarehouseReader]]:
+    """The environment's reader; ``cfg`` (the work tree's) where no source is read, else the
+    live release's configuration is loaded (its sources are what the environment reads)."""
+    if cfg is None:
+        cfg = _config_of(ws, env)
+    else:
+        cfg.environment(env)  # an unknown name fails here, with a suggestion
     if not _deployed(ws, env):
         raise UsageError(f"nothing was ever deployed to {env}",
                          tip=f"deploy first:  sluice deploy {env}")
@@ -166,7 +172,7 @@ def list_datasets(ws: Workspace, env: str | None = None) -> list[DatasetInfo]:
                                  tip=f"deploy first:  sluice deploy {name}")
             continue
         quarantined = _quarantined(ws, name)
-        with _reading(ws, name) as (_, reader):
+        with _reading(ws, name, cfg) as (_, reader):
             catalog = reader.catalog()
             info = {(v.dataset, v.version): v for v in reader.versions()}
             for dataset in sorted(set(catalog) | set(quarantined)):
@@ -186,7 +192,7 @@ def show(ws: Workspace, env: str, dataset: str, *, version: str | None = None,
     """The first ``limit`` rows of a dataset's live version (or of ``version``: a retained
     or quarantined one)."""
     quarantined = _quarantined(ws, env)
-    with _reading(ws, env) as (_, reader):
+    with _reading(ws, env, ws.config()) as (_, reader):
         catalog = reader.catalog()
         name = _dataset(env, dataset, sorted(set(catalog) | set(quarantined)))
         if version is None:
@@ -274,7 +280,7 @@ def evaluate_in_env(ws: Workspace, env: str, dataset: str, ruleset: Any, *,
     from sluice.quality import EvaluationOptions, evaluate
 
     quarantined = _quarantined(ws, env)
-    with _reading(ws, env) as (_, reader):
+    with _reading(ws, env, ws.config()) as (_, reader):
         catalog = reader.catalog()
         known = sorted(set(catalog) | set(quarantined))
         name = _dataset(env, dataset, known)
