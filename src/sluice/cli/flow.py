@@ -387,9 +387,21 @@ def register(app: typer.Typer) -> None:
                           "live states)")
                 for d, versions in sorted(r.dropped_versions.items()):
                     out.print(Text(f"  {d}: {', '.join(versions)}", style="dim"))
+                _print_quarantine(r, verb)
                 for rid in r.dropped_releases:
                     out.print(Text(f"  release {rid}", style="dim"))
         return 0
+
+
+def _print_quarantine(report: Any, verb: str) -> None:
+    """gc's lines about versions an audit refused (kept for retention.quarantine_days)."""
+    gone = sum(len(v) for v in report.dropped_quarantined.values())
+    kept = sum(len(v) for v in report.kept_quarantined.values())
+    if gone or kept:
+        out.print(f"{report.env}: {verb} {gone} quarantined versions older than "
+                  f"{report.quarantine_days} days (kept {kept})")
+    for d, versions in sorted(report.dropped_quarantined.items()):
+        out.print(Text(f"  {d}: {', '.join(versions)} (quarantined)", style="dim"))
 
 
 def register_extra(app: typer.Typer) -> None:
