@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sluice.deploy.deployer import AuditFailed, deploy
@@ -147,8 +146,10 @@ def run_demo(dest: Path) -> int:
 
         story.chapter("A second release changes one job")
         sql = dest / "jobs" / "customer_orders.sql"
-        sql.write_text(sql.read_text() + "-- revenue excludes cancelled orders\n")
-        _git(dest, "commit", "-q", "-am", "document the revenue rule")
+        # a comment alone would not count (fingerprints ignore comments): change the result
+        sql.write_text(sql.read_text().replace("coalesce(sum(o.amount), 0) AS revenue",
+                                               "round(coalesce(sum(o.amount), 0), 2) AS revenue"))
+        _git(dest, "commit", "-q", "-am", "revenue rounded to cents")
         second, _ = make_release(ws)
         outcome = deploy(ws, "dev", second.id, actor="dana", on_step=_steps(story))
         reused = len(outcome.plan.jobs) - len(outcome.plan.recompute)
@@ -156,7 +157,7 @@ def run_demo(dest: Path) -> int:
                  f"reused {reused} unchanged jobs' data")
         promote(ws, "dev", "staging")
         os.environ["SLUICE_USER"] = "priya"
-        decide(ws, "prod", None, approve=True, comment="doc-only change")
+        decide(ws, "prod", None, approve=True, comment="rounding only")
         os.environ["SLUICE_USER"] = "dana"
         promote(ws, "staging", "prod")
         story.ok(f"prod runs release {second.id}")
@@ -201,16 +202,9 @@ def _generate_bad_batch(objects: Path) -> None:
 
 
 def _status(ws: Workspace) -> None:
-    cfg = ws.config()
-    t = Table("env", "live release", "datasets (version)", "last deployment")
-    for env in cfg.promotion_order():
-        live = ws.state.live(env)
-        last = ws.state.deployments(env, limit=1)
-        t.add_row(env, live.release_id if live else "-",
-                  "\n".join(f"{d} @ {v[-6:]}" for d, v in sorted(live.versions.items()))
-                  if live else "",
-                  f"{last[0].kind.value}: {last[0].status.value}" if last else "-")
-    console.print(t)
+    from sluice.cli.tables import status_view  # the table of `sluice status`, ids whole
+
+    status_view(ws).print(console)
 
 
 def main(argv: list[str] | None = None) -> int:

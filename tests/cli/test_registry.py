@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 import sluice.cli
 from sluice.cli.app import COMMANDS, Entry, build_app
+from sluice.cli.helpfmt import tidy_help
 from sluice.cli.lazy import add_to, build_command, command_names
 from sluice.cli.root import lazy_app, root_app
 
@@ -40,7 +41,7 @@ def _words(output: str) -> list[str]:
 
 @pytest.mark.parametrize("entry", COMMANDS, ids=[e.name for e in COMMANDS])
 def test_each_entry_is_the_command_its_module_defines(entry: Entry) -> None:
-    command = build_command(entry, root_app)
+    command = build_command(entry, root_app, tidy_help)
     assert command.name == entry.name
     assert _summary(command.help) == entry.help
 
@@ -154,3 +155,13 @@ def test_status_imports_neither_the_deployer_nor_sqlglot(tmp_path: Path) -> None
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "totals.sql").write_text("SELECT 1 AS id, 2.0 AS amount\n")
     assert _imported(["status"], tmp_path) == ["rich", "sluice.cli.flow", "typer"]
+
+
+@pytest.mark.parametrize("path", [["promote"], ["history"], ["quality", "check"], ["query"]])
+def test_a_command_has_the_same_help_in_the_console_script(path: list[str]) -> None:
+    runner = CliRunner()
+    full = runner.invoke(build_app(), [*path, "--help"], prog_name="sluice", terminal_width=80)
+    lazy = runner.invoke(lazy_app(), [*path, "--help"], prog_name="sluice", terminal_width=80)
+    assert full.exit_code == lazy.exit_code == 0, lazy.output
+    assert lazy.output == full.output
+    assert "<bool>" not in lazy.output

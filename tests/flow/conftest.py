@@ -168,6 +168,10 @@ class Project:
             live = ws.state.live(env)
             view["live"] = (live.release_id, live.versions) if live else None
             view["lock"] = ws.state.current_lock(env)
+            # versions an audit refused are kept apart, for inspection (docs/explore.md):
+            # not part of what the environment serves
+            kept = {(q.dataset, q.version) for q in ws.state.quarantined(env)}
+        view["versions"] = [v for v in view["versions"] if v not in kept]
         return view
 
 

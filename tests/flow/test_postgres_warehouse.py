@@ -84,9 +84,13 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh_with_spark: Project,
                         "SELECT dataset, version FROM _sluice_versions.catalog")) == catalog
     assert sorted(pg_rows(postgres_db, "SELECT order_id, quantity, amount, status "
                                        "FROM staging.orders")) == sorted(orders)
-    # the unpublished versions were dropped again
-    assert sorted(pg_rows(postgres_db, "SELECT dataset, version "
-                                       "FROM _sluice_versions.registry")) == sorted(versions)
+    # the unpublished versions were dropped again, but for the one the audit refused: it is
+    # kept in quarantine for inspection (docs/explore.md)
+    after = set(pg_rows(postgres_db, "SELECT dataset, version FROM _sluice_versions.registry"))
+    with p.workspace() as ws:
+        kept = {(q.dataset, q.version) for q in ws.state.quarantined("dev")}
+    assert [d for d, _ in kept] == ["staging.orders"]
+    assert sorted(after - kept) == sorted(versions)
 
 
 def test_a_bad_warehouse_url_never_shows_its_password(fresh: Project) -> None:

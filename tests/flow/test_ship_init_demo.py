@@ -39,7 +39,7 @@ def test_init_scaffolds_a_project_that_loads_and_refuses_to_overwrite(tmp_path: 
     assert status.returncode == 0, status.stderr
     again = subprocess.run([*run, "init", str(dest)], capture_output=True, text=True,
                            env=cli_env("ann"), timeout=120, check=False)
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert "already exists" in again.stderr
 
 

@@ -116,7 +116,8 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
         run.err,
     )
     assert 'ColumnValues "quantity" between 0 and 1000: 100 of 800 rows failed' in run.err
-    assert "FAIL" in run.err  # the rule table
+    assert "✗ audit of staging.orders (version" in run.err  # the table of failed rules
+    assert "failing rows (a sample, each row once)" in run.err
     assert run.tip.startswith("Tip: fix the data or the job")
     assert p.snapshot("staging") == before
     last = status_of(p)["staging"]["last_deployment"]

@@ -1,4 +1,4 @@
-"""Unit test of the python job's pure logic (run by `sluice check` in a later issue)."""
+"""Unit test of the python job's pure logic; `sluice check` runs it with pytest."""
 
 import importlib.util
 from pathlib import Path

@@ -55,6 +55,7 @@ class Entry:
 
 _FLOW = "sluice.cli.flow:register"
 _EXTRA = "sluice.cli.flow:register_extra"
+_EXPLORE = "sluice.cli.explore:register_explore"
 
 #: Every command of ``sluice``, in the order ``sluice --help`` lists them: where it is defined
 #: and the help line shown there. ``sluice --help`` reads only this table; running a command
@@ -90,10 +91,18 @@ COMMANDS: tuple[Entry, ...] = (
           "hold."),
     Entry("demo", _EXTRA, "Walk the whole story on the retail example in a fresh workspace."),
     Entry("init", _EXTRA,
-          "Scaffold a small working project (the retail example) in DIRECTORY."),
+          "Scaffold a working project in DIRECTORY from a template (default: blank)."),
     Entry("doctor", "sluice.cli.aws:register_aws",
           "Check that this machine can deploy to ENV: credentials, bucket, roles, "
           "permissions. Exits 1 when something would fail."),
+    Entry("datasets", _EXPLORE,
+          "List the datasets an environment serves: live version, rows, columns, when it was "
+          "written, and versions kept in quarantine after a failed audit."),
+    Entry("show", _EXPLORE,
+          "Show the rows of a dataset in ENV (its live version unless --version)."),
+    Entry("query", _EXPLORE,
+          "Run a read-only SELECT against what ENV serves. Writing statements, several "
+          "statements and file or network functions are refused (exit 2)."),
     Entry("quality", "sluice.cli.quality:quality_app", "Data-quality rules in DQDL."),
     Entry("migrate", "sluice.cli.migrate:migrate_app",
           "Warehouse schema migrations (Flyway-compatible)."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,12 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sluice.cli.errors import guarded
 from sluice.errors import SluiceError, UsageError
-from sluice.flow.decision import ACKNOWLEDGEMENTS, rules_in_force
+from sluice.flow.decision import ACKNOWLEDGEMENTS
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import list_releases, verify_release
 
@@ -25,7 +23,8 @@ if TYPE_CHECKING:  # the deployer (DuckDB, sqlglot, the quality layer) loads in 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
-    "--wait", min=0, help="Seconds to wait for another deployment's lock.")]
+    "--wait", min=0, metavar="SECONDS",
+    help="Seconds to wait for another deployment's lock.")]
 out = Console()
 err = Console(stderr=True)
 
@@ -45,17 +44,9 @@ def _workspace() -> Iterator[Workspace]:
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Callable[[str, str], None]]:
-    if quiet:
-        yield lambda s, st: None
-        return
-    with err.status(label) as status:
-        def on_step(step: str, state: str) -> None:
-            mark = {"done": "[green]✓[/]", "failed": "[red]✗[/]",
-                    "skipped": "[yellow]↷[/]"}.get(state, "…")
-            if state != "started":
-                err.print(f"  {mark} {step}")
-            status.update(f"{label}: {step}")
+    from sluice.cli.progress import step_progress  # each step with its elapsed time
 
+    with step_progress(err, label, quiet) as on_step:
         yield on_step
 
 
@@ -67,13 +58,9 @@ def _latest_release(ws: Workspace) -> str:
 
 
 def _show_audit_failure(exc: AuditFailed) -> None:
-    from sluice.console import RichReporter
+    from sluice.cli.auditview import show_audit_failure
 
-    rep = RichReporter(console=err, err=err)
-    for audit in exc.audits:
-        for res in (audit.contract, audit.rules):
-            if res is not None and not res.passed:
-                rep.ruleset_result(res)
+    show_audit_failure(exc.audits, err)
 
 
 def _audited(fn: Callable[[], DeployOutcome], as_json: bool) -> DeployOutcome:
@@ -125,7 +112,8 @@ def register(app: typer.Typer) -> None:
     @guarded
     def release_cmd(
         allow_dirty: Annotated[bool, typer.Option(help="Bundle uncommitted changes too.")] = False,
-        message: Annotated[str, typer.Option("--message", "-m")] = "",
+        message: Annotated[str, typer.Option(
+            "--message", "-m", help="A note stored in the release's manifest.")] = "",
         as_json: JsonOpt = False,
     ) -> int:
         """Build an immutable release of the current git tree."""
@@ -148,21 +136,14 @@ def register(app: typer.Typer) -> None:
     @guarded
     def releases_cmd(as_json: JsonOpt = False) -> int:
         """List releases, newest first."""
+        from sluice.cli.tables import releases_view
+
         with _workspace() as ws:
-            items = list_releases(ws.artifacts)
-            if as_json:
-                _emit([{"id": m.id, "commit": m.commit, "author": m.author,
-                        "created_at": m.created_at, "dirty": m.dirty, "files": len(m.files),
-                        "checks_passed": m.checks["passed"] if m.checks else None,
-                        "checks": m.checks}
-                       for m in items])
-                return 0
-            t = Table("release", "commit", "author", "created", "files", "dirty", "checks")
-            for m in items:
-                checks = "-" if not m.checks else ("passed" if m.checks["passed"] else "FAILED")
-                t.add_row(m.id, m.commit[:10], m.author, m.created_at, str(len(m.files)),
-                          "yes" if m.dirty else "", checks)
-            out.print(t)
+            view = releases_view(list_releases(ws.artifacts))
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out)
         return 0
 
     @app.command("plan")
@@ -173,22 +154,23 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Show what deploying a release to ENV would change."""
+        from sluice.cli.tables import plan_components_view, plan_jobs_view
         from sluice.deploy.deployer import plan_deploy
 
         with _workspace() as ws:
-            manifest = verify_release(ws.artifacts,
-                                      _latest_release(ws) if release is None else release)
-            plan, graph, _ = plan_deploy(ws, env, manifest, components=True, read_only=True)
+            with _progress(f"planning {env}", as_json) as step:
+                manifest = verify_release(ws.artifacts,
+                                          _latest_release(ws) if release is None else release)
+                step("verify", "done")
+                plan, graph, _ = plan_deploy(ws, env, manifest, components=True,
+                                             read_only=True)
+                step("plan", "done")
             if as_json:
                 _emit(plan.to_dict())
                 return 0
             out.print(f"plan: release [bold]{plan.release_id}[/] → {env} "
                       f"(live: {plan.live_release or 'nothing'})")
-            t = Table("job", "status", "outputs", "reason")
-            for j in plan.jobs:
-                style = {"unchanged": "dim", "removed": "red"}.get(j.status, "yellow")
-                t.add_row(j.job, Text(j.status, style=style), ", ".join(j.outputs), j.reason)
-            out.print(t)
+            plan_jobs_view(plan).print(out)
             cfg = graph.config  # the release's own acknowledgements
             for c in plan.contract_changes:
                 note = ""
@@ -207,14 +189,7 @@ def register(app: typer.Typer) -> None:
                 for item in mig.get("problems", []):
                     out.print(Text(f"  problem: {item}", style="red"))
             if plan.components:
-                components = Table("component", "kind", "resource", "change")
-                for comp in plan.components:
-                    style = "dim" if comp["action"] == "none" else "yellow"
-                    components.add_row(comp["name"], comp["kind"], comp["resource"],
-                                       Text(comp["action"], style=style))
-                    for line in comp["details"]:
-                        components.add_row("", "", Text(f"  {line}", style="dim"), "")
-                out.print(components)
+                plan_components_view(plan).print(out, title="components")
             for r in plan.reaudit:
                 out.print(Text(f"  re-audit {r.dataset} (live version {r.version}): {r.reason}",
                                style="yellow"))
@@ -355,68 +330,34 @@ def register(app: typer.Typer) -> None:
     @guarded
     def status_cmd(as_json: JsonOpt = False) -> int:
         """Which release and data versions are live where; pending approvals."""
+        from sluice.cli.tables import status_view
+
         with _workspace() as ws:
-            cfg = ws.config()
-            rows: list[dict[str, Any]] = []
-            order = cfg.promotion_order()
-            for i, env in enumerate(order):
-                live = ws.state.live(env)
-                recent = ws.state.deployments(env, limit=1)
-                pending = None
-                try:
-                    protected = rules_in_force(ws, env, cfg)[0].approval_required
-                except SluiceError:  # unknown rules: the gates refuse; status still shows
-                    protected = True
-                if i > 0 and protected:
-                    up = ws.state.live(order[i - 1])
-                    if up and (live is None or up.release_id != live.release_id) and \
-                            not ws.state.is_approved(env, up.release_id):
-                        pending = up.release_id
-                row: dict[str, Any] = {
-                    "env": env, "release": live.release_id if live else None,
-                    "since": live.since if live else None,
-                    "versions": live.versions if live else {},
-                    "last_deployment": ({"kind": recent[0].kind.value, "status":
-                                         recent[0].status.value,
-                                         "release": recent[0].release_id,
-                                         "message": recent[0].message} if recent else None),
-                    "pending_approval": pending,
-                }
-                rows.append(row)
-            if as_json:
-                _emit(rows)
-                return 0
-            t = Table("env", "live release", "since", "datasets", "last deployment",
-                      "pending approval")
-            for r in rows:
-                last: Any = r["last_deployment"]
-                versions: Any = r["versions"]
-                t.add_row(str(r["env"]), str(r["release"] or "-"), str(r["since"] or "-"),
-                          "\n".join(f"{d} @ {v}" for d, v in sorted(versions.items())),
-                          f"{last['kind']} {last['status']}" if last else "-",
-                          str(r["pending_approval"] or ""))
-            out.print(t)
+            view = status_view(ws)
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out)
         return 0
 
     @app.command("history")
     @guarded
     def history_cmd(env: Annotated[str | None, typer.Argument(help="Environment.")] = None,
-                    limit: Annotated[int, typer.Option(min=1)] = 30,
+                    limit: Annotated[int, typer.Option(
+                        min=1, metavar="N", help="Show the N newest entries.")] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
+        from sluice.cli.tables import history_view
+
         with _workspace() as ws:
             events = ws.state.events(env, limit=limit)
             if env is not None and not events and env not in ws.config().environments:
                 ws.config().environment(env)  # unknown and never used: did-you-mean error
-            if as_json:
-                _emit([e.__dict__ for e in events])
-                return 0
-            t = Table("#", "when", "event", "env", "release", "who", "detail")
-            for e in events:
-                t.add_row(str(e.seq), str(e.at), e.kind, e.env or "", e.release_id or "",
-                          e.actor or "", json.dumps(e.payload, default=str)[:80]
-                          if e.payload else "")
-            out.print(t)
+            view = history_view(events, ws)
+        if as_json:
+            _emit(view.records)
+        else:
+            view.print(out, detail="detail")
         return 0
 
     @app.command("load")
@@ -461,9 +402,21 @@ def register(app: typer.Typer) -> None:
                           "live states)")
                 for d, versions in sorted(r.dropped_versions.items()):
                     out.print(Text(f"  {d}: {', '.join(versions)}", style="dim"))
+                _print_quarantine(r, verb)
                 for rid in r.dropped_releases:
                     out.print(Text(f"  release {rid}", style="dim"))
         return 0
+
+
+def _print_quarantine(report: Any, verb: str) -> None:
+    """gc's lines about versions an audit refused (kept for retention.quarantine_days)."""
+    gone = sum(len(v) for v in report.dropped_quarantined.values())
+    kept = sum(len(v) for v in report.kept_quarantined.values())
+    if gone or kept:
+        out.print(f"{report.env}: {verb} {gone} quarantined versions older than "
+                  f"{report.quarantine_days} days (kept {kept})")
+    for d, versions in sorted(report.dropped_quarantined.items()):
+        out.print(Text(f"  {d}: {', '.join(versions)} (quarantined)", style="dim"))
 
 
 def register_extra(app: typer.Typer) -> None:
@@ -471,7 +424,8 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("ship")
     @guarded
-    def ship_cmd(allow_dirty: Annotated[bool, typer.Option()] = False,
+    def ship_cmd(allow_dirty: Annotated[bool, typer.Option(
+                     help="Release uncommitted changes too.")] = False,
                  as_json: JsonOpt = False) -> int:
         """Release the current commit and move it along the promotion order while gates hold."""
         from sluice.flow.ship import ship
@@ -503,30 +457,36 @@ def register_extra(app: typer.Typer) -> None:
 
     @app.command("init")
     @guarded
-    def init_cmd(directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    def init_cmd(directory: Annotated[Path, typer.Argument(
+                     help="Project folder (created if missing).")] = Path("."),
+                 template: Annotated[str, typer.Option(
+                     metavar="NAME",
+                     help="What to scaffold: 'blank' (one CSV source, one SQL job, its "
+                          "contract and rules; DuckDB only) or 'retail' (the full example: "
+                          "SQL, Python and PySpark jobs, dev/staging/prod).")] = "blank",
                  ci: Annotated[str | None, typer.Option(
+                     metavar="SYSTEM",
                      help="Also write CI: 'github' (Actions workflow) or 'codebuild' "
                           "(buildspec.yml); in an existing project, only that.")] = None,
                  ) -> int:
-        """Scaffold a small working project (the retail example) in DIRECTORY."""
-        from sluice.demo import EXAMPLE
-        from sluice.project.ci import write_ci
+        """Scaffold a working project in DIRECTORY from a template (default: blank)."""
+        from sluice.project.ci import check_ci_kind, write_ci
+        from sluice.project.scaffold import scaffold, template_dir
 
+        template_dir(template)  # unknown names are refused before anything is written
+        if ci is not None:
+            check_ci_kind(ci)
         if ci is not None and (directory / "sluice.yaml").exists():
             path = write_ci(directory, ci)
             out.print(f"wrote {path}: sluice check on pull requests, sluice ship on main")
             return 0
-        if (directory / "sluice.yaml").exists():
-            raise SluiceError(f"{directory / 'sluice.yaml'} already exists",
-                              tip="pick an empty folder")
-        shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
-        gitignore = directory / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text(".sluice/\n__pycache__/\n")
+        scaffold(directory, template)
         if ci is not None:
             out.print(f"wrote {write_ci(directory, ci)}")
-        out.print(f"created a sluice project in {directory}. Next: cd {directory} && git init "
-                  "&& git add -A && git commit -m init && sluice release && "
-                  "sluice load dev data && sluice deploy dev")
+        out.print(f"created a sluice project ({template} template) in {directory}. Next:",
+                  soft_wrap=True)
+        for step in (f"cd {directory}", "git init && git add -A && git commit -m init",
+                     "sluice check", "sluice release && sluice load dev data && "
+                     "sluice deploy dev"):
+            out.print(Text(f"  {step}"), soft_wrap=True)
         return 0

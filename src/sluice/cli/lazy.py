@@ -46,7 +46,9 @@ def command_names(app: typer.Typer) -> list[str]:
         [str(g.name) for g in app.registered_groups]
 
 
-def build_command(entry: Entry, make_root: Callable[[], typer.Typer]) -> click.Command:
+def build_command(entry: Entry, make_root: Callable[[], typer.Typer],
+                  finish: Callable[[typer.Typer], typer.Typer] = lambda app: app,
+                  ) -> click.Command:
     """The click command of ``entry`` alone: its registrar runs on a throwaway root app, and
     only the command named ``entry.name`` is built (building means inspecting every parameter
     of a command function, which the other commands of the module do not need)."""
@@ -54,7 +56,7 @@ def build_command(entry: Entry, make_root: Callable[[], typer.Typer]) -> click.C
     add_to(root, entry)
     root.registered_commands = [c for c in root.registered_commands if _name(c) == entry.name]
     root.registered_groups = [g for g in root.registered_groups if g.name == entry.name]
-    group = typer.main.get_command(root)
+    group = typer.main.get_command(finish(root))
     assert isinstance(group, TyperGroup)
     command = group.commands.get(entry.name)
     if command is None:  # the table and the module disagree; tests/cli/test_registry.py
@@ -66,15 +68,15 @@ class _Commands(MutableMapping[str, click.Command]):
     """The root's commands: every name of the table, each built on first access."""
 
     def __init__(self, entries: Mapping[str, Entry],
-                 make_root: Callable[[], typer.Typer]) -> None:
+                 build: Callable[[Entry], click.Command]) -> None:
         self.entries = entries
-        self.make_root = make_root
+        self.build = build
         self.built: dict[str, click.Command] = {}
 
     def __getitem__(self, name: str) -> click.Command:
         if name not in self.built:
             entry = self.entries[name]  # KeyError: no such command
-            self.built[name] = build_command(entry, self.make_root)
+            self.built[name] = self.build(entry)
         return self.built[name]
 
     def __setitem__(self, name: str, command: click.Command) -> None:
@@ -94,19 +96,19 @@ class _Commands(MutableMapping[str, click.Command]):
 class LazyGroup(TyperGroup):
     """A Typer root group whose commands come from a table of :class:`Entry`.
 
-    A subclass sets :attr:`entries` and :meth:`make_root`.
+    A subclass sets :attr:`entries` and :meth:`build` (typically :func:`build_command`).
     """
 
     entries: ClassVar[Mapping[str, Entry]] = {}
 
     @staticmethod
-    def make_root() -> typer.Typer:
-        """The root Typer app without commands: the throwaway app a command is built on."""
+    def build(entry: Entry) -> click.Command:
+        """The click command of ``entry``."""
         raise NotImplementedError
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = _Commands(self.entries, self.make_root)
+        self.commands = _Commands(self.entries, self.build)
         self._listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:

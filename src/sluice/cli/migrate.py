@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sluice.cli.errors import guarded
@@ -26,8 +25,6 @@ out = Console()
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 EnvArg = Annotated[str, typer.Argument(help="Environment.")]
-_STYLE = {"applied": "green", "pending": "yellow", "outdated": "yellow", "undone": "dim",
-          "mismatch": "red", "missing": "red", "failed": "red", "other-engine": "dim"}
 
 
 ForceOpt = Annotated[bool, typer.Option(
@@ -130,19 +127,16 @@ def _emit(data: object) -> None:
 @guarded
 def status_cmd(env: EnvArg, release: ReleaseOpt = None, as_json: JsonOpt = False) -> int:
     """Every migration and its state in ENV (applied, pending, mismatch, failed …)."""
+    from sluice.cli.tables import migrations_view
     from sluice.migrations import project_scripts, status
 
     with _session(env, lock=False, release=release) as scope:
         entries = status(project_scripts(scope.root), scope.session)
+    view = migrations_view(entries)
     if as_json:
-        _emit([asdict(e) for e in entries])
+        _emit(view.records)
         return 0
-    t = Table("version", "description", "script", "state", "installed on", "undo")
-    for e in entries:
-        t.add_row(e.version or "R", e.description, e.script,
-                  Text(e.state, style=_STYLE.get(e.state, "")), e.installed_on,
-                  "" if e.kind != "versioned" else ("yes" if e.reversible else "no"))
-    out.print(t)
+    view.print(out)
     return 1 if any(e.state in {"mismatch", "missing", "failed"} for e in entries) else 0
 
 

@@ -35,11 +35,19 @@ def _refs(values: list[str]) -> dict[str, str]:
 @guarded
 def check(
     rules: Annotated[Path, typer.Argument(help="The DQDL ruleset file.")],
-    data: Annotated[str, typer.Option("--data", "-d",
-                                      help="Parquet/CSV/JSON file, glob, folder or table.")],
+    dataset: Annotated[str | None, typer.Argument(
+        help="With --env: the dataset of that environment to check.")] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Parquet/CSV/JSON file, glob, folder or table.")] = None,
+    env: Annotated[str | None, typer.Option(
+        "--env", help="Check what this environment serves as DATASET (read-only).")] = None,
+    version: Annotated[str | None, typer.Option(
+        "--version", help="With --env: a version of DATASET other than the live one "
+                          "(e.g. a quarantined one).")] = None,
     engine: Annotated[str, typer.Option(help="duckdb, postgres or spark.")] = "duckdb",
     ref: Annotated[list[str] | None, typer.Option(
-        "--ref", help="Reference dataset for cross-dataset rules: NAME=PATH_OR_TABLE.")] = None,
+        "--ref", help="Reference dataset for cross-dataset rules: NAME=PATH_OR_TABLE "
+                      "(with --env: NAME=DATASET of that environment).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     sample_limit: Annotated[int, typer.Option(
@@ -53,9 +61,17 @@ def check(
     postgres_url: Annotated[str | None, typer.Option(
         envvar="SLUICE_POSTGRES_URL", help="Connection URL for --engine postgres.")] = None,
 ) -> int:
-    """Evaluate RULES on a dataset. Exit 0 passed (warnings allowed), 1 failed, 2 bad input."""
+    """Evaluate RULES on a dataset: files or a table (--data), or what an environment serves
+    (--env ENV DATASET). Exit 0 passed (warnings allowed), 1 failed, 2 bad input."""
     reporter: JsonReporter | RichReporter = JsonReporter() if as_json else RichReporter()
     try:
+        if env is not None or dataset is not None:
+            return _check_env(rules, env, dataset, data, version, ref or [], as_json, junit,
+                              sample_limit, reporter)
+        if data is None:
+            raise UsageError("nothing to check: give --data PATH_OR_TABLE, or --env ENV "
+                             "DATASET", tip="sluice quality check rules.dqdl --env dev "
+                                            "staging.orders")
         ruleset = parse_ruleset_file(rules)
         options = EvaluationOptions(sample_limit=sample_limit, dataset_name=dataset_name,
                                     references=_refs(ref or []))
@@ -77,6 +93,34 @@ def check(
             reporter.error(exc)
             return exc.exit_code
         raise
+    reporter.ruleset_result(result)
+    if junit is not None:
+        write_junit(result, junit)
+    return 0 if result.passed else 1
+
+
+def _check_env(rules: Path, env: str | None, dataset: str | None, data: str | None,
+               version: str | None, ref: list[str], as_json: bool, junit: Path | None,
+               sample_limit: int, reporter: JsonReporter | RichReporter) -> int:
+    """``quality check RULES --env ENV DATASET``: the rules on what ENV serves (read-only;
+    no metric history is recorded, since only published data feeds it)."""
+    if env is None or dataset is None or data is not None:
+        raise UsageError("--env ENV needs a DATASET argument, and no --data",
+                         tip="sluice quality check rules.dqdl --env dev staging.orders")
+    from sluice.explore import evaluate_in_env
+    from sluice.project.workspace import Workspace
+
+    ruleset = parse_ruleset_file(rules)
+    options = EvaluationOptions(sample_limit=sample_limit, record_metrics=False)
+    ws = Workspace.open()
+    try:
+        with (Console(stderr=True).status(f"Evaluating {len(ruleset.leaves())} rules on "
+                                          f"{dataset} in {env}…")
+              if not as_json else contextlib.nullcontext()):
+            result, _, _ = evaluate_in_env(ws, env, dataset, ruleset, version=version,
+                                           references=_refs(ref), options=options)
+    finally:
+        ws.close()
     reporter.ruleset_result(result)
     if junit is not None:
         write_junit(result, junit)

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
 import typer
+from typer import _click as click
 from typer.core import TyperGroup
 
 from sluice import __version__
 from sluice.cli.app import COMMANDS, EXIT_CODES, Entry
 from sluice.cli.errors import start_up_done
-from sluice.cli.lazy import LazyGroup, add_to
+from sluice.cli.helpfmt import SluiceGroup, tidy_help
+from sluice.cli.lazy import LazyGroup, add_to, build_command
 
 
 def _version(value: bool) -> None:
@@ -40,7 +42,7 @@ def root(
         os.environ["SLUICE_DEBUG"] = "1"
 
 
-def root_app(cls: type[TyperGroup] | None = None) -> typer.Typer:
+def root_app(cls: type[TyperGroup] = SluiceGroup) -> typer.Typer:
     """The root app (its options, help and epilog) without any command."""
     cli = typer.Typer(
         name="sluice",
@@ -55,12 +57,12 @@ def root_app(cls: type[TyperGroup] | None = None) -> typer.Typer:
     return cli
 
 
-class _LazyRoot(LazyGroup):
+class _LazyRoot(LazyGroup, SluiceGroup):
     entries: ClassVar[Mapping[str, Entry]] = {e.name: e for e in COMMANDS}
 
     @staticmethod
-    def make_root() -> typer.Typer:
-        return root_app()
+    def build(entry: Entry) -> click.Command:
+        return build_command(entry, root_app, tidy_help)
 
 
 def lazy_app() -> typer.Typer:
@@ -83,4 +85,4 @@ def full_app() -> typer.Typer:
         if entry.target not in added:  # a registrar adds all of its commands at once
             added.add(entry.target)
             add_to(cli, entry)
-    return cli
+    return tidy_help(cli)

@@ -78,6 +78,9 @@ class Retention(ConfigModel):
     """How many versions of each dataset are kept before garbage collection."""
 
     versions: int = Field(default=5, ge=1, strict=True)
+    #: days a version refused by an audit stays in quarantine (inspectable with `sluice show`
+    #: and `sluice query`) before `sluice gc` drops it
+    quarantine_days: int = Field(default=7, ge=0, strict=True)
 
 
 class ProjectConfig(ConfigModel):

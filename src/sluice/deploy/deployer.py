@@ -12,6 +12,7 @@ as it was. An interrupted deployment is finished (rolled back) by the next comma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import secrets
 import signal
@@ -28,7 +29,7 @@ from sluice.deploy.plan import DeployPlan, make_plan
 from sluice.errors import LockError, SluiceError
 from sluice.migrations.scripts import FOLDER as MIGRATIONS_FOLDER
 from sluice.migrations.scripts import Script
-from sluice.project.graph import JobNode, build_graph
+from sluice.project.graph import JobNode, ProjectGraph, build_graph
 from sluice.project.workspace import Workspace
 from sluice.quality import MetricHistory
 from sluice.release import Manifest
@@ -38,6 +39,7 @@ from sluice.state import (
     JobRunStatus,
     LiveState,
     LockRecord,
+    QuarantineRecord,
     StateStore,
     StepRecord,
 )
@@ -219,6 +221,8 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
                               history, sample_limit, params=rule_params)
         outcome.audits.append(audit)
         state.record_audit(AuditRecord(dep, dataset, version, audit.passed, audit.summary()))
+        if not audit.passed and detail is None:  # a new version (not a live one re-audited)
+            _quarantine(state, env, dep, dataset, version, plan.effective, graph, audit)
         step(f"audit:{dataset}", "done" if audit.passed else "failed")
         return audit.passed
 
@@ -243,7 +247,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
                 step(f"run:{job}", "skipped")
                 continue
             result = _run_job(state, step, node, cfg, release_dir, target, resolver, params,
-                              plan.effective[job], dep)
+                              plan.effective[job], dep, on_step)
             new_versions.update(result.versions)
             outcome.rows.update(result.rows)
             for dataset, version in result.versions.items():
@@ -294,11 +298,24 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
     return outcome
 
 
+def _quarantine(state: StateStore, env: str, dep: int, dataset: str, version: str,
+                effective: dict[str, str], graph: ProjectGraph, audit: AuditResult) -> None:
+    """Keep a version its audit refused, for inspection (``sluice show/query --version``);
+    recorded before the failure undoes the deployment, so :func:`_restore` keeps it (and a
+    crash before the undo leaves it recorded too). It is never published: plans reuse only
+    published versions."""
+    job = graph.producers.get(dataset)
+    state.record_quarantine(QuarantineRecord(
+        env, dataset, version, dep, effective.get(job, "") if job else "",
+        "; ".join(audit.failures()[:5])))
+
+
 def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None], None],
              node: JobNode, cfg: ProjectConfig, release_dir: Path, target: Target,
              resolver: Resolver, params: dict[str, str], fingerprint: str,
-             dep: int) -> JobResult:
-    """Run one job into a new version of each of its outputs, journaled and recorded."""
+             dep: int, on_step: Step = no_progress) -> JobResult:
+    """Run one job into a new version of each of its outputs, journaled and recorded; a
+    PySpark job's Spark status reaches ``on_step`` as ``("run:JOB: STATUS", "progress")``."""
     version = new_version_id()
     step(f"run:{node.name}", "started", {"version": version, "outputs": list(node.outputs)})
     runner = target.runner_for(node.type) or (
@@ -306,7 +323,9 @@ def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None]
     if node.type == "pyspark" and runner is run_python_job:
         from sluice.deploy.spark_jobs import run_pyspark_job
 
-        runner = run_pyspark_job
+        runner = functools.partial(
+            run_pyspark_job,
+            on_progress=lambda line: on_step(f"run:{node.name}: {line}", "progress"))
     try:
         result = runner(node, cfg, release_dir, target, resolver, params, version, fingerprint)
     except SluiceError as exc:
@@ -436,6 +455,8 @@ def _restore(ws: Workspace, env: str, dep: int) -> None:
         # a first deploy interrupted after publishing: nothing was live before it
         target.publish({}, exact=True)
     published = set(target.catalog().items())
+    # versions an audit refused stay, in quarantine, until `sluice gc` drops them
+    published |= {(q.dataset, q.version) for q in state.quarantined(env)}
     # every job run is journaled as `run:<job>` started (with its version and outputs) before
     # it writes anything, so the journal alone names every version this deployment made
     for s in state.steps(dep):

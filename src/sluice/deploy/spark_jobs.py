@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow.dataset as pads
@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy.jobs import JobError, JobResult, Resolver
-from sluice.deploy.pyspark_launcher import PARAMS_ENV
+from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
 from sluice.errors import EngineUnavailableError
 from sluice.project.graph import JobNode
 from sluice.targets.base import Target
@@ -56,9 +56,50 @@ def write_params(folder: Path, params: Mapping[str, str]) -> Path:
     return path
 
 
+def run_script(args: list[str], cwd: Path, env: Mapping[str, str], progress_file: Path,
+               on_progress: Callable[[str], None] | None = None,
+               timeout: float = JOB_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run the launcher ``args``; while it runs, pass each new line the launcher appends to
+    ``progress_file`` (its Spark status) to ``on_progress``. Raises ``TimeoutExpired`` after
+    ``timeout`` seconds (the process is killed)."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+
+    def forward() -> None:
+        nonlocal seen
+        if on_progress is None or not progress_file.exists():
+            return
+        with progress_file.open(encoding="utf-8") as fh:
+            text = fh.read()
+        lines = text[:text.rfind("\n") + 1].splitlines()  # a line being written waits
+        fresh = lines[seen:]
+        seen = len(lines)
+        if fresh:
+            on_progress(fresh[-1])  # only the newest matters to a live line
+
+    with subprocess.Popen(list(args), cwd=cwd, env={**env, PROGRESS_ENV: str(progress_file)},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while True:
+            try:  # communicate drains both pipes (Spark logs a lot); retrying loses nothing
+                out, err = proc.communicate(timeout=min(POLL_SECONDS,
+                                                        max(deadline - time.monotonic(), 0)))
+                break
+            except subprocess.TimeoutExpired:
+                forward()
+                if time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.communicate()
+                    raise
+        forward()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,
                     resolver: Resolver, params: Mapping[str, str], version: str,
-                    fingerprint: str) -> JobResult:
+                    fingerprint: str,
+                    on_progress: Callable[[str], None] | None = None) -> JobResult:
+    """Run a PySpark job's script (see the module docstring); ``on_progress`` gets its Spark
+    status lines (``Spark job 2, stage 3/5, 120/200 tasks``) while it runs."""
     job = config.jobs[node.name]
     assert isinstance(job, PySparkJob)
     if importlib.util.find_spec("pyspark") is None:
@@ -92,8 +133,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
                PARAMS_ENV: str(params_file),
                **{f"SLUICE_SPARK_CONF_{k}": v for k, v in job.spark_conf.items()}}
         try:
-            proc = subprocess.run(args, cwd=release_dir, capture_output=True, text=True,
-                                  timeout=JOB_TIMEOUT, env=env, check=False)
+            proc = run_script(args, release_dir, env, Path(tmp) / "progress.log", on_progress)
         except subprocess.TimeoutExpired as exc:
             raise JobError(f"job {node.name} ran longer than {JOB_TIMEOUT}s") from exc
         if proc.returncode != 0:

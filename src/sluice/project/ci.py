@@ -95,11 +95,16 @@ TEMPLATES = {"github": (".github/workflows/sluice.yml", GITHUB),
              "codebuild": ("buildspec.yml", CODEBUILD)}
 
 
-def write_ci(directory: Path, kind: str) -> Path:
-    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
+def check_ci_kind(kind: str) -> None:
+    """Refuse an unknown CI system, naming the known ones."""
     if kind not in TEMPLATES:
         raise UsageError(f"--ci {kind}: unknown CI system",
                          tip=f"choose one of: {', '.join(TEMPLATES)}")
+
+
+def write_ci(directory: Path, kind: str) -> Path:
+    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
+    check_ci_kind(kind)
     rel, text = TEMPLATES[kind]
     path = directory / rel
     if path.exists():

@@ -3,17 +3,23 @@
 SQL jobs' inputs are read from their SELECT with sqlglot (every table that is not a CTE);
 python and pyspark jobs declare theirs. A job's fingerprint hashes its code, its config,
 the contracts of its outputs and the fingerprints of its upstream jobs and sources, so a
-change anywhere upstream changes everything downstream — and nothing else.
+change anywhere upstream changes everything downstream — and nothing else. A SQL job's code
+is hashed in sqlglot's canonical form (:func:`canonical_sql`), so comments and layout do not
+count; python and pyspark files are hashed as written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlglot
+from sqlglot.errors import ErrorLevel, SqlglotError
 
 from sluice.config import ProjectConfig, builtins, substitute
 from sluice.errors import ConfigError
@@ -157,6 +163,41 @@ def _cycle(deps: Mapping[str, set[str]], done: set[str]) -> list[str]:
         seen.add(node)
 
 
+_PARAM = re.compile(r"\$\{([^}\n]*)\}")
+
+
+def canonical_sql(text: str, dialect: str) -> str:
+    """``text`` as sqlglot regenerates it: comments dropped, whitespace and keyword case
+    normalised, so only a change in what the SQL says changes a job's fingerprint.
+
+    ``${name}`` is kept as a placeholder named after it (a renamed parameter is a change).
+    SQL that does not parse or regenerate exactly (syntax sqlglot does not know) stays as
+    written: its fingerprint then changes with any edit, which recomputes too often, never
+    too rarely.
+    """
+    marked = _PARAM.sub(
+        lambda m: f"__sluice_param_{hashlib.sha256(m.group(1).encode()).hexdigest()[:16]}__",
+        text)
+    try:
+        statements = sqlglot.parse(marked, read=dialect)
+        if not statements or any(s is None for s in statements):
+            return text
+        return ";\n".join(s.sql(dialect=dialect, comments=False,
+                                 unsupported_level=ErrorLevel.RAISE)
+                           for s in statements if s is not None)
+    except SqlglotError:
+        return text
+
+
+def code_digest(root: Path, rel: str, job_type: str, dialect: str) -> str:
+    """SHA-256 of a job's code file (a SQL job's in :func:`canonical_sql` form)."""
+    path = root / rel
+    if job_type == "sql":
+        canonical = canonical_sql(path.read_text(encoding="utf-8"), dialect)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _digest(obj: Any) -> str:
     blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -168,8 +209,7 @@ def _fingerprints(graph: ProjectGraph) -> dict[str, str]:
     for name in graph.order:
         node = graph.jobs[name]
         job_cfg = cfg.jobs[name].model_dump(mode="json")
-        code = {f: hashlib.sha256((graph.root / f).read_bytes()).hexdigest()
-                for f in node.code_files}
+        code = {f: code_digest(graph.root, f, node.type, cfg.dialect) for f in node.code_files}
         # only the contract shapes the data; rules and descriptions do not
         outputs: dict[str, Any] = {}
         for d in node.outputs:

@@ -160,6 +160,12 @@ def vet_query(sql: str, dialect: str) -> Vetted:
     return _vet_select(sql, dialect, "a sql job", "write the query only; sluice creates the table")
 
 
+def vet_read_query(sql: str, dialect: str) -> Vetted:
+    """An ad-hoc query (``sluice query``): exactly one SELECT, reading no files or network;
+    the caller holds its tables against what the environment serves."""
+    return _vet_select(sql, dialect, "a query", "write one SELECT; sluice query only reads")
+
+
 def vet_custom_sql(sql: str, dialect: str) -> Vetted:
     """A DQDL CustomSql statement: one query over ``primary`` and references by alias."""
     vetted = _vet_select(sql, dialect, "CustomSql", "select from primary")
@@ -287,7 +293,7 @@ def _parse_one(sql: str, dialect: str, *, what: str,
                               "save the file as plain UTF-8 text")]
     engine_count: int | None = None
     if dialect == "duckdb" and statement:
-        refusal, engine_count = _duckdb_parse(sql)
+        refusal, engine_count = _duckdb_parse(sql, what)
         if refusal is not None:
             return None, [refusal]
     try:
@@ -329,7 +335,7 @@ def _parse_one(sql: str, dialect: str, *, what: str,
 _DUCKDB_LINE = re.compile(r"LINE (\d+): (.*)\n( *)\^")
 
 
-def _duckdb_parse(sql: str) -> tuple[Refusal | None, int]:
+def _duckdb_parse(sql: str, what: str = "a sql job") -> tuple[Refusal | None, int]:
     """DuckDB's own parser (no binding, nothing runs): its syntax error, or how many
     statements it reads and, when that is one, whether it is a SELECT."""
     import duckdb
@@ -353,8 +359,9 @@ def _duckdb_parse(sql: str) -> tuple[Refusal | None, int]:
         con.close()
     if len(statements) == 1 and statements[0].type != duckdb.StatementType.SELECT:
         kind = str(statements[0].type).rsplit(".", 1)[-1]
-        return Refusal(f"a sql job must be one SELECT statement, not {kind}", 1, 1,
-                       "write the query only; sluice creates the table"), 1
+        return Refusal(f"{what} must be one SELECT statement, not {kind}", 1, 1,
+                       "write the query only; sluice creates the table"
+                       if what == "a sql job" else "write one SELECT"), 1
     return None, len(statements)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "JobRunStatus",
     "LiveState",
     "LockRecord",
+    "QuarantineRecord",
     "ReleaseRecord",
     "StepRecord",
     "StepStatus",
@@ -144,6 +145,20 @@ class JobRunRecord:
     rows: int | None = None
     seconds: float | None = None
     message: str = ""
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A new dataset version an audit refused: kept (never published, never reused) for
+    ``retention.quarantine_days`` so its rows can be inspected, then dropped by ``sluice gc``."""
+
+    env: str
+    dataset: str
+    version: str
+    deployment_id: int
+    fingerprint: str
+    reason: str
+    at: dt.datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)

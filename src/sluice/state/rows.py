@@ -29,6 +29,7 @@ from .records import (
     JobRunStatus,
     LiveState,
     LockRecord,
+    QuarantineRecord,
     ReleaseRecord,
     StepRecord,
     StepStatus,
@@ -177,6 +178,18 @@ def audit(row: Row[Any]) -> AuditRecord:
         version=row.version,
         passed=bool(row.passed),
         summary=loads(row.summary_json),
+    )
+
+
+def quarantined(row: Row[Any]) -> QuarantineRecord:
+    return QuarantineRecord(
+        env=row.env,
+        dataset=row.dataset,
+        version=row.version,
+        deployment_id=int(row.deployment_id),
+        fingerprint=row.fingerprint,
+        reason=row.reason,
+        at=parse_ts(row.at),
     )
 
 

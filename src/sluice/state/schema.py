@@ -206,6 +206,20 @@ protections = sa.Table(
 )
 
 
+# Versions an audit refused, kept for inspection until `sluice gc` drops them (v4).
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("env", sa.String, primary_key=True),
+    sa.Column("dataset", sa.String, primary_key=True),
+    sa.Column("version", sa.String, primary_key=True),
+    sa.Column("deployment_id", sa.Integer, nullable=False),
+    sa.Column("fingerprint", sa.String, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", _TS, nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: ``apply`` runs inside the migration transaction."""
@@ -232,10 +246,15 @@ def _v3_protections(conn: Connection) -> None:
     protections.create(conn, checkfirst=True)
 
 
+def _v4_quarantine(conn: Connection) -> None:
+    quarantine.create(conn, checkfirst=True)
+
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("initial schema", _v1_initial),
     Migration("check runs, approval acknowledgements", _v2_check_runs),
     Migration("recorded protection per environment", _v3_protections),
+    Migration("quarantined dataset versions", _v4_quarantine),
 )
 
 

@@ -41,6 +41,7 @@ from .records import (
     JobRunStatus,
     LiveState,
     LockRecord,
+    QuarantineRecord,
     ReleaseRecord,
     StepRecord,
     StepStatus,
@@ -60,6 +61,7 @@ from .schema import (
     locks,
     migrate,
     protections,
+    quarantine,
     releases,
 )
 
@@ -527,6 +529,38 @@ class StateStore:
         )
         with self._tx("read audits from") as conn:
             return [rows.audit(r) for r in conn.execute(query)]
+
+    # ------------------------------------------------------------------ quarantine
+
+    def record_quarantine(self, rec: QuarantineRecord) -> None:
+        """Keep a version an audit refused (``reason`` is redacted); once per version."""
+        with self._tx("record a quarantined version in", write=True) as conn:
+            self._require_deployment(conn, rec.deployment_id)
+            key = ((quarantine.c.env == rec.env) & (quarantine.c.dataset == rec.dataset)
+                   & (quarantine.c.version == rec.version))
+            if conn.execute(sa.select(quarantine.c.version).where(key)).first() is not None:
+                return
+            conn.execute(quarantine.insert().values(
+                env=rec.env, dataset=rec.dataset, version=rec.version,
+                deployment_id=rec.deployment_id, fingerprint=rec.fingerprint,
+                reason=redact_text(rec.reason), at=rows.iso(rec.at)))
+
+    def quarantined(self, env: str, dataset: str | None = None) -> list[QuarantineRecord]:
+        """The versions kept in quarantine in ``env`` (of one dataset, if given), newest
+        first."""
+        query = sa.select(quarantine).where(quarantine.c.env == env)
+        if dataset is not None:
+            query = query.where(quarantine.c.dataset == dataset)
+        query = query.order_by(quarantine.c.at.desc(), quarantine.c.version.desc())
+        with self._tx("read quarantined versions from") as conn:
+            return [rows.quarantined(r) for r in conn.execute(query)]
+
+    def release_quarantine(self, env: str, dataset: str, version: str) -> None:
+        """Forget a quarantined version (``sluice gc`` dropped it)."""
+        with self._tx("remove a quarantined version from", write=True) as conn:
+            conn.execute(quarantine.delete().where(
+                (quarantine.c.env == env) & (quarantine.c.dataset == dataset)
+                & (quarantine.c.version == version)))
 
     # ------------------------------------------------------------------ approvals
 

@@ -162,6 +162,14 @@ class Target(ABC):
         that host them (``AwsComponents`` on AWS); None when the target has none."""
         return None
 
+    def reader(self) -> Any:
+        """A read-only :class:`~sluice.targets.reader.WarehouseReader` of the warehouse, a
+        connection of its own (``sluice datasets/show/query``); the caller closes it."""
+        from sluice.errors import UsageError
+
+        raise UsageError(f"the {self.name} target cannot be explored with sluice yet",
+                         tip="read its datasets with the warehouse's own tools")
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 

@@ -114,6 +114,11 @@ class LocalPostgresTarget(LocalTargetBase):
             self._engine = engine
         return self._engine
 
+    def reader(self) -> Any:
+        from sluice.targets.local.readers import PostgresReader
+
+        return PostgresReader(self.env, self.url, mask_url(self.url))
+
     def source_sql(self, name: str, fmt: str, location: str) -> str:
         if fmt == "table":
             return exp.to_table(location, dialect="postgres").sql("postgres")

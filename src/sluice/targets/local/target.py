@@ -201,6 +201,11 @@ class LocalTarget(LocalTargetBase):
             )
         return self._engine
 
+    def reader(self) -> Any:
+        from sluice.targets.local.readers import DuckDBReader
+
+        return DuckDBReader(self.env, self.dir / "warehouse.duckdb", self.objects)
+
     def source_sql(self, name: str, fmt: str, location: str) -> str:
         if fmt == "table":
             return exp.to_table(location).sql("duckdb")

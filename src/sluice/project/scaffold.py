@@ -1,0 +1,68 @@
+"""``sluice init``: copy a project template into a folder.
+
+Templates ship inside the package (``sluice/templates/<name>``): ``blank`` is a minimal
+valid project (one source, one SQL job, its contract and rules) that runs on DuckDB alone;
+``retail`` is the repository's ``examples/retail`` (SQL, Python and PySpark jobs, three
+environments, an approval gate). In a source checkout the retail template is read from
+``examples/retail`` directly, so there is one copy of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sluice.errors import UsageError
+
+#: Template names, the default first, with what each scaffolds (shown by ``--help``).
+TEMPLATES = {
+    "blank": "a minimal project: one CSV source, one SQL job, its contract and rules",
+    "retail": "the retail example: SQL, Python and PySpark jobs, dev/staging/prod",
+}
+DEFAULT_TEMPLATE = "blank"
+
+_PACKAGE = Path(__file__).resolve().parents[1] / "templates"
+_CHECKOUT = Path(__file__).resolve().parents[3] / "examples"
+_IGNORE = shutil.ignore_patterns(".sluice", "__pycache__", "*.pyc", ".pytest_cache",
+                                 ".ruff_cache")
+GITIGNORE = ".sluice/\n__pycache__/\n"
+
+
+def template_dir(name: str) -> Path:
+    """The folder of template ``name``; unknown names are a UsageError listing the choices."""
+    if name not in TEMPLATES:
+        raise UsageError(f"--template {name}: unknown template",
+                         tip="choose one of: " + ", ".join(
+                             f"{n} ({what})" for n, what in TEMPLATES.items()))
+    for base in (_PACKAGE, _CHECKOUT):
+        folder = base / name
+        if (folder / "sluice.yaml").is_file():
+            return folder
+    raise UsageError(f"template {name} is missing from this installation of sluice "
+                     f"(looked in {_PACKAGE / name} and {_CHECKOUT / name})",
+                     tip="reinstall sluice-cd:  pip install --force-reinstall sluice-cd")
+
+
+def scaffold(directory: Path, template: str = DEFAULT_TEMPLATE) -> list[Path]:
+    """Copy ``template`` into ``directory`` (created if needed) and add a ``.gitignore``.
+
+    Refuses a folder that already holds a ``sluice.yaml``. Returns the files written,
+    relative to ``directory``, sorted.
+    """
+    source = template_dir(template)
+    config = directory / "sluice.yaml"
+    if config.exists():
+        raise UsageError(f"{config} already exists",
+                         tip="pick an empty folder, or add CI only:  sluice init --ci github")
+    written: list[Path] = []
+
+    def copy(src: str, dst: str) -> str:
+        written.append(Path(dst).relative_to(directory))
+        return str(shutil.copy2(src, dst))
+
+    shutil.copytree(source, directory, dirs_exist_ok=True, ignore=_IGNORE, copy_function=copy)
+    gitignore = directory / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
+        written.append(Path(".gitignore"))
+    return sorted(written)
