@@ -99,6 +99,14 @@ def test_each_kind_reads_as_a_sentence(kind: str) -> None:
     assert describe(_event(kind, payload), Facts()) == sentence
 
 
+def test_gc_names_the_quarantined_versions_it_dropped() -> None:
+    payload = {"dropped_versions": {}, "dropped_releases": [],
+               "dropped_quarantined": {"staging.orders": ["v9"]}, "recovered": []}
+    assert describe(_event("gc", payload), Facts()) == (
+        "garbage-collected 0 dataset versions and 0 releases in dev; dropped 1 quarantined "
+        "version past the quarantine period (staging.orders)")
+
+
 def test_without_facts_a_sentence_leaves_out_what_the_event_does_not_hold() -> None:
     text = describe(_event("published", {"deployment": 9, "versions": {"a.b": "v1"}}))
     assert text == f"published release {RID} to dev: 1 dataset published (a.b) (deployment 9)"

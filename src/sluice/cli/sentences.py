@@ -263,6 +263,11 @@ def _gc(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
             f"{_plural(len(releases), 'release')} in {event.env}")
     if versions:
         text += f" (versions of {_names(sorted(versions))})"
+    quarantined: Mapping[str, Any] = p.get("dropped_quarantined") or {}
+    if quarantined:
+        q = sum(len(v) for v in quarantined.values())
+        text += (f"; dropped {_plural(q, 'quarantined version')} past the quarantine "
+                 f"period ({_names(sorted(quarantined))})")
     return text
 
 
