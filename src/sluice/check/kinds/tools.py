@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from sluice.check.context import CheckContext, tool_version
 from sluice.check.model import Finding, TestCase
 from sluice.errors import SluiceError
 
+CHECK_EXTRA_TIP = "pip install 'sluice-cd[check]' (ruff and pytest, the tools sluice check runs)"
 RUFF_CONFIGS = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 _TRACE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", re.MULTILINE)
 
@@ -45,8 +47,7 @@ class LintCheck:
             try:
                 from ruff.__main__ import find_ruff_bin
             except ImportError as exc:
-                raise SluiceError("ruff is not installed",
-                                  tip="pip install ruff (sluice depends on it)") from exc
+                raise SluiceError("ruff is not installed", tip=CHECK_EXTRA_TIP) from exc
             timeout = ctx.config.checks.timeout if ctx.config else 900
             proc = _run([find_ruff_bin(), "check", "--output-format", "json", "--no-cache",
                          "--force-exclude", *files], ctx.root, timeout, "ruff")
@@ -78,6 +79,9 @@ class UnitTestCheck:
         timeout = cfg.checks.timeout if cfg is not None else 900
 
         def run() -> UnitOutcome:
+            # pytest runs under this interpreter: without it every test would "fail" to import
+            if importlib.util.find_spec("pytest") is None:
+                raise SluiceError("pytest is not installed", tip=CHECK_EXTRA_TIP)
             with tempfile.TemporaryDirectory(prefix="sluice-pytest-") as tmp:
                 report = Path(tmp) / "junit.xml"
                 proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
