@@ -66,10 +66,16 @@ def check_archives(dist: Path, ver: str, problems: list[str]) -> Path:
         problems.append("wheel has no `sluice` console script")
     missing = [p for p in tracked_package_files() if p not in names]
     problems += [f"wheel lacks {p}" for p in missing]
-    for rel in ("retail/sluice.yaml", "retail/generate.py", "retail/jobs/orders.sql",
-                "retail/data/raw/orders/orders.csv", "quality/orders.dqdl"):
-        if f"sluice/_examples/{rel}" not in names:
-            problems.append(f"wheel lacks the example file sluice/_examples/{rel}")
+    # force-include copies the folders whole: exactly the files git tracks, no local state
+    tracked = {"sluice/_examples/" + p.removeprefix("examples/")
+               for p in run(["git", "ls-files", "examples/retail", "examples/quality"],
+                            REPO).splitlines()}
+    bundled = {n for n in names if n.startswith("sluice/_examples/")}
+    problems += [f"wheel lacks the example file {p}" for p in sorted(tracked - bundled)]
+    problems += [f"wheel carries the untracked {p} (build from a clean checkout)"
+                 for p in sorted(bundled - tracked)]
+    if "sluice/_examples/retail/sluice.yaml" not in bundled:
+        problems.append("wheel lacks the retail example")
     with tarfile.open(sdist) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     for rel in ("pyproject.toml", "README.md", "src/sluice/__init__.py",

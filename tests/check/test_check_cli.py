@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 import yaml
 
+from sluice import __version__
+
 from .conftest import Repo, errors, results
 
 FAST = ("--skip", "unit,integration")
@@ -202,6 +204,7 @@ def test_init_writes_ci_definitions(repo: Repo) -> None:
         doc = yaml.safe_load((repo.root / rel).read_text())
         text = (repo.root / rel).read_text()
         assert "sluice check" in text and "sluice ship" in text
+        assert f'pip install "sluice-cd[spark,check]=={__version__}"' in text
         assert doc
     again = repo.sluice("init", ".", "--ci", "github")
     assert again.code == 2 and "already exists" in again.err
