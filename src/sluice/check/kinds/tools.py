@@ -85,6 +85,7 @@ class UnitTestCheck:
             with tempfile.TemporaryDirectory(prefix="sluice-pytest-") as tmp:
                 report = Path(tmp) / "junit.xml"
                 proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             *_own_config(ctx.root, Path(tmp)),
                              f"--junitxml={report}", "-o", "junit_family=xunit1", folder],
                             ctx.root, timeout, "pytest")
                 if proc.returncode == 5:
@@ -106,6 +107,25 @@ class UnitTestCheck:
         # a test may read any file of the project (data, SQL, code): all of them are inputs
         return [Unit("unit", folder, run, files=tuple(ctx.files),
                      key={"pytest": tool_version("pytest")})]
+
+
+_PYTEST_CONFIGS = (("pytest.ini", ""), (".pytest.ini", ""), ("pyproject.toml", "[tool.pytest"),
+                   ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+
+
+def _own_config(root: Path, tmp: Path) -> list[str]:
+    """pytest options that keep the project's tests to the project's own pytest config.
+
+    Without a config of its own, pytest would take the first one it finds in a parent folder
+    (the demo workspace inside a sluice checkout got sluice's own, whose options need plugins
+    the project does not have); an empty config and ``--rootdir`` stop that search."""
+    for name, section in _PYTEST_CONFIGS:
+        path = root / name
+        if path.is_file() and (not section or section in path.read_text(encoding="utf-8")):
+            return []
+    empty = tmp / "pytest.ini"
+    empty.write_text("[pytest]\n", encoding="utf-8")
+    return ["-c", str(empty), f"--rootdir={root}"]
 
 
 def parse_junit(path: Path) -> list[TestCase]:
