@@ -1,4 +1,5 @@
 # The two entry points of the README. Both work on a fresh machine with Python 3.11.
+# (`make demo` installs the spark and check extras: `sluice check` runs ruff and pytest.)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,14 +13,16 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[spark]'
+	$(BIN)/pip install --quiet -e '.[spark,check]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
+# the story in ./sluice-demo, and the sample data of examples/quality in .sluice/demo
 demo: $(STAMP_RUN)
+	$(BIN)/python examples/quality/generate.py .sluice/demo
 	$(BIN)/python -m sluice.demo
 
 test: $(STAMP_DEV)

@@ -23,15 +23,27 @@ from rich.text import Text
 
 from sluice.deploy.deployer import AuditFailed, deploy
 from sluice.errors import SluiceError
+from sluice.examples import examples_root
 from sluice.flow.gates import GateError, decide, promote, rollback
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "retail"
+EXAMPLE = examples_root() / "retail"
 MARKER = ".sluice-demo"
 
 console = Console()
+
+# What the demo's closing lines suggest, run in the demo workspace; each must work
+# (tests/docs/test_runnable_docs.py runs them all).
+EXPLORE = (
+    "sluice status",
+    "sluice history",
+    "sluice plan dev",
+    "sluice datasets dev",
+    "sluice show dev staging.orders --limit 5",
+    "sluice quality check quality/orders.dqdl --env dev staging.orders",
+    "sluice check",
+)
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -94,7 +106,7 @@ def _count(ws: Workspace, env: str, dataset: str) -> int:
 def run_demo(dest: Path) -> int:
     story = _Story()
     os.environ["SLUICE_USER"] = "dana"
-    story.chapter(f"A pipeline repository: {EXAMPLE.relative_to(ROOT)} copied to {dest}")
+    story.chapter(f"A pipeline repository: the retail example copied to {dest}")
     _fresh_workspace(dest)
     ws = Workspace.open(dest)
     try:
@@ -173,10 +185,11 @@ def run_demo(dest: Path) -> int:
         console.print()
         spark = _pyspark_seconds(ws)
         console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s "
-                           f"({spark:.1f}s of it in PySpark jobs, mostly JVM start-up). "
-                           f"Explore: cd {dest} && sluice status · sluice history · "
-                           "sluice plan dev · sluice quality check quality/orders.dqdl "
-                           "--data data/raw/orders/orders.csv", style="bold"))
+                           f"({spark:.1f}s of it in PySpark jobs, mostly JVM start-up).",
+                           style="bold"))
+        console.print(Text(f"Explore it: cd {dest}", style="bold"), soft_wrap=True)
+        for command in EXPLORE:
+            console.print(Text(f"  {command}"), soft_wrap=True)
     finally:
         ws.close()
     return 0

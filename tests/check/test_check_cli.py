@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 import yaml
 
+from sluice import __version__
+
 from .conftest import Repo, errors, results
 
 FAST = ("--skip", "unit,integration")
@@ -202,6 +204,7 @@ def test_init_writes_ci_definitions(repo: Repo) -> None:
         doc = yaml.safe_load((repo.root / rel).read_text())
         text = (repo.root / rel).read_text()
         assert "sluice check" in text and "sluice ship" in text
+        assert f'pip install "sluice-cd[spark,check]=={__version__}"' in text
         assert doc
     again = repo.sluice("init", ".", "--ci", "github")
     assert again.code == 2 and "already exists" in again.err
@@ -236,3 +239,17 @@ def test_migrations_that_cannot_translate_or_were_edited_after_a_deploy(repo: Re
     [f] = errors(report, "migrations")
     assert f["path"] == "migrations/V1__regions.sql"
     assert f["message"].startswith("migrations/V1__regions.sql was edited after release ")
+
+
+def test_unit_tests_ignore_the_pytest_config_of_a_parent_folder(repo: Repo) -> None:
+    # the demo workspace lies inside a sluice checkout: its pyproject.toml is not the project's
+    (repo.root.parent / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--needs-a-plugin-the-project-lacks"\n')
+    code, report = repo.check("--only", "unit")
+    assert code == 0, errors(report, "unit")
+    assert results(report, "unit")[0]["status"] == "passed"
+    # a config of the project's own is used
+    repo.write("pytest.ini", "[pytest]\naddopts = --needs-a-plugin-the-project-lacks\n")
+    repo.commit("own pytest config")
+    code, report = repo.check("--only", "unit")
+    assert code == 1 and errors(report, "unit")

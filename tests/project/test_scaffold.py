@@ -136,4 +136,4 @@ def test_templates_ship_inside_the_package() -> None:
     hatch = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]
     wheel = hatch["build"]["targets"]["wheel"]
     assert "src/sluice" in wheel["packages"]  # carries src/sluice/templates/blank
-    assert wheel["force-include"]["examples/retail"] == "sluice/templates/retail"
+    assert wheel["force-include"]["examples/retail"] == "sluice/_examples/retail"

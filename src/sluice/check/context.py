@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from sluice import __version__
 from sluice.config import ProjectConfig, builtins, load_project
 from sluice.config.loader import read_config_document
 from sluice.config.yamlsource import YamlDocument
@@ -128,6 +129,6 @@ class CheckContext:
 
     @cached_property
     def tools(self) -> dict[str, str]:
-        return {"sluice": tool_version("sluice"), "python": platform.python_version(),
+        return {"sluice": __version__, "python": platform.python_version(),
                 "sqlglot": tool_version("sqlglot"), "duckdb": tool_version("duckdb")}
 

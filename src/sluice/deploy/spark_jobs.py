@@ -105,7 +105,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
     if importlib.util.find_spec("pyspark") is None:
         raise EngineUnavailableError(
             f"job {node.name} is a PySpark job, but PySpark is not installed",
-            tip="pip install 'sluice[spark]' (make demo and make test install it)",
+            tip="pip install 'sluice-cd[spark]' (make demo and make test install it)",
         )
     if not java_available():
         raise EngineUnavailableError(

@@ -21,7 +21,7 @@ class PostgresEngine(Engine):
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EngineUnavailableError(
-                "the postgres engine needs psycopg", tip="pip install 'sluice[postgres]'"
+                "the postgres engine needs psycopg", tip="pip install 'sluice-cd[postgres]'"
             ) from exc
         self._psycopg = psycopg
         url = url or os.environ.get("SLUICE_POSTGRES_URL") or os.environ.get("DATABASE_URL")

@@ -60,7 +60,7 @@ def _local_session(master: str) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise EngineUnavailableError(
-            "the spark engine needs PySpark", tip="pip install 'sluice[spark]'"
+            "the spark engine needs PySpark", tip="pip install 'sluice-cd[spark]'"
         ) from exc
     if shutil.which("java") is None:
         raise EngineUnavailableError(

@@ -1,11 +1,18 @@
 """CI scaffolding (``sluice init --ci``): a GitHub Actions workflow or an AWS CodeBuild
-buildspec that runs ``sluice check`` on pull requests and ``sluice ship`` on the main branch."""
+buildspec that runs ``sluice check`` on pull requests and ``sluice ship`` on the main branch.
+
+Both install the distribution ``sluice-cd`` (``sluice`` on PyPI is an unrelated project) with
+the ``spark`` and ``check`` extras, pinned to the version of sluice that wrote them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sluice import __version__
 from sluice.errors import UsageError
+
+# replaced by `requirement()` when written; GitHub's ${{ }} makes str.format unusable
+_PIN = "@SLUICE_REQUIREMENT@"
 
 GITHUB = """\
 # sluice: check every pull request, ship every commit to main (written by `sluice init --ci`)
@@ -31,7 +38,7 @@ jobs:
         with: {python-version: "3.11"}
       - uses: actions/setup-java@v4  # PySpark jobs run on local-mode Spark
         with: {distribution: temurin, java-version: "17"}
-      - run: pip install "sluice[spark]"
+      - run: pip install "@SLUICE_REQUIREMENT@"
       - run: >
           sluice check --changed-since "origin/${{ github.base_ref }}"
           --junit reports/check.xml --markdown reports/check.md
@@ -48,7 +55,7 @@ jobs:
         with: {python-version: "3.11"}
       - uses: actions/setup-java@v4
         with: {distribution: temurin, java-version: "17"}
-      - run: pip install "sluice[spark]"
+      - run: pip install "@SLUICE_REQUIREMENT@"
       - run: sluice check --junit reports/check.xml
       - run: sluice ship  # release, deploy, promote while gates hold; stops at approvals
 """
@@ -71,7 +78,7 @@ phases:
       python: 3.11
       java: corretto17
     commands:
-      - pip install "sluice[spark]"
+      - pip install "@SLUICE_REQUIREMENT@"
   build:
     commands:
       - |
@@ -95,6 +102,11 @@ TEMPLATES = {"github": (".github/workflows/sluice.yml", GITHUB),
              "codebuild": ("buildspec.yml", CODEBUILD)}
 
 
+def requirement(version: str = __version__) -> str:
+    """The pip requirement the CI definitions install: this very version of sluice."""
+    return f"sluice-cd[spark,check]=={version}"
+
+
 def check_ci_kind(kind: str) -> None:
     """Refuse an unknown CI system, naming the known ones."""
     if kind not in TEMPLATES:
@@ -102,10 +114,16 @@ def check_ci_kind(kind: str) -> None:
                          tip=f"choose one of: {', '.join(TEMPLATES)}")
 
 
-def write_ci(directory: Path, kind: str) -> Path:
-    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
+def render(kind: str) -> tuple[str, str]:
+    """The path (relative to the project) and text of the CI definition of ``kind``."""
     check_ci_kind(kind)
     rel, text = TEMPLATES[kind]
+    return rel, text.replace(_PIN, requirement())
+
+
+def write_ci(directory: Path, kind: str) -> Path:
+    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
+    rel, text = render(kind)
     path = directory / rel
     if path.exists():
         raise UsageError(f"{path} already exists", tip="remove it first to regenerate it")

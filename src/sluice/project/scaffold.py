@@ -1,10 +1,9 @@
 """``sluice init``: copy a project template into a folder.
 
-Templates ship inside the package (``sluice/templates/<name>``): ``blank`` is a minimal
-valid project (one source, one SQL job, its contract and rules) that runs on DuckDB alone;
-``retail`` is the repository's ``examples/retail`` (SQL, Python and PySpark jobs, three
-environments, an approval gate). In a source checkout the retail template is read from
-``examples/retail`` directly, so there is one copy of it.
+``blank`` ships inside the package (``sluice/templates/blank``): a minimal valid project
+(one source, one SQL job, its contract and rules) that runs on DuckDB alone. ``retail`` is
+the bundled example (:mod:`sluice.examples`: ``examples/retail`` in a checkout, its copy in
+the wheel): SQL, Python and PySpark jobs, three environments, an approval gate.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ TEMPLATES = {
 DEFAULT_TEMPLATE = "blank"
 
 _PACKAGE = Path(__file__).resolve().parents[1] / "templates"
-_CHECKOUT = Path(__file__).resolve().parents[3] / "examples"
 _IGNORE = shutil.ignore_patterns(".sluice", "__pycache__", "*.pyc", ".pytest_cache",
                                  ".ruff_cache")
 GITIGNORE = ".sluice/\n__pycache__/\n"
@@ -34,12 +32,14 @@ def template_dir(name: str) -> Path:
         raise UsageError(f"--template {name}: unknown template",
                          tip="choose one of: " + ", ".join(
                              f"{n} ({what})" for n, what in TEMPLATES.items()))
-    for base in (_PACKAGE, _CHECKOUT):
+    from sluice.examples import examples_root
+
+    for base in (_PACKAGE, examples_root()):
         folder = base / name
         if (folder / "sluice.yaml").is_file():
             return folder
     raise UsageError(f"template {name} is missing from this installation of sluice "
-                     f"(looked in {_PACKAGE / name} and {_CHECKOUT / name})",
+                     f"(looked in {_PACKAGE / name} and {examples_root() / name})",
                      tip="reinstall sluice-cd:  pip install --force-reinstall sluice-cd")
 
 

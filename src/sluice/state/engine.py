@@ -87,7 +87,7 @@ def create_state_engine(url: URL) -> Engine:
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StateError(
             f"cannot open the state store {display_url(url)}: {exc}",
-            tip="install the driver for this URL (PostgreSQL: pip install 'sluice[postgres]'); "
+            tip="install the driver for this URL (PostgreSQL: pip install 'sluice-cd[postgres]'); "
             + _URL_TIP,
         ) from exc
     if url.get_backend_name() == "sqlite":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from sluice.check.context import CheckContext, tool_version
 from sluice.check.model import Finding, TestCase
 from sluice.errors import SluiceError
 
+CHECK_EXTRA_TIP = "pip install 'sluice-cd[check]' (ruff and pytest, the tools sluice check runs)"
 RUFF_CONFIGS = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 _TRACE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", re.MULTILINE)
 
@@ -45,8 +47,7 @@ class LintCheck:
             try:
                 from ruff.__main__ import find_ruff_bin
             except ImportError as exc:
-                raise SluiceError("ruff is not installed",
-                                  tip="pip install ruff (sluice depends on it)") from exc
+                raise SluiceError("ruff is not installed", tip=CHECK_EXTRA_TIP) from exc
             timeout = ctx.config.checks.timeout if ctx.config else 900
             proc = _run([find_ruff_bin(), "check", "--output-format", "json", "--no-cache",
                          "--force-exclude", *files], ctx.root, timeout, "ruff")
@@ -78,9 +79,13 @@ class UnitTestCheck:
         timeout = cfg.checks.timeout if cfg is not None else 900
 
         def run() -> UnitOutcome:
+            # pytest runs under this interpreter: without it every test would "fail" to import
+            if importlib.util.find_spec("pytest") is None:
+                raise SluiceError("pytest is not installed", tip=CHECK_EXTRA_TIP)
             with tempfile.TemporaryDirectory(prefix="sluice-pytest-") as tmp:
                 report = Path(tmp) / "junit.xml"
                 proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             *_own_config(ctx.root, Path(tmp)),
                              f"--junitxml={report}", "-o", "junit_family=xunit1", folder],
                             ctx.root, timeout, "pytest")
                 if proc.returncode == 5:
@@ -102,6 +107,25 @@ class UnitTestCheck:
         # a test may read any file of the project (data, SQL, code): all of them are inputs
         return [Unit("unit", folder, run, files=tuple(ctx.files),
                      key={"pytest": tool_version("pytest")})]
+
+
+_PYTEST_CONFIGS = (("pytest.ini", ""), (".pytest.ini", ""), ("pyproject.toml", "[tool.pytest"),
+                   ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+
+
+def _own_config(root: Path, tmp: Path) -> list[str]:
+    """pytest options that keep the project's tests to the project's own pytest config.
+
+    Without a config of its own, pytest would take the first one it finds in a parent folder
+    (the demo workspace inside a sluice checkout got sluice's own, whose options need plugins
+    the project does not have); an empty config and ``--rootdir`` stop that search."""
+    for name, section in _PYTEST_CONFIGS:
+        path = root / name
+        if path.is_file() and (not section or section in path.read_text(encoding="utf-8")):
+            return []
+    empty = tmp / "pytest.ini"
+    empty.write_text("[pytest]\n", encoding="utf-8")
+    return ["-c", str(empty), f"--rootdir={root}"]
 
 
 def parse_junit(path: Path) -> list[TestCase]:

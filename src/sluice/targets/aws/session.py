@@ -61,7 +61,7 @@ class AwsSession:
                 import boto3
             except ImportError as exc:
                 raise AwsError("the aws target needs boto3",
-                               tip="pip install 'sluice[aws]'") from exc
+                               tip="pip install 'sluice-cd[aws]'") from exc
             s = self.settings
             base = boto3.Session(profile_name=s.profile, region_name=s.region)
             if s.role_arn:

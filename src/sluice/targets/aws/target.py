@@ -499,7 +499,8 @@ def make_aws_target(env: str, home: Path, **options: Any) -> AwsTarget:
     try:
         import boto3  # noqa: F401
     except ImportError as exc:
-        raise SluiceError("the aws target needs boto3", tip="pip install 'sluice[aws]'") from exc
+        raise SluiceError("the aws target needs boto3",
+                          tip="pip install 'sluice-cd[aws]'") from exc
     try:
         return AwsTarget(env, home, **options)
     except TypeError as exc:  # a missing required option; config validation names it first
