@@ -72,6 +72,11 @@ def test_show_and_query_read_the_live_versions(deployed: Project) -> None:
     ("SELECT * FROM _sluice_versions.registry", "neither serves nor reads as a source"),
     ("SELECT * FROM information_schema.tables", "neither serves nor reads as a source"),
     ("SELECT * FROM staging.ordres", "did you mean 'staging.orders'?"),
+    # under RECURSIVE a CTE without a UNION reads the real table of its own name
+    ("WITH RECURSIVE duckdb_tables AS (SELECT * FROM duckdb_tables) "
+     "SELECT * FROM duckdb_tables", "neither serves nor reads as a source"),
+    ("WITH RECURSIVE sqlite_master AS (SELECT * FROM sqlite_master UNION ALL SELECT 1) "
+     "SELECT * FROM sqlite_master", "neither serves nor reads as a source"),
 ])
 def test_query_refuses_anything_but_one_select_over_what_is_served(
         deployed: Project, sql: str, message: str) -> None:
@@ -81,6 +86,13 @@ def test_query_refuses_anything_but_one_select_over_what_is_served(
             query(ws, "dev", sql)
         assert message in info.value.message and info.value.exit_code == 2
         assert list_datasets(ws, "dev") == before
+
+
+def test_a_recursive_cte_may_name_itself_in_its_recursive_branch(deployed: Project) -> None:
+    with deployed.workspace() as ws:
+        result = query(ws, "dev", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+                                  "SELECT i + 1 FROM n WHERE i < 3) SELECT count(*) AS c FROM n")
+    assert result.rows == [(3,)]
 
 
 def test_unknown_names_get_suggestions(deployed: Project) -> None:

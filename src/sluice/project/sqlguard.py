@@ -412,7 +412,8 @@ def _tables(sql: str, tree: exp.Expr) -> tuple[list[TableRead], list[Refusal]]:
 
 def _is_cte_reference(table: exp.Table) -> bool:
     """Whether an unqualified table names a CTE visible where it stands: CTEs of enclosing
-    queries, and in a CTE's body only the CTEs before it (and itself when RECURSIVE)."""
+    queries, and in a CTE's body only the CTEs before it (and itself in the recursive branch
+    of a WITH RECURSIVE union, :func:`_recursive_branch`)."""
     if table.args.get("db") or table.args.get("catalog"):
         return False
     name = table.name.lower()
@@ -422,7 +423,8 @@ def _is_cte_reference(table: exp.Table) -> bool:
     while node is not None:
         if isinstance(node, exp.With) and isinstance(child, exp.CTE):
             ctes = list(node.expressions)
-            visible = ctes[:ctes.index(child) + (1 if node.args.get("recursive") else 0)]
+            visible = ctes[:ctes.index(child) + (1 if _recursive_branch(node, child, table)
+                                                  else 0)]
             if any(c.alias_or_name.lower() == name for c in visible):
                 return True
             skip_with = node  # the query that owns this WITH must not count it again
@@ -432,6 +434,23 @@ def _is_cte_reference(table: exp.Table) -> bool:
                     and any(c.alias_or_name.lower() == name for c in with_.expressions)):
                 return True
         child, node = node, node.parent
+    return False
+
+
+def _recursive_branch(with_: exp.With, cte: exp.CTE, table: exp.Table) -> bool:
+    """Whether ``table`` stands where a CTE may name itself: under WITH RECURSIVE, in the
+    recursive (right-hand) branch of a UNION that is the CTE's body. Anywhere else the
+    engine binds the name to a real table (``WITH RECURSIVE t AS (SELECT * FROM t)`` reads
+    a catalog table ``t``), so it is checked like one."""
+    body = cte.this
+    if not with_.args.get("recursive") or not isinstance(body, exp.Union):
+        return False
+    branch = body.expression
+    node: exp.Expr | None = table
+    while node is not None and node is not body:
+        if node is branch:
+            return True
+        node = node.parent
     return False
 
 
