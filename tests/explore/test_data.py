@@ -196,6 +196,8 @@ def test_quarantine_days_zero_lets_the_next_gc_drop_them(deployed: Project) -> N
     p = deployed
     p.edit("sluice.yaml", "retention: {versions: 5}",
            "retention: {versions: 5, quarantine_days: 0}")
+    p.commit("no quarantine")
+    p.deploy("dev", p.release())  # the live release's period counts, not the work tree's
     bad = break_orders(p)
     with pytest.raises(AuditFailed):
         p.deploy("dev", bad)
@@ -204,6 +206,20 @@ def test_quarantine_days_zero_lets_the_next_gc_drop_them(deployed: Project) -> N
         (report,) = collect_garbage(ws, "dev")
         assert report.dropped_quarantined == {ORDERS: [kept.version]}
         assert report.quarantine_days == 0
+
+
+def test_an_edited_work_tree_cannot_shorten_the_quarantine(deployed: Project) -> None:
+    p = deployed
+    bad = break_orders(p)
+    with pytest.raises(AuditFailed):
+        p.deploy("dev", bad)
+    p.edit("sluice.yaml", "retention: {versions: 5}",
+           "retention: {versions: 5, quarantine_days: 0}")  # not released, not deployed
+    with p.workspace() as ws:
+        (kept,) = ws.state.quarantined("dev")
+        (report,) = collect_garbage(ws, "dev")
+        assert report.dropped_quarantined == {} and report.quarantine_days == 7
+        assert ws.state.quarantined("dev") == [kept]
 
 
 def test_a_quarantined_version_of_another_environment_cannot_be_named(

@@ -20,12 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.deploy.deployer import acquire_env_lock, ensure_in_sync, recover, release_env_lock
 from sluice.errors import SluiceError
 from sluice.project.workspace import Workspace
 from sluice.release import list_releases
+
+if TYPE_CHECKING:
+    from sluice.config.models import Retention
 
 
 @dataclass
@@ -74,16 +77,16 @@ def collect_garbage(ws: Workspace, env: str | None = None, *, dry_run: bool = Fa
                 reports.append(GcReport(name, dry_run, cfg.retention.versions,
                                         quarantine_days=cfg.retention.quarantine_days))
             continue
-        report = GcReport(name, dry_run, _retention(ws, name, cfg.retention.versions),
-                          quarantine_days=cfg.retention.quarantine_days)
+        kept = _retention(ws, name, cfg.retention)
+        report = GcReport(name, dry_run, kept.versions, quarantine_days=kept.quarantine_days)
         reports.append(_collect_env(ws, name, report, moment))
     return reports
 
 
-def _retention(ws: Workspace, env: str, worktree: int) -> int:
-    """How many live states ``env`` keeps: the larger of the work tree's setting and the
-    live release's (verified), so an edited sluice.yaml cannot make gc drop what a rollback
-    of that environment needs."""
+def _retention(ws: Workspace, env: str, worktree: Retention) -> Retention:
+    """What ``env`` keeps: for each setting the larger of the work tree's and the live
+    release's (verified), so an edited sluice.yaml cannot make gc drop what a rollback of
+    that environment needs, nor quarantined versions before the released period is over."""
     from sluice.flow.decision import release_config, verified_manifest
 
     live = ws.state.live(env)
@@ -93,7 +96,10 @@ def _retention(ws: Workspace, env: str, worktree: int) -> int:
         cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
     except SluiceError:
         return worktree
-    return max(worktree, cfg.retention.versions)
+    released = cfg.retention
+    return worktree.model_copy(update={
+        "versions": max(worktree.versions, released.versions),
+        "quarantine_days": max(worktree.quarantine_days, released.quarantine_days)})
 
 
 def _collect_env(ws: Workspace, env: str, report: GcReport, now: dt.datetime) -> GcReport:
