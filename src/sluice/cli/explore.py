@@ -89,21 +89,22 @@ def _table(columns: Sequence[str], rows: list[list[str]], title: str | None,
     """A rich table whose cells wrap, never cut with an ellipsis, at any width; the columns
     in ``whole`` (names and ids) keep their longest value on one line."""
     from rich import box
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     # no vertical rules: at 80 columns every character goes to the values; Text, not str:
-    # data is never read as rich markup
-    table = Table(title=Text(title) if title else None, title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False,
+    # data is never read as rich markup. Headers are never cut either.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 0, 0, 0))  # the box's space divides the columns
     for n, name in enumerate(columns):
         widest = (max([len(r[n]) for r in rows] + [len(name)]) if n in whole
-                  else (min_width or {}).get(n))
+                  else max((min_width or {}).get(n, 0), len(name)))
         table.add_column(Text(name), overflow="fold", min_width=widest, no_wrap=n in whole)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    return table
+    # the title on a line of its own: a table's title wraps to the table's width
+    return Group(Text(title), table) if title else table
 
 
 def register_explore(app: typer.Typer) -> None:
