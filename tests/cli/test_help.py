@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from sluice.cli.app import build_app
 
-#: `<bool>` on flags, `{env}` for required arguments, defaults nobody chose.
-ODD = re.compile(r"<bool>|\{[A-Za-z_][\w-]*\}|\[default: (None|)\]|\[default: \[\]\]")
+#: Python types (`<bool>`, `<int range>`, `<list[str]>`), `{env}` for required arguments,
+#: defaults nobody chose.
+ODD = re.compile(r"<[a-z][a-z \[\],]*>|\{[A-Za-z_][\w-]*\}|\[default: (None|)\]|\[default: \[\]\]")
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:

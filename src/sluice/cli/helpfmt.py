@@ -4,7 +4,7 @@ Typer writes a required argument as ``{env}`` in the usage line (it reads like a
 placeholder nobody filled in) and a ``<bool>`` type next to every flag (``--json``,
 ``--help``). :func:`tidy_help` makes every command of an app use :class:`SluiceCommand` /
 :class:`SluiceGroup`, which show ``sluice plan [OPTIONS] ENV``, ``[ENV]`` for an optional
-argument, and flags without a type. Commands that set a class of their own keep it.
+argument, flags without a type and options whose value is named after them. Commands that set a class of their own keep it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,22 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 
+class _Argument(TyperArgument):
+    """An argument whose help row shows its name alone: ``ENV``, not ``ENV <str>``."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
 def _tidy(param: Any) -> None:
-    if isinstance(param, TyperArgument) and param.metavar is None:
-        param.metavar = (param.name or "arg").upper()
-    elif isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
-        param.metavar = ""  # a flag takes no value: no `<bool>` in its row
+    if isinstance(param, TyperArgument):
+        if param.metavar is None:
+            param.metavar = (param.name or "arg").upper()
+        param.__class__ = _Argument
+    elif isinstance(param, TyperOption) and param.metavar is None:
+        # a flag takes no value: no `<bool>` in its row; an option's value is named after
+        # it (`--limit LIMIT`), not after a Python type (`<int range>`, `<list[str]>`)
+        param.metavar = "" if param.is_flag else (param.name or "value").upper()
 
 
 def _usage(param: Any) -> list[str]:
