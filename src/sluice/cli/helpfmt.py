@@ -4,7 +4,8 @@ Typer writes a required argument as ``{env}`` in the usage line (it reads like a
 placeholder nobody filled in) and a ``<bool>`` type next to every flag (``--json``,
 ``--help``). :func:`tidy_help` makes every command of an app use :class:`SluiceCommand` /
 :class:`SluiceGroup`, which show ``sluice plan [OPTIONS] ENV``, ``[ENV]`` for an optional
-argument, flags without a type and options whose value is named after them. Commands that set a class of their own keep it.
+argument, flags without a type and options whose value is named after them. Commands
+that set a class of their own keep it.
 """
 
 from __future__ import annotations
