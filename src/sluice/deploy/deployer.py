@@ -69,7 +69,9 @@ class AuditFailed(SluiceError):
         super().__init__(
             "audit failed, nothing was published:\n  " + "\n  ".join(lines),
             tip="fix the data or the job, then deploy again; the environment still serves "
-                "its previous data",
+                "its previous data. A refused new version stays in quarantine for "
+                "retention.quarantine_days: `sluice datasets ENV` lists it, "
+                "`sluice show ENV DATASET --version V` shows its rows",
         )
         self.audits = audits
         self.skipped = list(skipped or [])
