@@ -3,7 +3,7 @@
 A block runs when the line before its fence is one of these HTML comments (invisible on
 GitHub); the marker names the folder it runs in:
 
-* ``<!-- runnable -->``: a fresh project made by ``sluice init`` (the retail example),
+* ``<!-- runnable -->``: a fresh project made by ``sluice init`` (the blank template),
   committed to git, with nothing released or deployed yet;
 * ``<!-- runnable: demo -->``: the folder where ``sluice demo`` ran, so ``sluice-demo/`` holds
   its deployed environments; blocks share that one demo, in document order;
