@@ -5,8 +5,8 @@ GitHub); the marker names the folder it runs in:
 
 * ``<!-- runnable -->``: a fresh project made by ``sluice init`` (the blank template),
   committed to git, with nothing released or deployed yet;
-* ``<!-- runnable: demo -->``: the folder where ``sluice demo`` ran, so ``sluice-demo/`` holds
-  its deployed environments; blocks share that one demo, in document order;
+* ``<!-- runnable: demo -->``: the project ``sluice demo`` made (``sluice-demo/``, with its
+  deployed environments); blocks share that one demo, in document order;
 * ``<!-- runnable: checkout -->``: the repository root after ``make demo`` (the examples and
   the sample data that ``make demo`` writes to ``.sluice/demo``).
 
@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("project", "demo", "checkout")
+DEMO_PROJECT = "sluice-demo"  # what `sluice demo` makes in the folder it runs in
 _MARK = re.compile(r"^<!--\s*runnable(?::\s*(?P<kind>[\w-]+))?\s*-->\s*$")
 _FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir(parents=True)
             cwd = make_project(folder)
         else:
-            cwd = args.demo if block.kind == "demo" else args.checkout
+            cwd = args.demo / DEMO_PROJECT if block.kind == "demo" else args.checkout
         proc = run_block(block, cwd)
         if proc.returncode == 0:
             passed += 1

@@ -13,6 +13,7 @@ import pytest
 
 from sluice.demo import EXPLORE
 from tests.docs.runnable import (
+    DEMO_PROJECT,
     REPO,
     Block,
     MarkerError,
@@ -85,7 +86,8 @@ def test_the_block_runs(block: Block, request: pytest.FixtureRequest, tmp_path: 
     if block.kind == "project":
         cwd = make_project(tmp_path)
     else:
-        cwd = request.getfixturevalue("demo_dir" if block.kind == "demo" else "checkout_dir")
+        cwd = (request.getfixturevalue("demo_dir") / DEMO_PROJECT if block.kind == "demo"
+               else request.getfixturevalue("checkout_dir"))
     proc = run_block(block, cwd)
     assert proc.returncode == 0, (f"{block.where} exited {proc.returncode}\n{block.code}\n"
                                   f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
