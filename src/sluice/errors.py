@@ -19,9 +19,12 @@ traceback unless ``--debug`` is given.
     │   └── EngineUnavailableError  an engine's driver, server or runtime is missing
     ├── ReleaseError             a release cannot be built, found, verified or materialised (exit 2)
     ├── GateError                a gate of an environment does not hold (exit 1; recorded)
-    └── StateError               the state store cannot be opened, migrated, read or written
-        └── LockError            an environment is locked by another deployment
-            └── WarehouseBusyError  a DuckDB file is held open by another process
+    ├── StateError               the state store cannot be opened, migrated, read or written
+    │   └── LockError            an environment is locked by another deployment
+    │       └── WarehouseBusyError  a DuckDB file is held open by another process
+    ├── AuthError                no, a bad, an expired or a revoked credential (HTTP 401, exit 2)
+    │   └── ForbiddenError       a known caller without the role for the action (HTTP 403, exit 1)
+    └── ServerError              the control plane cannot be reached or answered badly (exit 2)
 
 Third-party exceptions are caught at the seam where they happen and re-raised as the most
 specific of these with ``raise ... from exc``.
@@ -149,3 +152,24 @@ class WarehouseBusyError(LockError):
         self.path = path
         self.holder = holder
         self.pid = pid
+
+
+class AuthError(SluiceError):
+    """The caller could not be authenticated: no credential, or a bad, expired or revoked one
+    (the server answers 401)."""
+
+    exit_code = 2
+    status = 401
+
+
+class ForbiddenError(AuthError):
+    """An authenticated caller without the role the action needs (the server answers 403)."""
+
+    exit_code = 1
+    status = 403
+
+
+class ServerError(SluiceError):
+    """The control plane (``SLUICE_SERVER``) cannot be reached, or answered with nonsense."""
+
+    exit_code = 2

@@ -157,7 +157,8 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
     assert err.message == (
         "sluice.yaml:2:1: owner: unknown key 'owner' (allowed: project, dialect, sources, "
         "datasets, jobs, environments, promotion, retention, workflows, stacks, functions, "
-        "crawlers, checks, migrations)"
+        "crawlers, checks, migrations, access, pipeline, triggers, schedules, notifications, "
+        "server)"
     )
 
 

@@ -91,6 +91,8 @@ class Protection(ConfigModel):
     approvers: list[str] = Field(default_factory=list)
     auto_promote: bool = True
     require_checks: bool = False
+    #: refuse an approval by whoever authored the release's commit or built the release
+    distinct_approver: bool = False
 
     @model_validator(mode="after")
     def _approvers_need_approval(self) -> Self:

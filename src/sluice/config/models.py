@@ -36,6 +36,7 @@ from sluice.config.components import (
     Stack,
     Workflow,
 )
+from sluice.config.control import Access, Channel, Pipeline, Server, Triggers
 from sluice.config.datasets import Column, Contract, Dataset, Source
 from sluice.config.environments import (
     RESERVED_PARAMETERS,
@@ -100,6 +101,14 @@ class ProjectConfig(ConfigModel):
     crawlers: dict[Name, Crawler] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
     migrations: Migrations = Field(default_factory=Migrations)
+    # the control plane (`sluice serve`, sluice.config.control, docs/serve.md)
+    access: Access | None = None
+    pipeline: Pipeline = Field(default_factory=Pipeline)
+    triggers: Triggers = Field(default_factory=Triggers)
+    #: environment → cron expression (UTC): the server runs that environment's live release
+    schedules: dict[Name, str] = Field(default_factory=dict)
+    notifications: list[Channel] = Field(default_factory=list)
+    server: Server = Field(default_factory=Server)
 
     @property
     def migrations_dialect(self) -> str:
@@ -122,6 +131,7 @@ class ProjectConfig(ConfigModel):
             + self._job_problems()
             + self._promotion_problems()
             + self._component_source_problems()
+            + self._control_problems()
         )
         if problems:
             raise problems_error("ProjectConfig", problems)
@@ -181,6 +191,38 @@ class ProjectConfig(ConfigModel):
         return [(loc, f"{name!r} is not a source with a path"
                       + (did_you_mean(name, sorted(files)) or "; declare it under sources"))
                 for loc, name in refs if qualify(name) not in files]
+
+    def _control_problems(self) -> list[tuple[Loc, str]]:
+        """Schedules, data triggers and notifications name environments and sources that
+        exist; cron expressions parse."""
+        from croniter import croniter
+
+        envs = list(self.environments)
+        problems: list[tuple[Loc, str]] = []
+
+        def env_problem(loc: Loc, name: str) -> None:
+            if name not in self.environments:
+                problems.append((loc, f"unknown environment {name!r}"
+                                 + (did_you_mean(name, envs) or f" (known: {', '.join(envs)})")))
+
+        for env, cron in self.schedules.items():
+            env_problem(("schedules", env), env)
+            if not croniter.is_valid(cron):
+                problems.append((("schedules", env), f"{cron!r} is not a cron expression "
+                                 "(five fields: minute hour day-of-month month day-of-week, "
+                                 "e.g. '0 6 * * *')"))
+        files = {qualify(k) for k, v in self.sources.items() if v.path is not None}
+        for i, trigger in enumerate(self.triggers.data):
+            env_problem(("triggers", "data", i, "env"), trigger.env)
+            if qualify(trigger.source) not in files:
+                problems.append((("triggers", "data", i, "source"),
+                                 f"{trigger.source!r} is not a source with a path"
+                                 + (did_you_mean(trigger.source, sorted(files))
+                                    or "; declare it under sources")))
+        for i, channel in enumerate(self.notifications):
+            for j, env in enumerate(channel.environments or ()):
+                env_problem(("notifications", i, channel.type, "environments", j), env)
+        return problems
 
     def _job_problems(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []

@@ -183,6 +183,9 @@ class ApprovalRecord:
     comment: str = ""
     at: dt.datetime = field(default_factory=utcnow)
     acknowledges: tuple[str, ...] = ()  # risks knowingly accepted: "breaking" …
+    #: how ``actor`` was known: "claimed" by the CLI ($SLUICE_USER, git's user.name) or
+    #: "authenticated" by the control plane (a verified token or OIDC identity)
+    via: str = "claimed"
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,7 @@ def approval(row: Row[Any]) -> ApprovalRecord:
         comment=row.comment,
         at=parse_ts(row.at),
         acknowledges=tuple(a for a in (row.acknowledges or "").split(",") if a),
+        via=row.via or "claimed",
     )
 
 

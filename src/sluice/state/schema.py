@@ -149,6 +149,9 @@ approvals = sa.Table(
     sa.Column("at", _TS, nullable=False),
     # what the approver knowingly accepted, comma-separated ("breaking", …); added in v2
     sa.Column("acknowledges", sa.Text, nullable=False, server_default=""),
+    # how the actor was known (v5): "claimed" (the CLI's $SLUICE_USER / git user) or
+    # "authenticated" (a token or OIDC identity verified by `sluice serve`)
+    sa.Column("via", sa.String(16), nullable=False, server_default="claimed"),
     sa.Index("approvals_env_release", "env", "release_id"),
 )
 
@@ -220,6 +223,128 @@ quarantine = sa.Table(
 )
 
 
+# ---------------------------------------------------------------- control plane (v5)
+# `sluice serve`: who may call it, what it runs, what triggered it, what it told whom.
+
+# Users and service accounts the server knows besides those declared in sluice.yaml's
+# `access:` (added by `sluice users add`); roles as JSON ["approver:prod", "viewer:*"].
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "user" | "service"
+    sa.Column("roles_json", sa.Text, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("created_by", sa.String, nullable=False),
+)
+
+# API tokens: only a salted hash of the secret is stored; `id` is the token's public part.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("principal", sa.String, nullable=False, index=True),
+    sa.Column("salt", sa.String, nullable=False),
+    sa.Column("hash", sa.String, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("revoked_at", _TS, nullable=True),
+    sa.Column("last_used_at", _TS, nullable=True),
+)
+
+# Pipeline executions: one release carried through the promotion order.
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # webhook|poll|schedule|data|api
+    sa.Column("trigger_json", sa.Text, nullable=False),
+    sa.Column("commit", sa.String, nullable=True),
+    sa.Column("ref", sa.String, nullable=True),
+    sa.Column("release_id", sa.String, nullable=True),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("started_at", _TS, nullable=True),
+    sa.Column("finished_at", _TS, nullable=True),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    # the server process working on it and until when (a lease, renewed while it works)
+    sa.Column("lease_owner", sa.String, nullable=True),
+    sa.Column("lease_expires", _TS, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+execution_stages = sa.Table(
+    "execution_stages",
+    metadata,
+    sa.Column("execution_id", sa.Integer, sa.ForeignKey("executions.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # check|release|deploy|approval|promote|run
+    sa.Column("env", sa.String, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", _TS, nullable=True),
+    sa.Column("finished_at", _TS, nullable=True),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+)
+
+execution_logs = sa.Table(
+    "execution_logs",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=True),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Index("execution_logs_execution", "execution_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# Webhook deliveries seen: the primary key refuses a replayed delivery id.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("execution_id", sa.Integer, nullable=True),
+)
+
+# Per trigger (a schedule, a polled ref, a watched prefix): what it saw last and which
+# server owns it until when, so two servers on one store never both fire it.
+trigger_state = sa.Table(
+    "trigger_state",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("last_value", sa.Text, nullable=True),
+    sa.Column("next_at", _TS, nullable=True),
+    sa.Column("lease_owner", sa.String, nullable=True),
+    sa.Column("lease_expires", _TS, nullable=True),
+)
+
+# Notifications to send (an outbox): retried with backoff, never failing what caused them.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("env", sa.String, nullable=True),
+    sa.Column("payload_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending|sent|failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", _TS, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("lease_owner", sa.String, nullable=True),
+    sa.Column("lease_expires", _TS, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+CONTROL_TABLES = (principals, tokens, executions, execution_stages, execution_logs,
+                  deliveries, trigger_state, notifications)
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: ``apply`` runs inside the migration transaction."""
@@ -250,11 +375,21 @@ def _v4_quarantine(conn: Connection) -> None:
     quarantine.create(conn, checkfirst=True)
 
 
+def _v5_control_plane(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(CONTROL_TABLES), checkfirst=True)
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("approvals")}
+    if "via" not in columns:
+        conn.execute(sa.text(
+            "ALTER TABLE approvals ADD COLUMN via VARCHAR(16) NOT NULL DEFAULT 'claimed'"))
+
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("initial schema", _v1_initial),
     Migration("check runs, approval acknowledgements", _v2_check_runs),
     Migration("recorded protection per environment", _v3_protections),
     Migration("quarantined dataset versions", _v4_quarantine),
+    Migration("control plane: principals, tokens, executions, triggers, notifications, "
+              "approval identity", _v5_control_plane),
 )
 
 

@@ -17,7 +17,7 @@ import difflib
 import json
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -125,6 +125,19 @@ class StateStore:
                 conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
+
+    def transaction(
+        self, action: str, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
+        """A connection in one transaction (a context manager) for modules that keep their
+        own tables in this store (the control plane's, :mod:`sluice.serve`); database errors
+        become :class:`StateError` saying ``cannot {action} the state store …``."""
+        return self._tx(action, write=write)
+
+    @property
+    def dialect(self) -> str:
+        """The database behind the store: "sqlite", "postgresql", …"""
+        return self._engine.dialect.name
 
     def _require_release(self, conn: Connection, release_id: str) -> None:
         found = conn.execute(sa.select(releases.c.id).where(releases.c.id == release_id)).first()
@@ -578,6 +591,7 @@ class StateStore:
                     comment=redact_text(rec.comment),
                     at=rows.iso(rec.at),
                     acknowledges=",".join(rec.acknowledges),
+                    via=rec.via,
                 )
             )
 
