@@ -130,3 +130,25 @@ def test_bad_input_is_a_clear_error(project: Project) -> None:
             list_executions(ws.state, status="done")
     finally:
         ws.close()
+
+
+def test_check_stage_gates_the_release(project: Project, engine: RunningEngine) -> None:
+    passing = project.start(project.set_pipeline(check=True))
+    ex = project.wait(passing, "waiting")
+    assert [s.name for s in ex.stages][:2] == ["check", "release"]
+    assert ex.stages[0].status == "succeeded" and "0 failed" in ex.stages[0].message
+    ws = project.workspace()
+    try:
+        assert ws.state.get_release(ex.release_id or "").checks_passed is True
+    finally:
+        ws.close()
+    sql = project.root / "jobs" / "orders.sql"
+    sql.write_text(sql.read_text(encoding="utf-8").replace("FROM raw.orders", "FROM"),
+                   encoding="utf-8")
+    failing = project.start(project.commit_all("broken SQL"))
+    engine.engine.wake()
+    done = project.wait(failing, "failed")
+    assert done.stages[0].status == "failed"
+    assert done.stages[0].message.startswith("check failed: sql:")
+    assert done.release_id is None  # nothing was released
+    assert {s.status for s in done.stages[1:]} == {"skipped"}

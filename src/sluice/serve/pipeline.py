@@ -78,6 +78,7 @@ class Engine:
         self._wake = threading.Event()
         self._busy: set[int] = set()
         self._mutex = threading.Lock()
+        self._notifying = threading.Lock()  # the workspace's targets are not thread-safe
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-exec")
         self._renewer: threading.Thread | None = None
         self._closing = threading.Event()
@@ -323,8 +324,9 @@ class Engine:
         if env is None:
             return
         kind = "execution_succeeded" if status == "succeeded" else "execution_failed"
-        self.ws.notify(env, kind, execution=ex.id, status=status, stage=stage.name,
-                       commit=ex.commit, release=ex.release_id)
+        with self._notifying:
+            self.ws.notify(env, kind, execution=ex.id, status=status, stage=stage.name,
+                           commit=ex.commit, release=ex.release_id)
 
     # ------------------------------------------------------------------ crashes
 
