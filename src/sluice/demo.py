@@ -216,8 +216,9 @@ def _generate_bad_batch(objects: Path) -> None:
 
 def _status(ws: Workspace) -> None:
     from sluice.cli.tables import status_view  # the table of `sluice status`, ids whole
+    from sluice.flow.listings import status_records
 
-    status_view(ws).print(console)
+    status_view(status_records(ws)).print(console)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,6 +92,14 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("demo", _EXTRA, "Walk the whole story on the retail example in a fresh workspace."),
     Entry("init", _EXTRA,
           "Scaffold a working project in DIRECTORY from a template (default: blank)."),
+    Entry("serve", "sluice.cli.serve:register_serve",
+          "Run the control plane for this project: the JSON API, pipeline executions, "
+          "triggers and notifications. Stop it with Ctrl-C (or SIGTERM)."),
+    Entry("login", "sluice.cli.serve:register_serve",
+          "Store a token for a sluice server after checking it there; later commands use "
+          "that server (team mode)."),
+    Entry("logout", "sluice.cli.serve:register_serve",
+          "Forget the stored token of a sluice server."),
     Entry("doctor", "sluice.cli.aws:register_aws",
           "Check that this machine can deploy to ENV: credentials, bucket, roles, "
           "permissions. Exits 1 when something would fail."),

@@ -20,6 +20,7 @@ from sluice.release import list_releases, verify_release
 
 if TYPE_CHECKING:  # the deployer (DuckDB, sqlglot, the quality layer) loads in the commands
     from sluice.deploy.deployer import AuditFailed, DeployOutcome
+    from sluice.serve.client import Client
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
@@ -31,6 +32,13 @@ err = Console(stderr=True)
 
 def _emit(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _team() -> Client | None:
+    """The server's client in team mode (SLUICE_SERVER or `sluice login`), else None."""
+    from sluice.cli.team import client
+
+    return client()
 
 
 @contextmanager
@@ -150,9 +158,10 @@ def register(app: typer.Typer) -> None:
     def releases_cmd(as_json: JsonOpt = False) -> int:
         """List releases, newest first."""
         from sluice.cli.tables import releases_view
+        from sluice.flow.listings import release_records
 
         with _workspace() as ws:
-            view = releases_view(list_releases(ws.artifacts))
+            view = releases_view(release_records(list_releases(ws.artifacts)))
         if as_json:
             _emit(view.records)
         else:
@@ -219,6 +228,13 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> int:
         """Deploy a release to ENV with write-audit-publish."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                if team.protected(api, env):  # the server decides protected environments
+                    return team.deploy(api, env, release, as_json)
         from sluice.deploy.deployer import deploy
 
         with _workspace() as ws, _progress(f"deploying to {env}", as_json) as step:
@@ -257,6 +273,12 @@ def register(app: typer.Typer) -> None:
                     dest: Annotated[str, typer.Argument(help="To environment.")],
                     wait: WaitOpt = 0.0, as_json: JsonOpt = False) -> int:
         """Deploy to DEST the release live in SOURCE, when its gates hold."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.promote(api, source, dest, as_json)
         from sluice.flow.gates import promote
 
         with _workspace() as ws, _progress(f"promoting {source} → {dest}", as_json) as step:
@@ -267,6 +289,12 @@ def register(app: typer.Typer) -> None:
 
     def _decide(env: str, release: str | None, comment: str, approve: bool,
                 as_json: bool, acknowledge: tuple[str, ...] = ()) -> int:
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.decide(api, env, release, comment, approve, as_json, acknowledge)
         from sluice.flow.gates import decide
 
         with _workspace() as ws:
@@ -326,6 +354,12 @@ def register(app: typer.Typer) -> None:
                      as_json: JsonOpt = False) -> int:
         """Re-point ENV to an earlier release and its data versions, without recomputing;
         migrations the earlier release lacks are undone first."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.rollback(api, env, to, keep_schema, as_json)
         from sluice.flow.gates import rollback
 
         with _workspace() as ws:
@@ -343,10 +377,17 @@ def register(app: typer.Typer) -> None:
     @guarded
     def status_cmd(as_json: JsonOpt = False) -> int:
         """Which release and data versions are live where; pending approvals."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.status(api, as_json)
         from sluice.cli.tables import status_view
+        from sluice.flow.listings import status_records
 
         with _workspace() as ws:
-            view = status_view(ws)
+            view = status_view(status_records(ws))
         if as_json:
             _emit(view.records)
         else:
@@ -360,13 +401,17 @@ def register(app: typer.Typer) -> None:
                         min=1, metavar="N", help="Show the N newest entries.")] = 30,
                     as_json: JsonOpt = False) -> int:
         """Deployments, runs, approvals and rollbacks: who, when, why."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.history(api, env, limit, as_json)
         from sluice.cli.tables import history_view
+        from sluice.flow.listings import history_records
 
         with _workspace() as ws:
-            events = ws.state.events(env, limit=limit)
-            if env is not None and not events and env not in ws.config().environments:
-                ws.config().environment(env)  # unknown and never used: did-you-mean error
-            view = history_view(events, ws)
+            view = history_view(history_records(ws, env, limit))
         if as_json:
             _emit(view.records)
         else:
@@ -441,6 +486,12 @@ def register_extra(app: typer.Typer) -> None:
                      help="Release uncommitted changes too.")] = False,
                  as_json: JsonOpt = False) -> int:
         """Release the current commit and move it along the promotion order while gates hold."""
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.ship(api, allow_dirty, as_json)
         from sluice.flow.ship import ship
 
         with _workspace() as ws, _progress("shipping", as_json) as step:

@@ -7,7 +7,7 @@ records from the same values, so a column header and its JSON field cannot drift
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,6 @@ from sluice.cli.render import Column, View, iso_time, local_time
 if TYPE_CHECKING:
     from sluice.deploy.plan import DeployPlan
     from sluice.migrations.migrator import Entry
-    from sluice.project.workspace import Workspace
-    from sluice.release.manifest import Manifest
-    from sluice.state.records import EventRecord
 
 STATUS = [Column("env"), Column("release"), Column("since"), Column("versions"),
           Column("last deployment"), Column("pending approval")]
@@ -38,70 +35,40 @@ _MIGRATION_STYLE = {"applied": "green", "pending": "yellow", "outdated": "yellow
                     "other-engine": "dim"}
 
 
-def status_view(ws: Workspace) -> View:
-    """Per environment in promotion order: what is live, since when, the last deployment
-    and the release waiting for approval there."""
-    from sluice.errors import SluiceError
-    from sluice.flow.decision import rules_in_force
-
-    cfg = ws.config()
+def status_view(records: Sequence[Mapping[str, Any]]) -> View:
+    """Per environment in promotion order (:func:`sluice.flow.listings.status_records`, or
+    the server's ``GET /api/status``): what is live, since when, the last deployment and the
+    release waiting for approval there."""
     view = View(STATUS)
-    order = cfg.promotion_order()
-    for i, env in enumerate(order):
-        live = ws.state.live(env)
-        recent = ws.state.deployments(env, limit=1)
-        pending = None
-        try:
-            protected = rules_in_force(ws, env, cfg)[0].approval_required
-        except SluiceError:  # unknown rules: the gates refuse; status still shows
-            protected = True
-        if i > 0 and protected:
-            up = ws.state.live(order[i - 1])
-            if up and (live is None or up.release_id != live.release_id) and \
-                    not ws.state.is_approved(env, up.release_id):
-                pending = up.release_id
-        versions = dict(live.versions) if live else {}
-        last = ({"kind": recent[0].kind.value, "status": recent[0].status.value,
-                 "release": recent[0].release_id, "message": recent[0].message}
-                if recent else None)
+    for r in records:
+        last = r["last_deployment"]
         view.add(
-            [env, live.release_id if live else "-", local_time(live.since if live else None),
-             "\n".join(f"{d} @ {v}" for d, v in sorted(versions.items())),
-             f"{last['kind']} {last['status']}" if last else "-", pending or ""],
-            {"env": env, "release": live.release_id if live else None,
-             "since": iso_time(live.since) if live else None, "versions": versions,
-             "last_deployment": last, "pending_approval": pending})
+            [r["env"], r["release"] or "-", local_time(r["since"]),
+             "\n".join(f"{d} @ {v}" for d, v in sorted(r["versions"].items())),
+             f"{last['kind']} {last['status']}" if last else "-", r["pending_approval"] or ""],
+            dict(r))
     return view
 
 
-def history_view(events: Sequence[EventRecord], ws: Workspace | None = None) -> View:
-    """Events newest first, each detail a sentence (:mod:`sluice.cli.sentences`)."""
-    from sluice.cli.sentences import NoFacts, StateFacts, describe
-
-    facts = StateFacts(ws.state) if ws is not None else NoFacts()
+def history_view(records: Sequence[Mapping[str, Any]]) -> View:
+    """Events newest first (:func:`sluice.flow.listings.history_records`), each detail a
+    sentence."""
     view = View(HISTORY)
-    for e in events:
-        detail = describe(e, facts)
-        view.add([str(e.seq), local_time(e.at), e.kind, e.env or "", e.release_id or "",
-                  e.actor or "", detail],
-                 {"seq": e.seq, "at": iso_time(e.at), "kind": e.kind, "env": e.env,
-                  "release_id": e.release_id, "actor": e.actor, "detail": detail,
-                  "payload": e.payload})
+    for r in records:
+        view.add([str(r["seq"]), local_time(r["at"]), r["kind"], r["env"] or "",
+                  r["release_id"] or "", r["actor"] or "", r["detail"]], dict(r))
     return view
 
 
-def releases_view(items: Sequence[Manifest]) -> View:
-    """Releases newest first; ``checks passed`` is the release's recorded ``sluice check``."""
+def releases_view(records: Sequence[Mapping[str, Any]]) -> View:
+    """Releases newest first (:func:`sluice.flow.listings.release_records`)."""
     view = View(RELEASES)
-    for m in items:
-        passed = m.checks["passed"] if m.checks else None
+    for r in records:
+        passed = r["checks_passed"]
         # the name only: the address is in --json, and the table then fits 80 columns
-        view.add([m.id, m.commit[:10], m.author.split(" <")[0], local_time(m.created_at),
-                  str(len(m.files)), "yes" if m.dirty else "",
-                  "-" if passed is None else ("yes" if passed else "FAILED")],
-                 {"id": m.id, "commit": m.commit, "author": m.author,
-                  "created_at": iso_time(m.created_at), "dirty": m.dirty,
-                  "files": len(m.files), "checks_passed": passed, "checks": m.checks})
+        view.add([r["id"], r["commit"][:10], r["author"].split(" <")[0],
+                  local_time(r["created_at"]), str(r["files"]), "yes" if r["dirty"] else "",
+                  "-" if passed is None else ("yes" if passed else "FAILED")], dict(r))
     return view
 
 

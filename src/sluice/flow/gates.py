@@ -66,11 +66,12 @@ def _live_in(ws: Workspace, source: str, dest: str) -> str:
 
 
 def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
-            on_step: Step = no_progress) -> DeployOutcome:
-    """Deploy to ``dest`` the very release live in ``source`` (never rebuilt)."""
+            on_step: Step = no_progress, actor: str | None = None) -> DeployOutcome:
+    """Deploy to ``dest`` the very release live in ``source`` (never rebuilt); ``actor``
+    is who asks (the server's authenticated caller; default: :func:`current_actor`)."""
     release_id = _live_in(ws, source, dest)
-    return deploy(ws, dest, release_id, kind="promote", actor=current_actor(), wait=wait,
-                  on_step=on_step, source=source)
+    return deploy(ws, dest, release_id, kind="promote", actor=actor or current_actor(),
+                  wait=wait, on_step=on_step, source=source)
 
 
 def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
@@ -123,10 +124,11 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
 
 
 def rollback(ws: Workspace, env: str, to: str | None = None, *,
-             keep_schema: bool = False) -> RollbackOutcome:
+             keep_schema: bool = False, actor: str | None = None) -> RollbackOutcome:
     """Re-point ``env`` to an earlier release and its data versions; nothing is recomputed.
     Schema migrations the earlier release does not have are undone first, newest first, with
-    their U scripts (``keep_schema`` leaves them applied)."""
+    their U scripts (``keep_schema`` leaves them applied). ``actor``: as for :func:`promote`."""
+    who = actor or current_actor()
     state = ws.state
     owner = ws.owner()
     acquire_env_lock(ws, env, owner)  # like a deploy: a dead local holder is taken over
@@ -154,7 +156,7 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
         # the same gates as any change: verified code, no standing rejection, and an
         # approval when the earlier release would loosen the protection in force
         decision = decide_gates(ws, GateRequest("rollback", env, goal.release_id,
-                                                current_actor()))
+                                                who))
         target = ws.target(env)
         existing = {(v.dataset, v.version) for v in target.versions()}
         gone = sorted(f"{d}@{v}" for d, v in goal.versions.items() if (d, v) not in existing)
@@ -164,8 +166,8 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
                 f"({', '.join(gone[:3])})",
                 tip=f"redeploy it instead:  sluice deploy {env} --release {goal.release_id}")
         undone = [] if keep_schema else _undo_for_rollback(ws, env, live.release_id,
-                                                           goal.release_id)
-        dep = state.start_deployment(env, goal.release_id, "rollback", current_actor())
+                                                           goal.release_id, who)
+        dep = state.start_deployment(env, goal.release_id, "rollback", who)
         try:
             # publish checks that every version still exists before it swaps anything
             target.publish(goal.versions, exact=True)
@@ -195,18 +197,19 @@ def rollback(ws: Workspace, env: str, to: str | None = None, *,
         state.complete_deployment(
             dep, env, goal.release_id, goal.versions,
             message=f"rolled back from {live.release_id}", event_kind="rolled_back",
-            actor=current_actor(), payload={"from": live.release_id, "undone": undone},
+            actor=who, payload={"from": live.release_id, "undone": undone},
         )
         record_protection(ws, decision, dep)
         ws.notify(env, "rolled_back", release=goal.release_id, previous=live.release_id,
-                  actor=current_actor(), undone=undone)
+                  actor=who, undone=undone)
         return RollbackOutcome(env, live.release_id, goal.release_id, dict(goal.versions),
                                undone)
     finally:
         release_env_lock(ws, env, owner)
 
 
-def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list[str]:
+def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str,
+                       who: str) -> list[str]:
     """Undo the migrations applied in ``env`` that release ``goal`` does not have."""
     from sluice.migrations import (
         FOLDER,
@@ -232,10 +235,10 @@ def _undo_for_rollback(ws: Workspace, env: str, current: str, goal: str) -> list
         return []
     try:
         return undo_migrations(project_scripts(current_dir), session, cfg.migrations_dialect,
-                               current_actor(), versions=extra)
+                               who, versions=extra)
     except MigrationError as exc:
         if exc.undone:  # some were undone, then one failed: say exactly where things stand
-            ws.state.event("migrations_undone", env=env, actor=current_actor(),
+            ws.state.event("migrations_undone", env=env, actor=who,
                            release_id=current, payload={"undone": exc.undone,
                                                         "failed": exc.message})
             raise GateError(

@@ -1,0 +1,204 @@
+"""The flow commands in team mode: the server executes them (docs/serve.md, "The CLI in
+team mode").
+
+With a server (:func:`sluice.serve.client.remote`), ``promote``, ``approve``, ``reject``,
+``rollback``, ``deploy`` to a protected environment and ``ship`` are requests to it: the
+server authenticates the caller, takes the environment's lock and decides the gates;
+``status`` and ``history`` read from it. Output and ``--json`` are those of local mode (the
+same tables from the same records); a refusal exits with the code the same error has
+locally (the server sends its class and exit code).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from sluice.errors import SluiceError, UsageError
+from sluice.serve.client import Client, remote
+
+out = Console()
+err = Console(stderr=True)
+
+_MARK = {"succeeded": "✓", "failed": "✗", "rejected": "✗", "skipped": "↷",
+         "superseded": "↷", "interrupted": "✗", "waiting": "…", "running": "…"}
+_FINAL = frozenset({"succeeded", "failed", "rejected", "superseded", "interrupted",
+                    "cancelled"})
+
+
+def client() -> Client | None:
+    """A client of the server in use, or None in local mode."""
+    target = remote()
+    return None if target is None else Client(target)
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def deploy_line(outcome: dict[str, Any]) -> None:
+    plan = outcome["plan"]
+    out.print(Text(f"{outcome['env']}: release {outcome['release']} is live "
+                   f"({len(outcome['new_versions'])} new dataset versions, "
+                   f"{len(plan['jobs']) - len(plan['recompute'])} jobs reused)",
+                   style="green"))
+
+
+def status(api: Client, as_json: bool) -> int:
+    from sluice.cli.tables import status_view
+
+    view = status_view(api.get("/api/status"))
+    if as_json:
+        _emit(view.records)
+    else:
+        view.print(out)
+    return 0
+
+
+def history(api: Client, env: str | None, limit: int, as_json: bool) -> int:
+    from sluice.cli.tables import history_view
+
+    view = history_view(api.get("/api/history", env=env, limit=limit))
+    if as_json:
+        _emit(view.records)
+    else:
+        view.print(out, detail="detail")
+    return 0
+
+
+def promote(api: Client, source: str, dest: str, as_json: bool) -> int:
+    outcome = api.post(f"/api/environments/{dest}/promotions", {"from": source})
+    if as_json:
+        _emit(outcome)
+    else:
+        deploy_line(outcome)
+    return 0
+
+
+def protected(api: Client, env: str) -> bool:
+    """Whether the server's rules in force protect ``env`` (unknown: not protected here)."""
+    return any(e["env"] == env and e["protected"] for e in api.get("/api/environments"))
+
+
+def deploy(api: Client, env: str, release: str | None, as_json: bool) -> int:
+    outcome = api.post(f"/api/environments/{env}/deployments", {"release": release})
+    if as_json:
+        _emit(outcome)
+    else:
+        deploy_line(outcome)
+    return 0
+
+
+def decide(api: Client, env: str, release: str | None, comment: str, approve: bool,
+           as_json: bool, acknowledge: tuple[str, ...] = ()) -> int:
+    rec = api.post(f"/api/environments/{env}/approvals",
+                   {"release": release, "decision": "approve" if approve else "reject",
+                    "comment": comment, "acknowledge": list(acknowledge)})
+    if as_json:
+        _emit({k: rec[k] for k in ("env", "release", "decision", "actor", "comment",
+                                   "acknowledges")})
+    else:
+        out.print(f"{rec['decision']} release {rec['release']} for {env} by {rec['actor']}")
+    return 0
+
+
+def rollback(api: Client, env: str, to: str | None, keep_schema: bool, as_json: bool) -> int:
+    res = api.post(f"/api/environments/{env}/rollbacks", {"to": to, "keep_schema": keep_schema})
+    if as_json:
+        _emit(res)
+        return 0
+    out.print(Text(f"{env}: rolled back from {res['from_release']} to {res['to_release']}",
+                   style="green"))
+    if res["undone"]:
+        out.print(f"  migrations undone: {', '.join(res['undone'])}")
+    return 0
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"cannot run git in {root}: {exc}") from exc
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def ship(api: Client, allow_dirty: bool, as_json: bool) -> int:
+    """Start an execution of HEAD on the server and follow it until it ends or waits."""
+    from sluice.project.workspace import find_root
+
+    if allow_dirty:
+        raise UsageError("--allow-dirty cannot ship through a server: it builds commits",
+                         tip="commit and push your changes, or unset SLUICE_SERVER to ship "
+                             "locally")
+    root = find_root()
+    commit = _git(root, "rev-parse", "HEAD")
+    if not commit:
+        raise UsageError(f"{root} has no commit to ship", tip="git commit first")
+    if _git(root, "status", "--porcelain"):
+        err.print(Text("Warning: uncommitted changes are not shipped: the server builds "
+                       f"commit {commit[:12]}", style="yellow"))
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    started = api.post("/api/executions",
+                       {"commit": commit, "ref": None if branch in ("", "HEAD") else branch})
+    eid = int(started["execution"])
+    if not as_json:
+        err.print(f"execution #{eid} of commit {commit[:12]} on {api.remote.url}",
+                  highlight=False)
+    final = follow(api, eid, quiet=as_json)
+    if as_json:
+        _emit(final)
+        return 0 if final["status"] in ("succeeded", "waiting") else 1
+    summary(final)
+    if final["status"] not in ("succeeded", "waiting"):
+        raise SluiceError(f"execution #{eid} {final['status']}: {final['message']}",
+                          tip=f"its log:  GET /api/executions/{eid}")
+    return 0
+
+
+def follow(api: Client, eid: int, *, quiet: bool = False) -> dict[str, Any]:
+    """Print each stage as it changes until the execution ends or waits; its last state."""
+    seen: dict[int, str] = {}
+    last: dict[str, Any] | None = None
+    for event, data in api.events(eid):
+        if event not in ("execution", "end"):
+            continue
+        last = data
+        for stage in data["stages"]:
+            if seen.get(stage["position"]) != stage["status"] and stage["status"] != "pending":
+                seen[stage["position"]] = stage["status"]
+                if not quiet:
+                    note = f"  {stage['message']}" if stage["message"] else ""
+                    err.print(Text(f"  {_MARK.get(stage['status'], '·')} {stage['name']} "
+                                   f"{stage['status']}{note}"))
+        if event == "end" or data["status"] == "waiting":
+            break
+    if last is None:
+        raise SluiceError(f"the server sent nothing about execution #{eid}",
+                          tip=f"look at it:  GET /api/executions/{eid}")
+    return last
+
+
+def summary(ex: dict[str, Any]) -> None:
+    """The lines local ``ship`` prints, from an execution."""
+    release = ex["release_id"] or "(none)"
+    deployed = [s["env"] for s in ex["stages"]
+                if s["kind"] in ("deploy", "promote") and s["status"] == "succeeded"]
+    if deployed:
+        out.print(Text(f"release {release} deployed to {', '.join(deployed)}", style="green"))
+    stop = next((s for s in ex["stages"] if s["status"] not in ("succeeded", "skipped")), None)
+    if ex["status"] == "succeeded" and stop is None:
+        out.print(Text(f"release {release} is live everywhere", style="green"))
+    elif stop is not None:
+        where = stop["env"] or stop["name"]
+        style = "yellow" if ex["status"] == "waiting" else "red"
+        out.print(Text(f"stopped before {where}: {stop['message'] or ex['message']}",
+                       style=style))
+    elif ex["message"]:
+        out.print(Text(ex["message"], style="yellow"))

@@ -1,0 +1,148 @@
+"""What one ``sluice serve`` process holds: the project, one state store for every request,
+the authenticator, and the background threads (the execution engine, the notification
+dispatcher, the triggers) with their start and stop.
+
+A request gets its own :class:`~sluice.project.workspace.Workspace` that borrows the shared
+:class:`~sluice.state.StateStore` (SQLAlchemy's pool is thread-safe), because a workspace
+caches targets (a DuckDB connection) that must not be used from two threads; anything that
+opens a target does it under the environment's lock, through the library.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import SluiceError, UsageError
+from sluice.project.workspace import Workspace
+
+
+class NotFound(Exception):  # an HTTP answer, not an error of the library
+    """Answer 404 with ``error`` (an unknown environment, release or execution)."""
+
+    def __init__(self, error: SluiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _owner() -> str:
+    return f"serve@{socket.gethostname()}:{os.getpid()}"
+
+
+class Services:
+    """The long-lived parts of the server (see the module doc)."""
+
+    def __init__(self, root: Path, *, background: bool) -> None:
+        self.base = Workspace.open(root)
+        self.root = self.base.root
+        self.home = self.base.home
+        self.state = self.base.state
+        self.owner = _owner()
+        self.background = background
+        self.stopping = threading.Event()
+        self.engine: Any = None
+        self._threads: list[threading.Thread] = []
+        self._authenticator: Any = None
+        self._auth_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ requests
+
+    @contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        """A workspace for one request, over the shared state store."""
+        ws = Workspace(self.root, self.home, _state=self.state)
+        try:
+            yield ws
+        finally:
+            ws._state = None  # borrowed: closed with the server, not with the request
+            ws.close()
+
+    @property
+    def authenticator(self) -> Any:
+        """The :class:`~sluice.serve.identity.Authenticator` (built on first use)."""
+        with self._auth_lock:
+            if self._authenticator is None:
+                from .identity import Authenticator
+
+                self._authenticator = Authenticator(self.base)
+            return self._authenticator
+
+    def wake(self) -> None:
+        """Tell the engine to look at the executions now (an approval, a new execution)."""
+        if self.engine is not None:
+            self.engine.wake()
+
+    def start_execution(self, **kwargs: Any) -> int:
+        """Record an execution (:func:`~sluice.serve.executions.start_execution`) and wake
+        the engine: what the API, the webhook and the triggers call."""
+        from .executions import start_execution
+
+        with self.workspace() as ws:
+            eid = start_execution(ws, **kwargs)
+        self.wake()
+        return eid
+
+    def resolve_commit(self, ref: str) -> str:
+        """The full sha of ``ref`` in the project's repository; UsageError when unknown."""
+        try:
+            proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                                  cwd=self.root, capture_output=True, text=True, timeout=30,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise UsageError(f"cannot run git in {self.root}: {exc}") from exc
+        sha = proc.stdout.strip()
+        if proc.returncode != 0 or not sha:
+            raise UsageError(f"{ref!r} is not a commit of the repository at {self.root}",
+                             tip="push it first, or name a branch, a tag or a full sha")
+        return sha
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _thread(self, name: str, run: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=run, args=(self.stopping,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self) -> None:
+        """Start the background threads (with ``background``)."""
+        if not self.background:
+            return
+        from .notify import Dispatcher
+        from .pipeline import Engine
+
+        self.engine = Engine(self.root, "serve", home=self.home)
+        self._thread("sluice-engine", self.engine.run_forever)
+        self._thread("sluice-notify", Dispatcher(self.root, self.owner).run_forever)
+        triggers = self._triggers()
+        if triggers is not None:
+            self._thread("sluice-triggers", triggers.run_forever)
+
+    def _triggers(self) -> Any:
+        try:
+            from .triggers import Triggers  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # not part of this build yet
+            return None
+
+        def start(**kwargs: Any) -> int:
+            return self.start_execution(**kwargs)
+
+        return Triggers(self.root, self.owner, start)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop the threads (a running stage finishes first) and close the store."""
+        self.stopping.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        with suppress(SluiceError):
+            self.base.close()
+
+
+__all__ = ["NotFound", "Services"]
