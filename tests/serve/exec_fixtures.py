@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from tests.retail import copy_retail
 
 from sluice.project.workspace import Workspace
 from sluice.serve.executions import Execution, get_execution, start_execution
 from sluice.serve.pipeline import Engine
+from tests.retail import copy_retail
 
 USER = "alice"
 GIT_ENV = {

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import Project, RunningEngine, wait_for
-
 from sluice.serve.executions import Execution, logs
 from sluice.serve.pipeline import Engine
 from sluice.targets import create_target
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import Project, RunningEngine, wait_for
 
 _clean_env, exec_template, project = fx._clean_env, fx.exec_template, fx.project
 CHILD = Path(__file__).with_name("engine_child.py")

@@ -5,12 +5,12 @@ through ``flow.gates.decide``), rejection, failures with the gate's message."""
 from __future__ import annotations
 
 import pytest
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 from sluice.errors import StateError, UsageError
 from sluice.flow.gates import decide
 from sluice.serve.executions import get_execution, list_executions, logs, start_execution
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 _clean_env, exec_template, project, engine = (fx._clean_env, fx.exec_template, fx.project,
                                               fx.engine)

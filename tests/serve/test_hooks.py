@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.serve.trigger_fixtures import Recorder, git, make_project
 
 from sluice.errors import AuthError, UsageError
 from sluice.project.workspace import Workspace
@@ -26,6 +25,7 @@ from sluice.serve.hooks import (
     verify_and_parse,
 )
 from sluice.state.schema import deliveries
+from tests.serve.trigger_fixtures import Recorder, git, make_project
 
 SECRET = "s3cret-shared-with-the-provider"
 AFTER = "a" * 40

@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.flow.conftest import USER, Project, Result
-from tests.retail import copy_retail
-from tests.serve.notify_standins import Mailbox, Receiver, free_port, start_receiver, start_smtp
 
 from sluice.config import load_project
 from sluice.config.control import WebhookChannel
@@ -32,6 +29,9 @@ from sluice.notify import RetryPolicy, deliver_due, enqueue, list_notifications
 from sluice.notify.outbox import _claim
 from sluice.project.workspace import Workspace
 from sluice.state import StateStore
+from tests.flow.conftest import USER, Project, Result
+from tests.retail import copy_retail
+from tests.serve.notify_standins import Mailbox, Receiver, free_port, start_receiver, start_smtp
 
 PASSWORD = "pw-" + secrets.token_hex(8)  # a parameter given through SLUICE_ENV_*
 SLACK_TOKEN = "xoxb" + secrets.token_hex(8)  # the secret part of the Slack URL

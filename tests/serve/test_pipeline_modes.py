@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import itertools
 
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import Project, RunningEngine, wait_for
-
 from sluice.flow.gates import decide
 from sluice.serve.executions import Execution
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import Project, RunningEngine, wait_for
 
 _clean_env, exec_template, project = fx._clean_env, fx.exec_template, fx.project
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.retail import copy_retail
-
 from sluice.errors import UsageError
+from tests.retail import copy_retail
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",

@@ -13,6 +13,7 @@ from sluice.errors import AuthError, ConfigError, SluiceError, StateError, Usage
 
 from . import schemas as s
 from .events import event_stream
+from .identity import Caller
 from .services import NotFound, Services
 
 log = logging.getLogger("sluice.serve")
@@ -27,34 +28,34 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def caller_of(request: Request, services: ServicesDep,
-              authorization: Annotated[str | None, Header()] = None) -> Any:
+              authorization: Annotated[str | None, Header()] = None) -> Caller:
     """The authenticated caller of a request (401 otherwise, recorded as ``auth_refused``)."""
     try:
-        return services.authenticator.authenticate(authorization)
+        return services.authenticator.authenticate(
+            authorization, path=f"{request.method} {request.url.path}")
     except AuthError as exc:
         _refused(services, request, exc, None)
         raise
 
 
-CallerDep = Annotated[Any, Depends(caller_of)]
+CallerDep = Annotated[Caller, Depends(caller_of)]
 
 
-def _refused(services: Services, request: Request, exc: AuthError, caller: Any) -> None:
+def _refused(services: Services, request: Request, exc: AuthError,
+             caller: Caller | None) -> None:
     """Log a refusal (never the credential) to the server's log; the authenticator records
     the ``auth_refused`` event itself."""
-    who = getattr(caller, "name", None) or "an unauthenticated caller"
+    who = caller.name if caller is not None else "an unauthenticated caller"
     log.warning("refused %s %s for %s: %s", request.method, request.url.path, who,
                 exc.message)
 
 
-def allow(services: Services, request: Request, caller: Any, action: str,
+def allow(services: Services, request: Request, caller: Caller, action: str,
           env: str | None) -> None:
     """403 unless ``caller`` may do ``action`` in ``env`` (recorded as ``auth_refused``)."""
-    from .identity import require
-
     try:
-        require(caller, action, env, state=services.state,
-                path=f"{request.method} {request.url.path}")
+        services.authenticator.require(caller, action, env,
+                                       path=f"{request.method} {request.url.path}")
     except AuthError as exc:
         _refused(services, request, exc, caller)
         raise
@@ -308,60 +309,21 @@ def add_routes(app: FastAPI) -> None:
 
 
 def _hook(services: Services, request: Request, provider: str, body: bytes) -> Any:
-    from .hooks import record_delivery, verify_and_parse
+    from sluice.errors import GateError
 
-    cfg = services.base.config()
-    webhook = cfg.triggers.webhook
-    if webhook is None:
-        raise NotFound(UsageError("webhooks are not enabled for this project",
-                                  tip="add  triggers: {webhook: {secret_env: NAME}}  to "
-                                      "sluice.yaml"))
-    import os
+    from .hooks import receive
 
-    secret = os.environ.get(webhook.secret_env, "")
-    path = f"{request.method} {request.url.path}"
-    if not secret:
-        raise ConfigError(f"the webhook secret variable {webhook.secret_env} is not set on "
-                          "the server", tip=f"export {webhook.secret_env}=… before sluice serve")
-    try:
-        push = verify_and_parse(provider, dict(request.headers), body, secret)
-    except AuthError as exc:
-        _record_refusal(services, exc.message, path)
-        _refused(services, request, exc, None)
-        raise
-    if not record_delivery(services.state, push.provider, push.delivery_id):
-        from sluice.errors import GateError
-
-        reason = f"delivery {push.delivery_id} of {push.provider} was received before"
-        _record_refusal(services, reason, path)
-        raise GateError(f"replayed webhook: {reason}; nothing was started",
-                        tip="a redelivery needs a new delivery id")
-    branch = cfg.pipeline.branch
-    if push.ref != f"refs/heads/{branch}":
-        return s.HookAccepted(provider=push.provider, delivery=push.delivery_id,
-                              execution=None,
-                              ignored=f"{push.ref} is not refs/heads/{branch} "
-                                      "(pipeline.branch)")
-    eid = services.start_execution(
-        commit=push.commit, ref=push.ref, trigger=push.provider,
-        detail={"delivery": push.delivery_id, "pusher": push.pusher,
-                "repository": push.repository, "before": push.before},
-        actor=push.pusher or f"{push.provider} webhook")
-    _link_delivery(services, push.provider, push.delivery_id, eid)
-    return s.HookAccepted(provider=push.provider, delivery=push.delivery_id, execution=eid)
-
-
-def _record_refusal(services: Services, reason: str, path: str) -> None:
-    services.state.event("auth_refused", payload={"reason": reason, "path": path})
-
-
-def _link_delivery(services: Services, provider: str, delivery: str, eid: int) -> None:
-    from sluice.state.schema import deliveries
-
-    with services.state.transaction("record a delivery in", write=True) as conn:
-        conn.execute(deliveries.update().where(
-            deliveries.c.provider == provider, deliveries.c.delivery_id == delivery)
-            .values(execution_id=eid))
+    with services.workspace() as ws:
+        try:
+            outcome = receive(ws, provider, dict(request.headers), body,
+                              services.start_execution)
+        except AuthError as exc:
+            _refused(services, request, exc, None)
+            raise
+    if outcome.status == "replayed":
+        raise GateError(f"replayed webhook: {outcome.reason}; nothing was started",
+                        tip="a redelivery of a new push carries a new delivery id")
+    return outcome.to_dict()
 
 
 def _upstream(services: Services, env: str) -> str:

@@ -132,12 +132,16 @@ class ExecutionStarted(BaseModel):
 
 
 class HookAccepted(BaseModel):
-    """A verified push: the execution it started, or why none (another branch)."""
+    """A verified delivery: the execution it started, or why none (another branch, a tag,
+    a ping)."""
 
-    provider: str
-    delivery: str
+    status: Literal["started", "ignored", "ping"]
+    reason: str
     execution: int | None
-    ignored: str | None = None
+    delivery: str
+    provider: str
+    ref: str
+    commit: str
 
 
 class ApprovalIn(_Request):

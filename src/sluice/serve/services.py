@@ -22,6 +22,8 @@ from typing import Any
 from sluice.errors import SluiceError, UsageError
 from sluice.project.workspace import Workspace
 
+from .identity import Authenticator
+
 
 class NotFound(Exception):  # an HTTP answer, not an error of the library
     """Answer 404 with ``error`` (an unknown environment, release or execution)."""
@@ -48,7 +50,7 @@ class Services:
         self.stopping = threading.Event()
         self.engine: Any = None
         self._threads: list[threading.Thread] = []
-        self._authenticator: Any = None
+        self._authenticator: Authenticator | None = None
         self._auth_lock = threading.Lock()
 
     # ------------------------------------------------------------------ requests
@@ -64,12 +66,10 @@ class Services:
             ws.close()
 
     @property
-    def authenticator(self) -> Any:
-        """The :class:`~sluice.serve.identity.Authenticator` (built on first use)."""
+    def authenticator(self) -> Authenticator:
+        """Who is calling, from the ``Authorization`` header (built on first use)."""
         with self._auth_lock:
             if self._authenticator is None:
-                from .identity import Authenticator
-
                 self._authenticator = Authenticator(self.base)
             return self._authenticator
 
@@ -124,15 +124,17 @@ class Services:
             self._thread("sluice-triggers", triggers.run_forever)
 
     def _triggers(self) -> Any:
+        import importlib
+
         try:
-            from .triggers import Triggers  # type: ignore[import-not-found,unused-ignore]
+            triggers = importlib.import_module("sluice.serve.triggers")
         except ImportError:  # not part of this build yet
             return None
 
         def start(**kwargs: Any) -> int:
             return self.start_execution(**kwargs)
 
-        return Triggers(self.root, self.owner, start)
+        return triggers.Triggers(self.root, self.owner, start)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop the threads (a running stage finishes first) and close the store."""
