@@ -10,8 +10,9 @@ credential. The JWT is accepted when
   whose "key" would be the public key everyone can fetch — and its signature verifies with
   the issuer's key named by ``kid``, from the issuer's JWKS (``jwks_url``, else the
   ``jwks_uri`` of ``ISSUER/.well-known/openid-configuration``; keys are cached by PyJWT's
-  :class:`jwt.PyJWKClient`, and an unknown ``kid`` makes it fetch the set once more, so key
-  rotation needs no restart);
+  :class:`jwt.PyJWKClient` for :data:`JWKS_LIFESPAN_SECONDS`; an unknown ``kid`` makes it
+  fetch the set once more — at most once per :data:`REFRESH_COOLDOWN_SECONDS` — so a
+  rotated key is picked up without a restart);
 - ``aud`` contains the configured audience, ``exp`` is in the future, ``nbf`` and ``iat`` are
   not, all within :data:`LEEWAY_SECONDS` of clock skew (``exp``, ``iat``, ``iss`` and ``aud``
   must be present);
@@ -43,6 +44,11 @@ from sluice.errors import AuthError
 ALGORITHMS = ("RS256", "ES256")
 #: clock skew tolerated on exp / nbf / iat
 LEEWAY_SECONDS = 30
+#: how long a fetched key set is trusted before it is fetched again
+JWKS_LIFESPAN_SECONDS = 300
+#: an unknown ``kid`` refetches the key set, but not within this long of the last fetch:
+#: tokens with made-up kids cannot make the server hammer the issuer
+REFRESH_COOLDOWN_SECONDS = 30
 _TIMEOUT_SECONDS = 10
 _TIP = ("request the token with the audience sluice.yaml declares (access.oidc[*].audience), "
         "and map its subject under access.oidc[*].subjects")
@@ -77,7 +83,9 @@ def match_subject(subjects: Mapping[str, str], value: str) -> str | None:
 class OidcVerifier:
     """Verifies JWTs of the configured issuers; one per server process (JWKS cached)."""
 
-    def __init__(self, issuers: list[OidcIssuer]) -> None:
+    def __init__(self, issuers: list[OidcIssuer], *,
+                 refresh_cooldown: float = REFRESH_COOLDOWN_SECONDS) -> None:
+        self._cooldown = refresh_cooldown
         self._issuers = {i.issuer.rstrip("/"): i for i in issuers}
         self._clients: dict[str, jwt.PyJWKClient] = {}
         self._lock = threading.Lock()
@@ -131,8 +139,9 @@ class OidcVerifier:
             client = self._clients.get(issuer.issuer)
             if client is None:
                 url = issuer.jwks_url or _discover_jwks(issuer.issuer)
-                client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300,
-                                         timeout=_TIMEOUT_SECONDS)
+                client = jwt.PyJWKClient(url, lifespan=JWKS_LIFESPAN_SECONDS,
+                                         timeout=_TIMEOUT_SECONDS,
+                                         cooldown_duration=self._cooldown)
                 self._clients[issuer.issuer] = client
             return client
 
@@ -156,5 +165,5 @@ def _discover_jwks(issuer: str) -> str:
     return jwks
 
 
-__all__ = ["ALGORITHMS", "LEEWAY_SECONDS", "OidcIdentity", "OidcVerifier", "looks_like_jwt",
-           "match_subject"]
+__all__ = ["ALGORITHMS", "JWKS_LIFESPAN_SECONDS", "LEEWAY_SECONDS", "REFRESH_COOLDOWN_SECONDS",
+           "OidcIdentity", "OidcVerifier", "looks_like_jwt", "match_subject"]
