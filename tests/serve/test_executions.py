@@ -10,7 +10,13 @@ from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 from sluice.errors import StateError, UsageError
 from sluice.flow.gates import decide
-from sluice.serve.executions import get_execution, list_executions, logs, start_execution
+from sluice.serve.executions import (
+    cancel_execution,
+    get_execution,
+    list_executions,
+    logs,
+    start_execution,
+)
 
 _clean_env, exec_template, project, engine = (fx._clean_env, fx.exec_template, fx.project,
                                               fx.engine)
@@ -152,3 +158,17 @@ def test_check_stage_gates_the_release(project: Project, engine: RunningEngine) 
     assert done.stages[0].message.startswith("check failed: sql:")
     assert done.release_id is None  # nothing was released
     assert {s.status for s in done.stages[1:]} == {"skipped"}
+
+
+def test_cancel_a_waiting_execution(project: Project, engine: RunningEngine) -> None:
+    eid = project.start(project.commit("cancel me"))
+    project.wait(eid, "waiting")
+    ws = project.workspace()
+    try:
+        assert cancel_execution(ws.state, eid, "bob")
+        assert not cancel_execution(ws.state, eid, "bob")  # over already
+    finally:
+        ws.close()
+    done = project.execution(eid)
+    assert done.status == "cancelled" and done.message == "cancelled by bob"
+    assert [s.status for s in done.stages][-2:] == ["skipped", "skipped"]

@@ -19,6 +19,7 @@ back, or completed if it had published), so it is never half-published.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -57,9 +58,11 @@ _ADMISSION_LOCK = 8370142266
 
 
 def lease_owner(owner: str) -> str:
-    """``owner`` as ``name@host:pid``, the form whose dead process can be recognised."""
+    """A lease owner unique to one Engine, ``name#token@host:pid``: two engines of one
+    process never share leases, and a dead process's leases are recognised at once."""
     suffix = f"@{socket.gethostname()}:{os.getpid()}"
-    return owner if owner.endswith(suffix) else f"{owner}{suffix}"
+    base = owner.removesuffix(suffix)
+    return f"{base}#{secrets.token_hex(3)}{suffix}"
 
 
 class Engine:
@@ -201,7 +204,7 @@ class Engine:
     def _drive(self, eid: int) -> None:
         with ExitStack() as stack:
             holder: dict[str, Workspace] = {}
-            while True:
+            while not self._closing.is_set():  # stopping: the next engine goes on
                 ex = self._load(eid)
                 if ex is None or ex.status not in ACTIVE or ex.lease_owner != self.owner:
                     return
