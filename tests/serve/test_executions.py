@@ -11,6 +11,7 @@ from tests.serve.exec_fixtures import USER, Project, RunningEngine
 from sluice.errors import StateError, UsageError
 from sluice.flow.gates import decide
 from sluice.serve.executions import (
+    append_log,
     cancel_execution,
     get_execution,
     list_executions,
@@ -172,3 +173,17 @@ def test_cancel_a_waiting_execution(project: Project, engine: RunningEngine) -> 
     done = project.execution(eid)
     assert done.status == "cancelled" and done.message == "cancelled by bob"
     assert [s.status for s in done.stages][-2:] == ["skipped", "skipped"]
+
+
+def test_logs_are_redacted_and_pollable(project: Project) -> None:
+    eid = project.start(project.commit("logs"))
+    ws = project.workspace()
+    try:
+        append_log(ws.state, eid, 0, "connecting to postgresql://etl:hunter2@db/warehouse")
+        append_log(ws.state, eid, 0, "second")
+        first, second = logs(ws.state, eid)
+        assert "hunter2" not in first.line and "etl:***@db" in first.line
+        assert [ln.line for ln in logs(ws.state, eid, after_seq=first.seq)] == ["second"]
+        assert logs(ws.state, eid, after_seq=second.seq) == []
+    finally:
+        ws.close()
