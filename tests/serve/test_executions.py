@@ -187,3 +187,12 @@ def test_logs_are_redacted_and_pollable(project: Project) -> None:
         assert logs(ws.state, eid, after_seq=second.seq) == []
     finally:
         ws.close()
+
+
+def test_a_checkout_that_cannot_be_made_fails_clearly(project: Project,
+                                                      engine: RunningEngine) -> None:
+    (project.home / "checkouts").write_text("in the way", encoding="utf-8")
+    eid = project.start(project.commit("no room"))
+    done = project.wait(eid, "failed")
+    assert done.stages[0].status == "failed"
+    assert done.stages[0].message.startswith("cannot create the checkout folder")

@@ -31,8 +31,8 @@ import sqlalchemy as sa
 
 from sluice.errors import LockError, SluiceError
 from sluice.project.workspace import Workspace
-from sluice.state import utcnow
-from sluice.state.schema import executions
+from sluice.state import redact_text, utcnow
+from sluice.state.schema import execution_stages, executions
 from sluice.targets.base import dead_local_owner
 
 from . import checkouts
@@ -184,6 +184,14 @@ class Engine:
                 f"{type(exc).__name__}: {exc}"
             try:
                 with self.state.transaction("fail an execution in", write=True) as conn:
+                    owner = conn.execute(sa.select(executions.c.lease_owner).where(
+                        executions.c.id == eid)).scalar()
+                    if owner != self.owner:
+                        return  # taken over (interrupted) meanwhile: that record stands
+                    conn.execute(execution_stages.update().where(
+                        execution_stages.c.execution_id == eid,
+                        execution_stages.c.status == "running")
+                        .values(status="failed", message=redact_text(message)[:4000]))
                     finish(conn, eid, "failed", f"the engine failed: {message}")
             except SluiceError as store_exc:
                 self._engine_error(store_exc)
