@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sluice.serve.executions import claim, logs, release_lease
 from tests.serve import exec_fixtures as fx
 from tests.serve.exec_fixtures import Project, RunningEngine
+
+from sluice.flow.gates import decide
+from sluice.serve.executions import claim, logs, release_lease, set_stage
+from sluice.serve.pipeline import Engine
 
 _clean_env, exec_template, project = fx._clean_env, fx.exec_template, fx.project
 CHILD = Path(__file__).with_name("engine_child.py")
@@ -54,6 +56,33 @@ def test_a_lease_has_one_owner(project: Project) -> None:
         ws.close()
 
 
+def test_a_lapsed_lease_mid_stage_is_interrupted(project: Project) -> None:
+    """A server on another host stopped renewing while its stage ran: whoever looks next
+    marks the stage and the execution interrupted (and frees a lease lapsed between
+    stages without touching the execution)."""
+    project.set_pipeline("queued")  # both stay active
+    running, between = (project.start(project.commit(f"lapse{i}")) for i in range(2))
+    ws = project.workspace()
+    try:
+        for eid in (running, between):
+            assert claim(ws.state, eid, "gone@elsewhere:1", 0.001)
+        with ws.state.transaction("test", write=True) as conn:
+            set_stage(conn, running, 0, "running")
+    finally:
+        ws.close()
+    engine = Engine(project.root, "looker")
+    try:
+        engine.recover()
+    finally:
+        engine.close()
+    interrupted = project.execution(running)
+    assert interrupted.status == "interrupted"
+    assert interrupted.stages[0].status == "interrupted"
+    assert "gone@elsewhere:1" in interrupted.stages[0].message
+    resumed = project.execution(between)
+    assert resumed.status == "queued" and resumed.lease_owner is None
+
+
 def test_two_engines_in_threads(project: Project) -> None:
     ids = _start_four(project)
     engines = [RunningEngine(project.root, "engine-a"), RunningEngine(project.root, "engine-b")]
@@ -88,6 +117,15 @@ def test_two_engines_on_postgresql(project: Project, postgres_db: str,
                                  stdout=subprocess.PIPE, text=True)]
     try:
         _assert_each_stage_ran_once(project, ids)
+        ex = project.execution(ids[0])
+        ws = project.workspace()
+        try:
+            decide(ws, "prod", ex.release_id, approve=True)
+        finally:
+            ws.close()
+        for e in engines:
+            e.engine.wake()
+        assert project.wait(ids[0], "succeeded").stages[-1].status == "succeeded"
     finally:
         for e in engines:
             e.close()

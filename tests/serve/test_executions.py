@@ -5,12 +5,19 @@ through ``flow.gates.decide``), rejection, failures with the gate's message."""
 from __future__ import annotations
 
 import pytest
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 from sluice.errors import StateError, UsageError
 from sluice.flow.gates import decide
-from sluice.serve.executions import get_execution, list_executions, logs, start_execution
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import USER, Project, RunningEngine
+from sluice.serve.executions import (
+    append_log,
+    cancel_execution,
+    get_execution,
+    list_executions,
+    logs,
+    start_execution,
+)
 
 _clean_env, exec_template, project, engine = (fx._clean_env, fx.exec_template, fx.project,
                                               fx.engine)
@@ -152,3 +159,40 @@ def test_check_stage_gates_the_release(project: Project, engine: RunningEngine) 
     assert done.stages[0].message.startswith("check failed: sql:")
     assert done.release_id is None  # nothing was released
     assert {s.status for s in done.stages[1:]} == {"skipped"}
+
+
+def test_cancel_a_waiting_execution(project: Project, engine: RunningEngine) -> None:
+    eid = project.start(project.commit("cancel me"))
+    project.wait(eid, "waiting")
+    ws = project.workspace()
+    try:
+        assert cancel_execution(ws.state, eid, "bob")
+        assert not cancel_execution(ws.state, eid, "bob")  # over already
+    finally:
+        ws.close()
+    done = project.execution(eid)
+    assert done.status == "cancelled" and done.message == "cancelled by bob"
+    assert [s.status for s in done.stages][-2:] == ["skipped", "skipped"]
+
+
+def test_logs_are_redacted_and_pollable(project: Project) -> None:
+    eid = project.start(project.commit("logs"))
+    ws = project.workspace()
+    try:
+        append_log(ws.state, eid, 0, "connecting to postgresql://etl:hunter2@db/warehouse")
+        append_log(ws.state, eid, 0, "second")
+        first, second = logs(ws.state, eid)
+        assert "hunter2" not in first.line and "etl:***@db" in first.line
+        assert [ln.line for ln in logs(ws.state, eid, after_seq=first.seq)] == ["second"]
+        assert logs(ws.state, eid, after_seq=second.seq) == []
+    finally:
+        ws.close()
+
+
+def test_a_checkout_that_cannot_be_made_fails_clearly(project: Project,
+                                                      engine: RunningEngine) -> None:
+    (project.home / "checkouts").write_text("in the way", encoding="utf-8")
+    eid = project.start(project.commit("no room"))
+    done = project.wait(eid, "failed")
+    assert done.stages[0].status == "failed"
+    assert done.stages[0].message.startswith("cannot create the checkout folder")

@@ -85,7 +85,11 @@ def checkout(root: Path, home: Path, execution_id: int, commit: str) -> Iterator
     prefix = git.prefix()
     folder = home / FOLDER / str(execution_id)
     _remove(git, folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReleaseError(f"cannot create the checkout folder {folder.parent}: {exc}",
+                           tip="make the server's home writable (SLUICE_HOME)") from exc
     git.run("worktree", "add", "--detach", "--quiet", str(folder), commit)
     ws: Workspace | None = None
     try:

@@ -19,6 +19,7 @@ back, or completed if it had published), so it is never half-published.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +31,8 @@ import sqlalchemy as sa
 
 from sluice.errors import LockError, SluiceError
 from sluice.project.workspace import Workspace
-from sluice.state import utcnow
-from sluice.state.schema import executions
+from sluice.state import redact_text, utcnow
+from sluice.state.schema import execution_stages, executions
 from sluice.targets.base import dead_local_owner
 
 from . import checkouts
@@ -57,9 +58,11 @@ _ADMISSION_LOCK = 8370142266
 
 
 def lease_owner(owner: str) -> str:
-    """``owner`` as ``name@host:pid``, the form whose dead process can be recognised."""
+    """A lease owner unique to one Engine, ``name#token@host:pid``: two engines of one
+    process never share leases, and a dead process's leases are recognised at once."""
     suffix = f"@{socket.gethostname()}:{os.getpid()}"
-    return owner if owner.endswith(suffix) else f"{owner}{suffix}"
+    base = owner.removesuffix(suffix)
+    return f"{base}#{secrets.token_hex(3)}{suffix}"
 
 
 class Engine:
@@ -181,6 +184,14 @@ class Engine:
                 f"{type(exc).__name__}: {exc}"
             try:
                 with self.state.transaction("fail an execution in", write=True) as conn:
+                    owner = conn.execute(sa.select(executions.c.lease_owner).where(
+                        executions.c.id == eid)).scalar()
+                    if owner != self.owner:
+                        return  # taken over (interrupted) meanwhile: that record stands
+                    conn.execute(execution_stages.update().where(
+                        execution_stages.c.execution_id == eid,
+                        execution_stages.c.status == "running")
+                        .values(status="failed", message=redact_text(message)[:4000]))
                     finish(conn, eid, "failed", f"the engine failed: {message}")
             except SluiceError as store_exc:
                 self._engine_error(store_exc)
@@ -201,7 +212,7 @@ class Engine:
     def _drive(self, eid: int) -> None:
         with ExitStack() as stack:
             holder: dict[str, Workspace] = {}
-            while True:
+            while not self._closing.is_set():  # stopping: the next engine goes on
                 ex = self._load(eid)
                 if ex is None or ex.status not in ACTIVE or ex.lease_owner != self.owner:
                     return
