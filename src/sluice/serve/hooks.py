@@ -46,6 +46,7 @@ from sluice.state.records import utcnow
 from sluice.state.schema import deliveries
 
 if TYPE_CHECKING:
+    from sluice.config import ProjectConfig
     from sluice.project.workspace import Workspace
     from sluice.state import StateStore
 
@@ -359,11 +360,12 @@ def forget_delivery(state: StateStore, provider: str, delivery_id: str) -> None:
 # ------------------------------------------------------------------ the route
 
 
-def webhook_secret(ws: Workspace, settings: Webhook | None = None) -> str:
-    """The shared secret from the variable ``triggers.webhook.secret_env`` names (registered
-    with :mod:`sluice.secrecy`, so it is masked wherever it might be echoed); AuthError
-    when it is not set, since no delivery can then be verified."""
-    name = (settings or ws.config().triggers.webhook or Webhook()).secret_env
+def webhook_secret(cfg: ProjectConfig) -> str:
+    """The shared secret from the variable ``triggers.webhook.secret_env`` names (default
+    ``SLUICE_WEBHOOK_SECRET``), registered with :mod:`sluice.secrecy` so it is masked
+    wherever it might be echoed; AuthError when it is not set, since no delivery can then
+    be verified."""
+    name = (cfg.triggers.webhook or Webhook()).secret_env
     secret = os.environ.get(name, "")
     if not secret:
         raise AuthError(f"webhooks are refused: {name} is not set in the server's environment",
@@ -394,7 +396,7 @@ def receive(ws: Workspace, provider: str, headers: Mapping[str, str], body: byte
     cfg = ws.config()
     try:
         push = verify_and_parse(provider, headers, body,
-                                webhook_secret(ws, cfg.triggers.webhook), now=now)
+                                webhook_secret(cfg), now=now)
     except AuthError as exc:
         _log_refusal(ws, provider, exc.message, None)
         raise
