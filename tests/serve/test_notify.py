@@ -451,3 +451,53 @@ def test_an_sns_channel_for_a_local_environment_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as caught:
         load_project(root)
     assert "'prod' is on the local target, which has no SNS topic" in caught.value.message
+
+
+@pytest.mark.aws
+def test_an_sns_channel_publishes_to_the_environments_topic_with_its_filters(
+        tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLUICE_ENV_DEV_DB_PASSWORD", PASSWORD)  # a secret of this process
+    root = copy_retail(tmp_path / "retail", spark=False)
+    p = Project(root)
+    target = json.dumps({"type": "aws", "region": "eu-west-1", "bucket": "acme-retail-dev",
+                         "endpoint_url": aws})
+    p.edit("sluice.yaml", "  dev:\n    target: {type: local}", f"  dev:\n    target: {target}")
+    with (root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("notifications:\n  - type: sns\n    events: [deploy_failed]\n")
+    p.init_git()
+    with p.workspace() as ws:
+        ws.notify("dev", "deploy_failed", release="r1", reason=f"cannot log in: {PASSWORD}")
+        ws.notify("dev", "approved", release="r1", actor=USER)  # not for this channel
+        ws.notify("staging", "deploy_failed", release="r1")  # local: no topic, no row
+        rows = list_notifications(ws.state)
+        assert [(r.channel, r.kind, r.env) for r in rows] == [("sns", "deploy_failed", "dev")]
+        from sluice.notify import Dispatcher
+
+        assert Dispatcher(root, "test", workspace=ws).flush(10) == 1
+        [row] = list_notifications(ws.state)
+        assert row.status == "sent"
+    from moto.sns.models import sns_backends
+
+    account = "123456789012"  # moto's
+    topic = f"arn:aws:sns:eu-west-1:{account}:sluice-retail-dev"
+    sent = [(n[2], json.loads(n[1]))
+            for n in sns_backends[account]["eu-west-1"].topics[topic].sent_notifications]
+    # the channel took over the topic: the approval never went there, the failure once
+    assert [(subject, m["kind"]) for subject, m in sent] == [
+        ("sluice dev: deploy_failed", "deploy_failed")]
+    body = sent[0][1]
+    assert body["release"] == "r1" and body["details"]["reason"] == "cannot log in: ***"
+    assert PASSWORD not in json.dumps(sent)
+
+
+def test_the_documented_channels_are_valid_config(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    section = doc.split("## Notifications", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 5  # slack, webhook, email, sns, server
+    for i, block in enumerate(blocks):
+        root = copy_retail(tmp_path / f"retail{i}", spark=False)
+        with (root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(block)
+        cfg = load_project(root)
+        assert cfg.notifications or cfg.server.url
