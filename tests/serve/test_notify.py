@@ -365,36 +365,45 @@ def test_a_permanent_refusal_gives_up_at_once(project: Project, receiver: Receiv
     assert event.payload["channel"] == "slack:TEST_SLACK_URL"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One state store for two servers: SQLite, and PostgreSQL (team mode)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    url: str = request.getfixturevalue("postgres_db")
+    return "postgresql+psycopg://" + url.partition("://")[2]
+
+
 def test_a_leased_row_is_not_claimed_by_another_server_until_its_lease_expires(
-        project: Project) -> None:
+        project: Project, shared_url: str) -> None:
     now = dt.datetime.now(dt.UTC)
     policy = RetryPolicy(lease_seconds=60)
     with project.workspace() as ws:
         cfg = _only_webhook(ws.config())
-        ids = enqueue(ws.state, cfg, "dev", "deploy_failed", {"release": "r1"}, now=now)
-        other = StateStore(ws.state_url)  # a second server on the same store
-        try:
-            assert [r.id for r in _claim(ws.state, "a", now, 10, policy, None)] == ids
-            assert _claim(other, "b", now, 10, policy, None) == []
-            later = now + dt.timedelta(seconds=61)  # a crashed; its lease ran out
-            assert [r.id for r in _claim(other, "b", later, 10, policy, None)] == ids
-        finally:
-            other.close()
+    one, other = StateStore(shared_url), StateStore(shared_url)  # two servers, one store
+    try:
+        ids = enqueue(one, cfg, "dev", "deploy_failed", {"release": "r1"}, now=now)
+        assert [r.id for r in _claim(one, "a", now, 10, policy, None)] == ids
+        assert _claim(other, "b", now, 10, policy, None) == []
+        later = now + dt.timedelta(seconds=61)  # a crashed; its lease ran out
+        assert [r.id for r in _claim(other, "b", later, 10, policy, None)] == ids
+    finally:
+        one.close()
+        other.close()
 
 
 def test_two_dispatchers_on_one_store_send_each_row_exactly_once(
-        project: Project, receiver: Receiver) -> None:
+        project: Project, receiver: Receiver, shared_url: str) -> None:
     with project.workspace() as ws:
         cfg = _only_webhook(ws.config())
+    with StateStore(shared_url) as store:
         ids = [i for n in range(24)
-               for i in enqueue(ws.state, cfg, "dev", "execution_succeeded",
-                                {"execution": n})]
-        url = ws.state_url
+               for i in enqueue(store, cfg, "dev", "execution_succeeded", {"execution": n})]
     env = _environ(receiver)
     errors: list[BaseException] = []
 
     def dispatcher(owner: str) -> None:
-        store = StateStore(url)
+        store = StateStore(shared_url)
         try:
             while any(r.status == "pending" for r in list_notifications(store)):
                 deliver_due(store, cfg, None, owner, limit=3, environ=env)
@@ -409,10 +418,9 @@ def test_two_dispatchers_on_one_store_send_each_row_exactly_once(
     for t in threads:
         t.join(60)
     assert errors == []
-    delivered = [_verified(r)["id"] for r in receiver.on(HOOK)]
-    assert sorted(delivered) == sorted(ids)  # nothing lost, nothing twice
-    assert {r["details"]["execution"] for r in (_verified(x) for x in receiver.on(HOOK))} \
-        == set(range(24))
+    bodies = [_verified(r) for r in receiver.on(HOOK)]
+    assert sorted(b["id"] for b in bodies) == sorted(ids)  # nothing lost, nothing twice
+    assert sorted(b["details"]["execution"] for b in bodies) == list(range(24))
 
 
 def test_filters_aliases_and_unknown_kinds(project: Project) -> None:
@@ -501,3 +509,33 @@ def test_the_documented_channels_are_valid_config(tmp_path: Path) -> None:
             fh.write(block)
         cfg = load_project(root)
         assert cfg.notifications or cfg.server.url
+
+
+def test_the_servers_dispatcher_sends_what_is_queued_and_stops(
+        project: Project, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluice.notify import Dispatcher
+
+    for name, value in _environ(receiver).items():
+        monkeypatch.setenv(name, value)
+    stop = threading.Event()
+    dispatcher = Dispatcher(project.root, "server-a")
+    thread = threading.Thread(target=dispatcher.run_forever, args=(stop,))
+    thread.start()
+    try:
+        with project.workspace() as ws:
+            ws.notify("dev", "execution_failed", execution=7, message="stage deploy failed")
+            assert ws.notified == 1  # slack only: the webhook's filter leaves executions out
+        waited = threading.Event()
+        for _ in range(200):  # until it arrives (bounded), not a timing assertion
+            if receiver.on(SLACK):
+                break
+            waited.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and dispatcher.last_error is None
+    [sent] = receiver.on(SLACK)
+    body = sent.json()
+    assert body["text"] == "Execution 7 failed in dev " \
+                           "<https://sluice.example.com/executions/7|Open>"
+    assert "stage deploy failed" in json.dumps(body["blocks"])
