@@ -539,3 +539,69 @@ def test_the_servers_dispatcher_sends_what_is_queued_and_stops(
     assert body["text"] == "Execution 7 failed in dev " \
                            "<https://sluice.example.com/executions/7|Open>"
     assert "stage deploy failed" in json.dumps(body["blocks"])
+
+
+# ---------------------------------------------------------------------- the notifier seam
+
+RECORD = {"kind": "deploy_failed", "env": "dev", "release": "abc123", "actor": USER,
+          "release_info": None, "details": {"release": "abc123", "reason": "boom: ***"}}
+
+
+def _channel(kind: str, smtp_port: int) -> Any:
+    from sluice.config.control import EmailChannel, SlackChannel, Smtp
+
+    if kind == "slack":
+        return SlackChannel(type="slack", url_env="TEST_SLACK_URL")
+    if kind == "webhook":
+        return WebhookChannel(type="webhook", url_env="TEST_HOOK_URL",
+                              secret_env="TEST_HOOK_SECRET")
+    return EmailChannel.model_validate({
+        "type": "email", "from": "sluice@example.com", "to": ["team@example.com"],
+        "smtp": Smtp(host="127.0.0.1", port=smtp_port, username_env="TEST_SMTP_USER",
+                     password_env="TEST_SMTP_PASSWORD")})
+
+
+@pytest.mark.parametrize("kind", ["slack", "webhook", "email"])
+def test_every_notifier_delivers_and_maps_failures_to_notify_error(
+        kind: str, receiver: Receiver, mailbox: Mailbox) -> None:
+    """The conformance suite of the seam: one message arrives whole; an unreachable
+    receiver, a missing variable, a refusal are each a NotifyError (never another
+    exception), and only the refusal is permanent."""
+    from sluice.errors import NotifyError
+    from sluice.notify import make_notifier, render
+
+    assert mailbox.controller is not None
+    receiver.clear()
+    mailbox.messages.clear()
+    channel = _channel(kind, mailbox.controller.port)
+    env = _environ(receiver)
+    make_notifier(channel, env).send(render(RECORD), RECORD, delivery=41, timeout=5)
+    received = [r.body.decode() for r in receiver.requests] + [m[2] for m in mailbox.messages]
+    [text] = received
+    assert "Deployment of release abc123 to dev failed" in text and "boom: ***" in text
+
+    dead_port = free_port()
+    unreachable = {**env, "TEST_SLACK_URL": f"http://127.0.0.1:{dead_port}/x",
+                   "TEST_HOOK_URL": f"http://127.0.0.1:{dead_port}/x"}
+    dead = _channel(kind, dead_port)
+    with pytest.raises(NotifyError) as down:
+        make_notifier(dead, unreachable).send(render(RECORD), RECORD, delivery=42, timeout=5)
+    assert not down.value.permanent
+
+    var = "TEST_SMTP_PASSWORD" if kind == "email" else "TEST_SLACK_URL" if kind == "slack" \
+        else "TEST_HOOK_URL"
+    with pytest.raises(NotifyError) as missing:
+        make_notifier(channel, {k: v for k, v in env.items() if k != var})
+    assert f"${var}" in missing.value.message and not missing.value.permanent
+
+    refusing = {**env, "TEST_SMTP_PASSWORD": "wrong-password"}
+    receiver.fail, receiver.fail_path, receiver.fail_status = 1, "/", 403
+    try:
+        with pytest.raises(NotifyError) as refused:
+            make_notifier(channel, refusing).send(render(RECORD), RECORD, delivery=43,
+                                                  timeout=5)
+    finally:
+        receiver.fail, receiver.fail_status = 0, 500
+    assert refused.value.permanent
+    for secret in (*SECRETS, "wrong-password"):
+        assert secret not in str(down.value) + str(refused.value)
