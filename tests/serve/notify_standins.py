@@ -110,7 +110,7 @@ class Mailbox:
             and auth_data.password.decode() == self.password
         if ok:
             self.logins.append(self.user)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # False: aiosmtpd answers 535
 
 
 def start_smtp(user: str, password: str) -> Mailbox:

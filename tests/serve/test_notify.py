@@ -365,36 +365,45 @@ def test_a_permanent_refusal_gives_up_at_once(project: Project, receiver: Receiv
     assert event.payload["channel"] == "slack:TEST_SLACK_URL"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One state store for two servers: SQLite, and PostgreSQL (team mode)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    url: str = request.getfixturevalue("postgres_db")
+    return "postgresql+psycopg://" + url.partition("://")[2]
+
+
 def test_a_leased_row_is_not_claimed_by_another_server_until_its_lease_expires(
-        project: Project) -> None:
+        project: Project, shared_url: str) -> None:
     now = dt.datetime.now(dt.UTC)
     policy = RetryPolicy(lease_seconds=60)
     with project.workspace() as ws:
         cfg = _only_webhook(ws.config())
-        ids = enqueue(ws.state, cfg, "dev", "deploy_failed", {"release": "r1"}, now=now)
-        other = StateStore(ws.state_url)  # a second server on the same store
-        try:
-            assert [r.id for r in _claim(ws.state, "a", now, 10, policy, None)] == ids
-            assert _claim(other, "b", now, 10, policy, None) == []
-            later = now + dt.timedelta(seconds=61)  # a crashed; its lease ran out
-            assert [r.id for r in _claim(other, "b", later, 10, policy, None)] == ids
-        finally:
-            other.close()
+    one, other = StateStore(shared_url), StateStore(shared_url)  # two servers, one store
+    try:
+        ids = enqueue(one, cfg, "dev", "deploy_failed", {"release": "r1"}, now=now)
+        assert [r.id for r in _claim(one, "a", now, 10, policy, None)] == ids
+        assert _claim(other, "b", now, 10, policy, None) == []
+        later = now + dt.timedelta(seconds=61)  # a crashed; its lease ran out
+        assert [r.id for r in _claim(other, "b", later, 10, policy, None)] == ids
+    finally:
+        one.close()
+        other.close()
 
 
 def test_two_dispatchers_on_one_store_send_each_row_exactly_once(
-        project: Project, receiver: Receiver) -> None:
+        project: Project, receiver: Receiver, shared_url: str) -> None:
     with project.workspace() as ws:
         cfg = _only_webhook(ws.config())
+    with StateStore(shared_url) as store:
         ids = [i for n in range(24)
-               for i in enqueue(ws.state, cfg, "dev", "execution_succeeded",
-                                {"execution": n})]
-        url = ws.state_url
+               for i in enqueue(store, cfg, "dev", "execution_succeeded", {"execution": n})]
     env = _environ(receiver)
     errors: list[BaseException] = []
 
     def dispatcher(owner: str) -> None:
-        store = StateStore(url)
+        store = StateStore(shared_url)
         try:
             while any(r.status == "pending" for r in list_notifications(store)):
                 deliver_due(store, cfg, None, owner, limit=3, environ=env)
@@ -409,10 +418,9 @@ def test_two_dispatchers_on_one_store_send_each_row_exactly_once(
     for t in threads:
         t.join(60)
     assert errors == []
-    delivered = [_verified(r)["id"] for r in receiver.on(HOOK)]
-    assert sorted(delivered) == sorted(ids)  # nothing lost, nothing twice
-    assert {r["details"]["execution"] for r in (_verified(x) for x in receiver.on(HOOK))} \
-        == set(range(24))
+    bodies = [_verified(r) for r in receiver.on(HOOK)]
+    assert sorted(b["id"] for b in bodies) == sorted(ids)  # nothing lost, nothing twice
+    assert sorted(b["details"]["execution"] for b in bodies) == list(range(24))
 
 
 def test_filters_aliases_and_unknown_kinds(project: Project) -> None:
@@ -451,3 +459,149 @@ def test_an_sns_channel_for_a_local_environment_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as caught:
         load_project(root)
     assert "'prod' is on the local target, which has no SNS topic" in caught.value.message
+
+
+@pytest.mark.aws
+def test_an_sns_channel_publishes_to_the_environments_topic_with_its_filters(
+        tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLUICE_ENV_DEV_DB_PASSWORD", PASSWORD)  # a secret of this process
+    root = copy_retail(tmp_path / "retail", spark=False)
+    p = Project(root)
+    target = json.dumps({"type": "aws", "region": "eu-west-1", "bucket": "acme-retail-dev",
+                         "endpoint_url": aws})
+    p.edit("sluice.yaml", "  dev:\n    target: {type: local}", f"  dev:\n    target: {target}")
+    with (root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("notifications:\n  - type: sns\n    events: [deploy_failed]\n")
+    p.init_git()
+    with p.workspace() as ws:
+        ws.notify("dev", "deploy_failed", release="r1", reason=f"cannot log in: {PASSWORD}")
+        ws.notify("dev", "approved", release="r1", actor=USER)  # not for this channel
+        ws.notify("staging", "deploy_failed", release="r1")  # local: no topic, no row
+        rows = list_notifications(ws.state)
+        assert [(r.channel, r.kind, r.env) for r in rows] == [("sns", "deploy_failed", "dev")]
+        from sluice.notify import Dispatcher
+
+        assert Dispatcher(root, "test", workspace=ws).flush(10) == 1
+        [row] = list_notifications(ws.state)
+        assert row.status == "sent"
+    from moto.sns.models import sns_backends
+
+    account = "123456789012"  # moto's
+    topic = f"arn:aws:sns:eu-west-1:{account}:sluice-retail-dev"
+    sent = [(n[2], json.loads(n[1]))
+            for n in sns_backends[account]["eu-west-1"].topics[topic].sent_notifications]
+    # the channel took over the topic: the approval never went there, the failure once
+    assert [(subject, m["kind"]) for subject, m in sent] == [
+        ("sluice dev: deploy_failed", "deploy_failed")]
+    body = sent[0][1]
+    assert body["release"] == "r1" and body["details"]["reason"] == "cannot log in: ***"
+    assert PASSWORD not in json.dumps(sent)
+
+
+def test_the_documented_channels_are_valid_config(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    section = doc.split("## Notifications", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 5  # slack, webhook, email, sns, server
+    for i, block in enumerate(blocks):
+        root = copy_retail(tmp_path / f"retail{i}", spark=False)
+        with (root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(block)
+        cfg = load_project(root)
+        assert cfg.notifications or cfg.server.url
+
+
+def test_the_servers_dispatcher_sends_what_is_queued_and_stops(
+        project: Project, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluice.notify import Dispatcher
+
+    for name, value in _environ(receiver).items():
+        monkeypatch.setenv(name, value)
+    stop = threading.Event()
+    dispatcher = Dispatcher(project.root, "server-a")
+    thread = threading.Thread(target=dispatcher.run_forever, args=(stop,))
+    thread.start()
+    try:
+        with project.workspace() as ws:
+            ws.notify("dev", "execution_failed", execution=7, message="stage deploy failed")
+            assert ws.notified == 1  # slack only: the webhook's filter leaves executions out
+        waited = threading.Event()
+        for _ in range(200):  # until it arrives (bounded), not a timing assertion
+            if receiver.on(SLACK):
+                break
+            waited.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and dispatcher.last_error is None
+    [sent] = receiver.on(SLACK)
+    body = sent.json()
+    assert body["text"] == "Execution 7 failed in dev " \
+                           "<https://sluice.example.com/executions/7|Open>"
+    assert "stage deploy failed" in json.dumps(body["blocks"])
+
+
+# ---------------------------------------------------------------------- the notifier seam
+
+RECORD = {"kind": "deploy_failed", "env": "dev", "release": "abc123", "actor": USER,
+          "release_info": None, "details": {"release": "abc123", "reason": "boom: ***"}}
+
+
+def _channel(kind: str, smtp_port: int) -> Any:
+    from sluice.config.control import EmailChannel, SlackChannel, Smtp
+
+    if kind == "slack":
+        return SlackChannel(type="slack", url_env="TEST_SLACK_URL")
+    if kind == "webhook":
+        return WebhookChannel(type="webhook", url_env="TEST_HOOK_URL",
+                              secret_env="TEST_HOOK_SECRET")
+    return EmailChannel.model_validate({
+        "type": "email", "from": "sluice@example.com", "to": ["team@example.com"],
+        "smtp": Smtp(host="127.0.0.1", port=smtp_port, username_env="TEST_SMTP_USER",
+                     password_env="TEST_SMTP_PASSWORD")})
+
+
+@pytest.mark.parametrize("kind", ["slack", "webhook", "email"])
+def test_every_notifier_delivers_and_maps_failures_to_notify_error(
+        kind: str, receiver: Receiver, mailbox: Mailbox) -> None:
+    """The conformance suite of the seam: one message arrives whole; an unreachable
+    receiver, a missing variable, a refusal are each a NotifyError (never another
+    exception), and only the refusal is permanent."""
+    from sluice.errors import NotifyError
+    from sluice.notify import make_notifier, render
+
+    assert mailbox.controller is not None
+    receiver.clear()
+    mailbox.messages.clear()
+    channel = _channel(kind, mailbox.controller.port)
+    env = _environ(receiver)
+    make_notifier(channel, env).send(render(RECORD), RECORD, delivery=41, timeout=5)
+    received = [r.body.decode() for r in receiver.requests] + [m[2] for m in mailbox.messages]
+    [text] = received
+    assert "Deployment of release abc123 to dev failed" in text and "boom: ***" in text
+
+    dead_port = free_port()
+    unreachable = {**env, "TEST_SLACK_URL": f"http://127.0.0.1:{dead_port}/x",
+                   "TEST_HOOK_URL": f"http://127.0.0.1:{dead_port}/x"}
+    dead = _channel(kind, dead_port)
+    with pytest.raises(NotifyError) as down:
+        make_notifier(dead, unreachable).send(render(RECORD), RECORD, delivery=42, timeout=5)
+    assert not down.value.permanent
+
+    var = "TEST_SMTP_PASSWORD" if kind == "email" else "TEST_SLACK_URL" if kind == "slack" \
+        else "TEST_HOOK_URL"
+    with pytest.raises(NotifyError) as missing:
+        make_notifier(channel, {k: v for k, v in env.items() if k != var})
+    assert f"${var}" in missing.value.message and not missing.value.permanent
+
+    refusing = {**env, "TEST_SMTP_PASSWORD": "wrong-password"}
+    receiver.fail, receiver.fail_path, receiver.fail_status = 1, "/", 403
+    try:
+        with pytest.raises(NotifyError) as refused:
+            make_notifier(channel, refusing).send(render(RECORD), RECORD, delivery=43,
+                                                  timeout=5)
+    finally:
+        receiver.fail, receiver.fail_status = 0, 500
+    assert refused.value.permanent
+    for secret in (*SECRETS, "wrong-password"):
+        assert secret not in str(down.value) + str(refused.value)
