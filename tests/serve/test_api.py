@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.flow.conftest import cli_env
-from tests.serve import api_fixtures as fx
-from tests.serve.api_fixtures import ApiProject, github_push, wait_until
 
 from sluice.errors import ForbiddenError, GateError
 from sluice.serve.app import create_app
 from sluice.serve.client import Client, Remote, parse_sse
+from tests.flow.conftest import cli_env
+from tests.serve import api_fixtures as fx
+from tests.serve.api_fixtures import ApiProject, github_push, wait_until
 
 _clean_env, api_template = fx._clean_env, fx.api_template
 

@@ -115,26 +115,13 @@ class Services:
             return
         from .notify import Dispatcher
         from .pipeline import Engine
+        from .triggers import Triggers
 
         self.engine = Engine(self.root, "serve", home=self.home)
         self._thread("sluice-engine", self.engine.run_forever)
         self._thread("sluice-notify", Dispatcher(self.root, self.owner).run_forever)
-        triggers = self._triggers()
-        if triggers is not None:
-            self._thread("sluice-triggers", triggers.run_forever)
-
-    def _triggers(self) -> Any:
-        import importlib
-
-        try:
-            triggers = importlib.import_module("sluice.serve.triggers")
-        except ImportError:  # not part of this build yet
-            return None
-
-        def start(**kwargs: Any) -> int:
-            return self.start_execution(**kwargs)
-
-        return triggers.Triggers(self.root, self.owner, start)
+        self._thread("sluice-triggers", Triggers(self.root, self.owner,
+                                                 self.start_execution).run_forever)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop the threads (a running stage finishes first) and close the store."""
