@@ -1,4 +1,4 @@
-"""Every mutating endpoint × every way to be refused: no token, a bad token, a revoked
+"""Every mutating endpoint against every way to be refused: no token, a bad token, a revoked
 token, a viewer, an approver of another environment, a self-approval under
 ``distinct_approver``, a forged webhook signature, a replayed delivery. Each is refused
 (401/403/409), changes nothing (live releases, approvals, executions, deliveries) and is
