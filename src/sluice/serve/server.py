@@ -4,15 +4,18 @@ Binding first means the line that announces the URL is true when it appears (and
 ``--port 0`` can announce the port the system chose). uvicorn handles SIGTERM and SIGINT:
 it stops accepting, lets running requests finish (streams get
 :data:`GRACEFUL_SECONDS`), then the application's lifespan stops the background threads —
-a running stage finishes first.
+a running stage finishes first — and the command exits 0.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from sluice.errors import UsageError
 
@@ -50,6 +53,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, for which a requested stop is a clean exit (status 0): uvicorn
+        itself raises the signal again once it has shut down, so the process would die of
+        it."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop waiting for requests
+            else:
+                self.should_exit = True
+
+    return Server
+
+
 def serve(root: Path, host: str, port: int, *,
           on_ready: Callable[[str], None] = lambda url: None) -> None:
     """Serve the project at ``root`` until SIGTERM/SIGINT; ``on_ready(url)`` once bound."""
@@ -63,7 +83,7 @@ def serve(root: Path, host: str, port: int, *,
     shown = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=GRACEFUL_SECONDS)
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     on_ready(f"http://{shown}:{bound}")
     try:
         server.run(sockets=[sock])
