@@ -73,6 +73,8 @@ ENV_VAR_PREFIX = "SLUICE_ENV_"  # the same as sluice.config.substitution (no imp
 KEY_FILE = "secret.key"
 KEY_BYTES = 32
 _URL_CREDENTIALS = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*):[^@/\s]+@")
+#: a ``sluice serve`` token (sluice.serve.tokens): its public id stays readable
+_SLUICE_TOKEN = re.compile(r"(?P<head>slc_[0-9a-f]{12}_)[A-Za-z0-9_-]{43}")
 _HARMLESS = frozenset({"true", "false", "null", "none"})
 
 _lock = threading.Lock()
@@ -150,11 +152,13 @@ def _compiled() -> re.Pattern[str] | None:
 
 
 def mask(text: str) -> str:
-    """``text`` with the password of any ``scheme://user:password@`` URL and every
-    registered secret value replaced by ``***``."""
+    """``text`` with the password of any ``scheme://user:password@`` URL, the secret part of
+    any ``sluice serve`` token and every registered secret value replaced by ``***``."""
     if not text:
         return text
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    if "slc_" in text:
+        text = _SLUICE_TOKEN.sub(lambda m: f"{m.group('head')}{MASK}", text)
     pattern = _compiled()
     return text if pattern is None else pattern.sub(MASK, text)
 

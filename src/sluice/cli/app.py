@@ -116,6 +116,8 @@ COMMANDS: tuple[Entry, ...] = (
           "Warehouse schema migrations (Flyway-compatible)."),
     Entry("export", "sluice.cli.aws:export_app",
           "Export what an environment needs, for other tools."),
+    Entry("users", "sluice.cli.users:users_app",
+          "Users and service accounts of sluice serve, and their tokens."),
 )
 
 
