@@ -225,11 +225,15 @@ def test_gitlab_delete_tag_and_other_hooks_are_ignored() -> None:
 
 
 def test_generic_payload() -> None:
-    body = json.dumps({"ref": "main", "commit": "ABCDEF1", "pusher": "ci"}).encode()
+    body = json.dumps({"ref": "main", "commit": "ABCDEF12" * 5, "pusher": "ci"}).encode()
     headers = {"X-Sluice-Signature": sign(SECRET, body), "X-Sluice-Delivery": "build-7"}
     push = verify_and_parse("generic", headers, body, SECRET)
     assert (push.ref, push.commit, push.pusher, push.branch) == (
-        "refs/heads/main", "abcdef1", "ci", "main")
+        "refs/heads/main", "abcdef12" * 5, "ci", "main")
+    short = json.dumps({"ref": "main", "commit": "abcdef1"}).encode()
+    with pytest.raises(UsageError, match="full commit sha"):
+        verify_and_parse("generic", {"X-Sluice-Signature": sign(SECRET, short),
+                                     "X-Sluice-Delivery": "build-short"}, short, SECRET)
     body = json.dumps({"ref": "refs/heads/main", "after": AFTER, "before": BEFORE}).encode()
     headers = {"X-Sluice-Signature": sign(SECRET, body), "X-Sluice-Delivery": "build-8"}
     assert verify_and_parse("generic", headers, body, SECRET).before == BEFORE
@@ -352,7 +356,7 @@ def test_receive_without_a_configured_secret_refuses(ws: Workspace,
 
 
 def test_a_failed_start_forgets_the_delivery(ws: Workspace) -> None:
-    body = github_push()
+    body = github_push(after="f" * 40)
     headers = github_headers(body, delivery="rcv-fail")
     with pytest.raises(UsageError, match="cannot start"):
         receive(ws, "github", headers, body, Recorder(fail=True))
@@ -364,7 +368,7 @@ def test_a_failed_start_forgets_the_delivery(ws: Workspace) -> None:
 def test_concurrent_copies_of_one_delivery_start_once(project: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETAIL_HOOK_SECRET", SECRET)
-    body = gitlab_push()
+    body = gitlab_push(after="e" * 40)
     headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET,
                "Idempotency-Key": "rcv-concurrent"}
     start = Recorder()
@@ -386,3 +390,17 @@ def test_concurrent_copies_of_one_delivery_start_once(project: Path,
         t.join()
     assert sorted(statuses) == ["replayed"] * 3 + ["started"]
     assert len(start.calls) == 1
+
+
+def test_one_commit_delivered_twice_starts_one_execution(ws: Workspace) -> None:
+    # two hooks on one repository (GitHub's and a CI job's generic one) send the same push
+    start = Recorder()
+    commit = "d" * 40
+    body = github_push(after=commit)
+    first = receive(ws, "github", github_headers(body, delivery="rcv-twice-1"), body, start)
+    generic = json.dumps({"ref": "refs/heads/main", "commit": commit}).encode()
+    second = receive(ws, "generic", {"X-Sluice-Signature": sign(SECRET, generic),
+                                     "X-Sluice-Delivery": "rcv-twice-2"}, generic, start)
+    assert (first.status, second.status) == ("started", "ignored")
+    assert second.reason == f"commit {commit} already has execution {first.execution_id}"
+    assert second.execution_id == first.execution_id and len(start.calls) == 1

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from tests.serve.trigger_fixtures import Recorder, git, make_project
 
+from sluice.serve.hooks import claim_commit
 from sluice.serve.triggers import Triggers, objects_fingerprint, source_prefix
 from sluice.state.schema import trigger_state
 
@@ -162,6 +163,18 @@ def test_poll_starts_a_pipeline_for_each_new_sha(base: Path,
     t.tick(at(1, 1, 3))
     polled = [c["commit"] for c in start.calls if c["trigger"] == "poll"]
     assert polled == [sha, newest]  # two commits between polls: the newest runs
+
+
+def test_poll_skips_a_commit_a_webhook_started(base: Path,
+                                               triggers: tuple[Triggers, Recorder]) -> None:
+    t, start = triggers
+    t.tick(at(1, 1))
+    sha = upstream_commit(base, "pushed and polled")
+    assert claim_commit(t.ws.state, sha) == (True, None)  # what receive() does first
+    t.tick(at(1, 1, 1))
+    assert [c for c in start.calls if c["trigger"] == "poll"] == []
+    skipped = t.ws.state.events(kind="trigger_skipped", limit=1)[0]
+    assert skipped.payload["commit"] == sha
 
 
 def test_poll_failures_are_logged_once_and_start_nothing(base: Path) -> None:

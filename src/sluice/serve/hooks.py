@@ -51,14 +51,18 @@ if TYPE_CHECKING:
     from sluice.state import StateStore
 
 __all__ = [
+    "COMMIT_KEY",
     "PROVIDERS",
     "HookOutcome",
     "Push",
     "StartFn",
+    "claim_commit",
     "forget_delivery",
     "receive",
     "record_delivery",
+    "set_delivery_execution",
     "sign",
+    "sign_standard",
     "verify_and_parse",
     "webhook_secret",
 ]
@@ -68,11 +72,12 @@ __all__ = [
 StartFn = Callable[..., int]
 
 PROVIDERS = ("github", "gitlab", "generic")
+#: ``deliveries.provider`` of the rows that claim a commit (:func:`claim_commit`)
+COMMIT_KEY = "commit"
 #: how far a signed GitLab timestamp may be from our clock (the Standard Webhooks default)
 TOLERANCE_SECONDS = 300
 ZERO_SHA = re.compile(r"0{40}(0{24})?")
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
-_SHORT_SHA = re.compile(r"[0-9a-f]{7,64}")
 _DELIVERY = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 PushKind = Literal["push", "ping", "ignored"]
@@ -233,14 +238,14 @@ def _delivery(provider: str, h: Mapping[str, str], *names: str) -> str:
 
 
 def _branch_update(provider: str, delivery: str, *, ref: str, commit: str, before: str,
-                   pusher: str, repository: str, full_sha: bool = True) -> Push:
+                   pusher: str, repository: str) -> Push:
     if not ref.startswith("refs/"):
         raise _bad(provider, f"ref {ref!r} is not a git ref (refs/heads/BRANCH)")
     push = Push(provider, delivery, "push", ref, commit, before, pusher, repository)
     if ZERO_SHA.fullmatch(commit):
         return replace(push, kind="ignored", reason=f"{ref} was deleted")
-    if not (_SHA if full_sha else _SHORT_SHA).fullmatch(commit):
-        raise _bad(provider, f"{commit[:80]!r} is not a commit sha")
+    if not _SHA.fullmatch(commit):
+        raise _bad(provider, f"{commit[:80]!r} is not a full commit sha (40 or 64 hex digits)")
     if push.branch is None:
         return replace(push, kind="ignored", reason=f"{ref} is not a branch")
     return push
@@ -299,7 +304,7 @@ def _generic(h: Mapping[str, str], body: bytes, secret: str) -> Push:
         "generic", delivery, ref=ref if ref.startswith("refs/") else f"refs/heads/{ref}",
         commit=commit.lower(), before=_text("generic", data, "before", required=False),
         pusher=_text("generic", data, "pusher", required=False),
-        repository=_text("generic", data, "repository", required=False), full_sha=False)
+        repository=_text("generic", data, "repository", required=False))
 
 
 def verify_and_parse(provider: str, headers: Mapping[str, str], body: bytes, secret: str, *,
@@ -337,6 +342,20 @@ def record_delivery(state: StateStore, provider: str, delivery_id: str,
         except sa.exc.IntegrityError:
             return False
     return True
+
+
+def claim_commit(state: StateStore, commit: str) -> tuple[bool, int | None]:
+    """Claim the start of ``commit``'s pipeline execution: ``(True, None)`` for the first
+    caller; ``(False, execution id)`` when a delivery (or a poll) started it before (the id
+    is None while that start is still under way). A row ``("commit", sha)`` of
+    ``deliveries``: the same primary key arbitrates, across servers, so one commit delivered
+    several times (two hooks, a hook and a poll) starts one execution."""
+    if record_delivery(state, COMMIT_KEY, commit):
+        return True, None
+    with state.transaction("read webhook deliveries from") as conn:
+        earlier = conn.execute(sa.select(deliveries.c.execution_id).where(
+            deliveries.c.provider == COMMIT_KEY, deliveries.c.delivery_id == commit)).scalar()
+    return False, None if earlier is None else int(earlier)
 
 
 def set_delivery_execution(state: StateStore, provider: str, delivery_id: str,
@@ -389,8 +408,9 @@ def receive(ws: Workspace, provider: str, headers: Mapping[str, str], body: byte
 
     Raises AuthError (401, logged as ``auth_refused``) for a bad signature and UsageError
     (400) for a malformed payload; returns ``replayed`` (answer 409) for a delivery id seen
-    before. A push to ``pipeline.branch`` calls ``start(commit=, ref=, trigger="webhook",
-    detail=, actor=, action="pipeline", env=None)``; if that fails the delivery is forgotten
+    before. A push to ``pipeline.branch`` of a commit not started before
+    (:func:`claim_commit`) calls ``start(commit=, ref=, trigger="webhook", detail=, actor=,
+    action="pipeline", env=None)``; if that fails the delivery and the commit are forgotten
     (a redelivery may try again) and the error propagates.
     """
     cfg = ws.config()
@@ -406,22 +426,34 @@ def receive(ws: Workspace, provider: str, headers: Mapping[str, str], body: byte
         return HookOutcome("replayed", push, reason)
     outcome = _decide(push, cfg.pipeline.branch)
     if outcome is None:
-        try:
-            execution = start(
-                commit=push.commit, ref=push.ref, trigger="webhook",
-                detail={"provider": provider, "delivery": push.delivery_id,
-                        "repository": push.repository, "pusher": push.pusher,
-                        "before": push.before},
-                actor=push.pusher or f"webhook:{provider}", action="pipeline", env=None)
-        except SluiceError as exc:
-            forget_delivery(ws.state, provider, push.delivery_id)
-            ws.state.event("webhook_failed", payload={"provider": provider, "error": exc.message,
-                                                      "delivery": push.delivery_id})
-            raise
-        set_delivery_execution(ws.state, provider, push.delivery_id, execution)
-        outcome = HookOutcome("started", push, f"execution {execution} started", execution)
+        outcome = _start(ws, push, start)
     ws.state.event("webhook", actor=push.pusher or None, payload=outcome.to_dict())
     return outcome
+
+
+def _start(ws: Workspace, push: Push, start: StartFn) -> HookOutcome:
+    first, earlier = claim_commit(ws.state, push.commit)
+    if not first:
+        which = f"execution {earlier}" if earlier else "an execution being started"
+        return HookOutcome("ignored", push, f"commit {push.commit} already has {which}",
+                           earlier)
+    try:
+        execution = start(
+            commit=push.commit, ref=push.ref, trigger="webhook",
+            detail={"provider": push.provider, "delivery": push.delivery_id,
+                    "repository": push.repository, "pusher": push.pusher,
+                    "before": push.before},
+            actor=push.pusher or f"webhook:{push.provider}", action="pipeline", env=None)
+    except SluiceError as exc:
+        forget_delivery(ws.state, push.provider, push.delivery_id)
+        forget_delivery(ws.state, COMMIT_KEY, push.commit)
+        ws.state.event("webhook_failed", payload={"provider": push.provider,
+                                                  "error": exc.message,
+                                                  "delivery": push.delivery_id})
+        raise
+    set_delivery_execution(ws.state, push.provider, push.delivery_id, execution)
+    set_delivery_execution(ws.state, COMMIT_KEY, push.commit, execution)
+    return HookOutcome("started", push, f"execution {execution} started", execution)
 
 
 def _decide(push: Push, branch: str) -> HookOutcome | None:

@@ -18,8 +18,9 @@ and ``start`` loses that one firing: at most once, never twice.
 - **poll**: ``git ls-remote <remote> refs/heads/<branch>``; a new sha is fetched into the
   project's repository and starts a pipeline execution (only the newest sha when several
   commits landed between two polls). The first poll records what the branch points at and
-  starts nothing. ``remote`` is a remote of the project's repository, a URL, or the path
-  of a local repository (a folder that is a git repository).
+  starts nothing, and so does a sha a webhook started already (``claim_commit``).
+  ``remote`` is a remote of the project's repository, a URL, or the path of a local
+  repository (a folder that is a git repository).
 - **schedules** (UTC, croniter): ``next_at`` is the next slot; at or after it, one
   ``run`` execution of that environment starts and ``next_at`` moves to the first slot
   after *now*, so slots missed while no server ran fire once, not once each.
@@ -57,7 +58,13 @@ from sluice.config.names import qualify
 from sluice.errors import ConfigError, SluiceError, StateError
 from sluice.project.workspace import Workspace
 from sluice.release.git import Git
-from sluice.serve.hooks import StartFn
+from sluice.serve.hooks import (
+    COMMIT_KEY,
+    StartFn,
+    claim_commit,
+    forget_delivery,
+    set_delivery_execution,
+)
 from sluice.state import rows
 from sluice.state.records import utcnow
 from sluice.state.schema import trigger_state
@@ -303,10 +310,23 @@ class Triggers:
         with self.ws.state.transaction("poll a remote in", write=True) as conn:
             if not self._swap(conn, name, old, new) or old.last_value is None:
                 return None
+        first, earlier = claim_commit(self.ws.state, sha)
+        if not first:  # a webhook (or another poll of the same repository) started it
+            self.ws.state.event("trigger_skipped", payload={
+                "trigger": name, "commit": sha, "execution": earlier,
+                "reason": "the commit already has an execution"})
+            return None
         detail = {"remote": secrecy.mask(poll.remote), "branch": branch,
                   "before": old.last_value}
-        return self._fire(name, old, new, commit=sha, ref=ref, trigger="poll", detail=detail,
-                          actor="trigger:poll", action="pipeline", env=None)
+        try:
+            execution = self._fire(name, old, new, commit=sha, ref=ref, trigger="poll",
+                                   detail=detail, actor="trigger:poll", action="pipeline",
+                                   env=None)
+        except SluiceError:
+            forget_delivery(self.ws.state, COMMIT_KEY, sha)
+            raise
+        set_delivery_execution(self.ws.state, COMMIT_KEY, sha, execution)
+        return execution
 
     # ------------------------------------------------------------------ new data
 
