@@ -140,8 +140,13 @@ def _claim(state: StateStore, owner: str, now: dt.datetime, limit: int,
     query = sa.select(notifications.c.id).where(due).order_by(notifications.c.id).limit(limit)
     if only is not None:
         query = query.where(notifications.c.id.in_(list(only)))
-    with state.transaction("claim notifications in", write=True) as conn:
+    # a read first: the dispatcher asks every second, and mostly nothing is due (a write
+    # transaction would take SQLite's write lock each time)
+    with state.transaction("read notifications from") as conn:
         candidates = [int(r.id) for r in conn.execute(query)]
+    if not candidates:
+        return []
+    with state.transaction("claim notifications in", write=True) as conn:
         claimed = [
             i for i in candidates
             # compare-and-swap: another server may have claimed it since the SELECT
