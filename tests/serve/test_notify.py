@@ -305,6 +305,11 @@ def test_an_unreachable_slack_never_fails_the_deploy_and_ends_failed(
     with p.workspace() as ws:
         assert ws.state.live("dev") is not None
         assert ws.state.deployments("dev", limit=1)[0].status.value == "succeeded"
+    history = p.json("history", "dev")
+    assert any(row["detail"].startswith(
+        "gave up sending the deploy_succeeded notification of dev to slack:TEST_SLACK_URL "
+        "after 4 attempts: channel slack:TEST_SLACK_URL: cannot reach the URL")
+        for row in history), history
     _assert_secret_free(p, receiver, mailbox)
 
 
