@@ -258,6 +258,7 @@ def test_a_gate_refusal_asks_for_approval_by_mail_and_the_approval_is_told(
     assert f"Subject: Approval needed: release {release} for prod" in text
     assert f"sluice approve prod --release {release}" in text
     assert "Jobs changed: customer_orders, orders, product_sales" in text
+    assert "Message: initial" in text  # no release message: the commit's subject
     assert mailbox.logins == [SMTP_USER] * len(mailbox.logins) and mailbox.logins
 
     mailbox.messages.clear()
