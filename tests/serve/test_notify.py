@@ -258,6 +258,7 @@ def test_a_gate_refusal_asks_for_approval_by_mail_and_the_approval_is_told(
     assert f"Subject: Approval needed: release {release} for prod" in text
     assert f"sluice approve prod --release {release}" in text
     assert "Jobs changed: customer_orders, orders, product_sales" in text
+    assert "Message: initial" in text  # no release message: the commit's subject
     assert mailbox.logins == [SMTP_USER] * len(mailbox.logins) and mailbox.logins
 
     mailbox.messages.clear()
@@ -305,6 +306,11 @@ def test_an_unreachable_slack_never_fails_the_deploy_and_ends_failed(
     with p.workspace() as ws:
         assert ws.state.live("dev") is not None
         assert ws.state.deployments("dev", limit=1)[0].status.value == "succeeded"
+    history = p.json("history", "dev")
+    assert any(row["detail"].startswith(
+        "gave up sending the deploy_succeeded notification of dev to slack:TEST_SLACK_URL "
+        "after 4 attempts: channel slack:TEST_SLACK_URL: cannot reach the URL")
+        for row in history), history
     _assert_secret_free(p, receiver, mailbox)
 
 

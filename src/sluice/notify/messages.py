@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sluice.state.redact import redact
@@ -42,7 +43,19 @@ def canonical_kind(kind: str) -> str:
     return ALIASES.get(kind, kind)
 
 
-def _release_info(state: StateStore, release_id: str) -> dict[str, Any] | None:
+def _subject(repo: Path, commit: str) -> str | None:
+    """The commit's subject line, from the project's repository (when it has the commit)."""
+    from sluice.release.git import Git
+
+    try:
+        out = Git(repo).run("log", "-1", "--no-show-signature", "--format=%s", commit, "--")
+    except Exception:  # not a repository, or not this commit: the summary goes without it
+        return None
+    return out.strip()[:_TEXT_LIMIT] or None
+
+
+def _release_info(state: StateStore, release_id: str,
+                  repo: Path | None) -> dict[str, Any] | None:
     from sluice.errors import StateError
 
     try:
@@ -51,6 +64,7 @@ def _release_info(state: StateStore, release_id: str) -> dict[str, Any] | None:
         return None
     return {"id": rec.id, "commit": rec.commit, "author": rec.author,
             "message": rec.message.strip()[:_TEXT_LIMIT],
+            "subject": _subject(repo, rec.commit) if repo is not None else None,
             "created_at": rec.created_at.isoformat(timespec="seconds")}
 
 
@@ -78,9 +92,10 @@ def _changed_jobs(state: StateStore, env: str, release_id: str) -> list[str] | N
 
 
 def facts(state: StateStore, cfg: ProjectConfig, env: str | None, kind: str,
-          payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The redacted record a channel renders: kind, env, release (with its commit, author
-    and message), a link to the server, and the caller's payload under ``details``."""
+          payload: Mapping[str, Any], *, repo: Path | None = None) -> dict[str, Any]:
+    """The redacted record a channel renders: kind, env, release (with its commit, author,
+    message and, from ``repo``, the commit's subject), a link to the server, and the
+    caller's payload under ``details``."""
     kind = canonical_kind(kind)
     details = dict(payload)
     release = details.get("release")
@@ -88,7 +103,7 @@ def facts(state: StateStore, cfg: ProjectConfig, env: str | None, kind: str,
                            "release": str(release) if release else None,
                            "actor": details.get("actor")}
     if release:
-        out["release_info"] = _release_info(state, str(release))
+        out["release_info"] = _release_info(state, str(release), repo)
         if kind == "approval_requested" and env is not None:
             out["jobs_changed"] = _changed_jobs(state, env, str(release))
     base = cfg.server.url.rstrip("/") if cfg.server.url else None
@@ -174,8 +189,9 @@ def render(record: Mapping[str, Any]) -> Message:
     if isinstance(info, Mapping):
         fields.append(("Release", str(info.get("id"))))
         fields.append(("Commit", f"{str(info.get('commit'))[:12]} by {info.get('author')}"))
-        if info.get("message"):
-            fields.append(("Message", _short(str(info["message"]).splitlines()[0], 200)))
+        text = info.get("message") or info.get("subject")  # the release's, else the commit's
+        if text:
+            fields.append(("Message", _short(str(text).splitlines()[0], 200)))
     elif rid:
         fields.append(("Release", str(rid)))
     if actor and kind not in ("approved", "rejected"):

@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -94,18 +95,21 @@ def _record(row: Any) -> NotificationRecord:
 
 
 def enqueue(state: StateStore, cfg: ProjectConfig, env: str | None, kind: str,
-            payload: Mapping[str, Any], *, now: dt.datetime | None = None) -> list[int]:
+            payload: Mapping[str, Any], *, now: dt.datetime | None = None,
+            repo: Path | None = None) -> list[int]:
     """Queue a notification for every channel whose filters take it; the ids of the rows.
 
-    The payload is redacted (:func:`sluice.notify.messages.facts`); a channel listed twice
-    (the same key) gets one row. Raises StateError when the store cannot be written: callers
+    The payload is redacted (:func:`sluice.notify.messages.facts`; ``repo``, the project's
+    folder, gives the commit's subject line); a channel listed twice (the same key) gets
+    one row. Raises StateError when the store cannot be written: callers
     that must never fail (``Workspace.notify``) catch it."""
     kind = canonical_kind(kind)
     keys = list(dict.fromkeys(channel_key(c) for c in cfg.notifications
                               if matches(cfg, c, env, kind)))
     if not keys:
         return []
-    body = json.dumps(facts(state, cfg, env, kind, payload), sort_keys=True, default=str)
+    body = json.dumps(facts(state, cfg, env, kind, payload, repo=repo), sort_keys=True,
+                      default=str)
     at = iso(now or utcnow())
     ids: list[int] = []
     with state.transaction("queue a notification in", write=True) as conn:
@@ -140,8 +144,13 @@ def _claim(state: StateStore, owner: str, now: dt.datetime, limit: int,
     query = sa.select(notifications.c.id).where(due).order_by(notifications.c.id).limit(limit)
     if only is not None:
         query = query.where(notifications.c.id.in_(list(only)))
-    with state.transaction("claim notifications in", write=True) as conn:
+    # a read first: the dispatcher asks every second, and mostly nothing is due (a write
+    # transaction would take SQLite's write lock each time)
+    with state.transaction("read notifications from") as conn:
         candidates = [int(r.id) for r in conn.execute(query)]
+    if not candidates:
+        return []
+    with state.transaction("claim notifications in", write=True) as conn:
         claimed = [
             i for i in candidates
             # compare-and-swap: another server may have claimed it since the SELECT

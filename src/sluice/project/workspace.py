@@ -131,7 +131,7 @@ class Workspace:
         try:
             from sluice.notify import enqueue
 
-            self.notified += len(enqueue(self.state, cfg, env, kind, payload))
+            self.notified += len(enqueue(self.state, cfg, env, kind, payload, repo=self.root))
         except Exception as exc:
             self._notify_failed(env, kind, exc)
 
