@@ -84,6 +84,10 @@ def serve(root: Path, host: str, port: int, *,
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=GRACEFUL_SECONDS)
     server = _server_class()(config)
+    # a stop asked for before uvicorn takes the signals over (right after the banner) is
+    # a stop too, not death by the signal
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, server.handle_exit)
     on_ready(f"http://{shown}:{bound}")
     try:
         server.run(sockets=[sock])

@@ -16,9 +16,11 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sluice.config import ProjectConfig
 from sluice.errors import SluiceError, UsageError
 from sluice.project.workspace import Workspace
 
@@ -33,6 +35,44 @@ class NotFound(Exception):  # an HTTP answer, not an error of the library
         self.error = error
 
 
+class ConfigCache:
+    """The work tree's ``sluice.yaml``, parsed once per version of the file (its size,
+    mtime and inode) instead of once per request: parsing is most of what a status costs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str | None, tuple[int, int, int]], ProjectConfig] = {}
+
+    def get(self, root: Path, environment: str | None,
+            load: Callable[[], ProjectConfig]) -> ProjectConfig:
+        try:
+            st = (root / "sluice.yaml").stat()
+        except OSError:
+            return load()  # the loader says what is wrong
+        key = (environment, (st.st_size, st.st_mtime_ns, st.st_ino))
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = load()
+            with self._lock:
+                self._cache = {k: v for k, v in self._cache.items() if k[1] == key[1]}
+                self._cache[key] = found
+        return found
+
+
+@dataclass
+class ServedWorkspace(Workspace):
+    """A workspace whose work-tree config comes from the server's :class:`ConfigCache`."""
+
+    configs: ConfigCache | None = field(default=None, repr=False)
+
+    def config(self, environment: str | None = None) -> ProjectConfig:
+        if self.configs is None:
+            return super().config(environment)
+        return self.configs.get(self.root, environment,
+                                lambda: Workspace.config(self, environment))
+
+
 def _owner() -> str:
     return f"serve@{socket.gethostname()}:{os.getpid()}"
 
@@ -41,7 +81,9 @@ class Services:
     """The long-lived parts of the server (see the module doc)."""
 
     def __init__(self, root: Path, *, background: bool) -> None:
-        self.base = Workspace.open(root)
+        opened = Workspace.open(root)
+        self.configs = ConfigCache()
+        self.base = ServedWorkspace(opened.root, opened.home, configs=self.configs)
         self.root = self.base.root
         self.home = self.base.home
         self.state = self.base.state
@@ -58,7 +100,7 @@ class Services:
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
         """A workspace for one request, over the shared state store."""
-        ws = Workspace(self.root, self.home, _state=self.state)
+        ws = ServedWorkspace(self.root, self.home, _state=self.state, configs=self.configs)
         try:
             yield ws
         finally:
