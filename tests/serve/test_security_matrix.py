@@ -69,15 +69,16 @@ BEARER_CASES: dict[str, tuple[Callable[[ApiProject], dict[str, str]], int]] = {
 
 
 def _refused(client: TestClient, project: ApiProject, call: Callable[[], Any],
-             statuses: tuple[int, ...]) -> dict[str, Any]:
+             statuses: tuple[int, ...], kinds: tuple[str, ...] = ("auth_refused",)
+             ) -> dict[str, Any]:
     before = project.snapshot()
-    events = len(project.events("auth_refused"))
+    events = sum(len(project.events(k)) for k in kinds)
     r = call()
     assert r.status_code in statuses, r.text
     body = r.json()
     assert body["error"] and body["type"]
     assert project.snapshot() == before, "a refused call changed something"
-    assert len(project.events("auth_refused")) > events, "the refusal was not recorded"
+    assert sum(len(project.events(k)) for k in kinds) > events, "the refusal was not recorded"
     return body  # type: ignore[no-any-return]
 
 
@@ -94,13 +95,14 @@ def test_refused_and_nothing_changed(client: TestClient, project: ApiProject,
         assert body["tip"] and "sluice users add" in body["tip"]
 
 
-@pytest.mark.parametrize("decision", ["approve", "reject"])
-def test_self_approval_under_distinct_approver_is_refused(
-        client: TestClient, project: ApiProject, decision: str) -> None:
-    """alice authored the commit and built the release; she holds approver:prod."""
+def test_self_approval_under_distinct_approver_is_refused(client: TestClient,
+                                                         project: ApiProject) -> None:
+    """alice authored the commit and built the release; she holds approver:prod. The gate
+    refuses her approval (a ``gate_refused`` event, as for the CLI)."""
     body = _refused(client, project, lambda: client.post(
         "/api/environments/prod/approvals", headers=project.bearer("alice"),
-        json={"release": project.release, "decision": decision}), (403, 409))
+        json={"release": project.release, "decision": "approve"}), (403, 409),
+        kinds=("auth_refused", "gate_refused"))
     assert "alice" in body["error"]
 
 

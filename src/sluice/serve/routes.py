@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -17,6 +18,7 @@ from .identity import Caller
 from .services import NotFound, Services
 
 log = logging.getLogger("sluice.serve")
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
 def services_of(request: Request) -> Services:
@@ -207,7 +209,10 @@ def add_routes(app: FastAPI) -> None:
         ref = body.ref
         if body.commit is None and ref is None:
             ref = services.base.config().pipeline.branch
-        commit = services.resolve_commit(body.commit or str(ref))
+        if body.commit is not None and _FULL_SHA.fullmatch(body.commit):
+            commit = body.commit.lower()  # the engine fetches one this repository lacks
+        else:
+            commit = services.resolve_commit(body.commit or str(ref))
         eid = services.start_execution(commit=commit, ref=ref, trigger="api",
                                        detail={"requested_by": caller.name},
                                        actor=caller.name)
