@@ -199,6 +199,31 @@ def wait_until(probe: Any, timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
+def start_server(project: ApiProject, xdg: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """``sluice serve --port 0`` in ``project``: the process, its URL and its banner."""
+    import select
+    import sys
+
+    from tests.flow.conftest import cli_env
+
+    env = cli_env("server", {"SLUICE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                             "XDG_CONFIG_HOME": str(xdg)})
+    proc = subprocess.Popen([sys.executable, "-m", "sluice.cli", "serve", "--port", "0"],
+                            cwd=project.root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    if not ready:
+        proc.kill()
+        raise AssertionError("sluice serve printed nothing in 60 s")
+    banner = proc.stdout.readline()
+    url = next((w for w in banner.split() if w.startswith("http://")), None)
+    if url is None:
+        proc.kill()
+        raise AssertionError(f"no URL in {banner!r}: {proc.communicate(timeout=30)[1]}")
+    return proc, url, banner
+
+
 def module_project(template: ApiProject, factory: pytest.TempPathFactory,
                    name: str) -> Iterator[ApiProject]:
     with pytest.MonkeyPatch.context() as mp:

@@ -5,7 +5,6 @@ approving, promoting, shipping and reading through it; refusals exit as in local
 from __future__ import annotations
 
 import json
-import select
 import signal
 import socket
 import stat
@@ -41,16 +40,6 @@ class Server:
         return r.json()
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        proc.kill()
-        raise AssertionError(f"sluice serve printed nothing in {timeout}s: "
-                             f"{proc.stderr.read() if proc.stderr else ''}")
-    return proc.stdout.readline()
-
-
 @pytest.fixture(scope="module")
 def server(api_template: ApiProject,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -58,14 +47,8 @@ def server(api_template: ApiProject,
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLUICE_USER", fx.AUTHOR)
         project = fx.copy_project(api_template, base / "retail")
-    env = cli_env("server", {"SLUICE_WEBHOOK_SECRET": fx.WEBHOOK_SECRET,
-                             "XDG_CONFIG_HOME": str(base / "xdg-server")})
-    proc = subprocess.Popen([sys.executable, "-m", "sluice.cli", "serve", "--port", "0"],
-                            cwd=project.root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc, url, banner = fx.start_server(project, base / "xdg-server")
     try:
-        banner = _read_line(proc, 60)
-        url = next(w for w in banner.split() if w.startswith("http://"))
         yield Server(proc, url, banner, project, base / "xdg")
     finally:
         if proc.poll() is None:
