@@ -199,7 +199,8 @@ def wait_until(probe: Any, timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def start_server(project: ApiProject, xdg: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(project: ApiProject, xdg: Path, extra: dict[str, str] | None = None,
+                 ) -> tuple[subprocess.Popen[str], str, str]:
     """``sluice serve --port 0`` in ``project``: the process, its URL and its banner."""
     import select
     import sys
@@ -207,7 +208,7 @@ def start_server(project: ApiProject, xdg: Path) -> tuple[subprocess.Popen[str],
     from tests.flow.conftest import cli_env
 
     env = cli_env("server", {"SLUICE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                             "XDG_CONFIG_HOME": str(xdg)})
+                             "XDG_CONFIG_HOME": str(xdg), **(extra or {})})
     proc = subprocess.Popen([sys.executable, "-m", "sluice.cli", "serve", "--port", "0"],
                             cwd=project.root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
