@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from sluice.project.workspace import Workspace
-from sluice.serve.executions import Execution, get_execution, start_execution
+from sluice.serve.executions import ACTIVE, Execution, get_execution, logs, start_execution
 from sluice.serve.pipeline import Engine
 from tests.retail import copy_retail
 
@@ -83,13 +83,24 @@ class Project:
         finally:
             ws.close()
 
-    def wait(self, eid: int, *statuses: str, timeout: float = 90.0) -> Execution:
+    def wait(self, eid: int, *statuses: str, timeout: float = 240.0) -> Execution:
         """The execution once its status is one of ``statuses`` (fails after ``timeout``)."""
-        return wait_for(lambda: _if(self.execution(eid), statuses), timeout,
-                        f"execution #{eid} to become {'/'.join(statuses)}")
+        try:
+            return wait_for(lambda: _if(self.execution(eid), statuses), timeout,
+                            f"execution #{eid} to become {'/'.join(statuses)}")
+        except AssertionError as exc:  # say where it is stuck
+            ex = self.execution(eid)
+            ws = self.workspace()
+            try:
+                tail = [ln.line for ln in logs(ws.state, eid)][-15:]
+            finally:
+                ws.close()
+            raise AssertionError(f"{exc}: {ex.to_dict()}\nlog tail: {tail}") from None
 
 
 def _if(ex: Execution, statuses: tuple[str, ...]) -> Execution | None:
+    if ex.status not in statuses and ex.status not in ACTIVE:
+        raise AssertionError(f"execution #{ex.id} ended {ex.status}: {ex.message}")
     return ex if ex.status in statuses else None
 
 

@@ -90,7 +90,7 @@ def test_killed_mid_deploy_is_interrupted_and_recovered(project: Project) -> Non
     engine = RunningEngine(project.root, "after")
     try:
         again = project.start(project.commit("again"))
-        passed = wait_for(lambda: _through_staging(project, again), 90, "staging")
+        passed = wait_for(lambda: _through_staging(project, again), 240, "staging")
     finally:
         engine.close()
     assert _snapshot(project, "dev")["live"][0] == passed.release_id

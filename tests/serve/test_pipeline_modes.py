@@ -33,7 +33,7 @@ def _blocked_at_prod(p: Project, eid: int) -> Execution:
         ex = p.execution(eid)
         ready = ex.status == "queued" and _stage(ex, "promote:staging") == "succeeded"
         return ex if ready else None
-    return wait_for(probe, 90, f"execution #{eid} to wait in front of prod")
+    return wait_for(probe, 240, f"execution #{eid} to wait in front of prod")
 
 
 def test_queued_one_at_a_time_in_order(project: Project) -> None:

@@ -1,15 +1,17 @@
-"""One git worktree per running stage: the commit an execution carries, on disk.
+"""A git worktree per execution at work: the commit an execution carries, on disk.
 
 The server's project folder is a git repository; a stage works on its execution's commit in
 ``<home>/checkouts/<execution id>`` (``git worktree add --detach``), opened as a
 :class:`~sluice.project.workspace.Workspace` whose home is the *server's* (same state store,
-artifacts and environments), and removed when the stage ends. A folder left by a crash is
+artifacts and environments), and removed when the engine stops working on it (the
+execution waits, is blocked or ends; consecutive stages share it). A folder left by a crash is
 removed before the next stage adds it again. Nothing in the checkout is run beyond what
 sluice itself runs (check, release, deploy).
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,6 +22,26 @@ from sluice.project.workspace import Workspace
 from sluice.release.git import Git
 
 FOLDER = "checkouts"
+
+
+@contextmanager
+def _serialised(home: Path) -> Iterator[None]:
+    """One git command changing the repository's worktrees (or refs) at a time, across
+    threads and processes: concurrent ``git worktree add`` calls read each other's half-made
+    entries ("failed to read .git/worktrees/N/commondir")."""
+    folder = home / FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / ".lock").open("a")
+    except OSError as exc:
+        raise ReleaseError(f"cannot create the checkout folder {folder}: {exc}",
+                           tip="make the server's home writable (SLUICE_HOME)") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _has_commit(git: Git, commit: str) -> bool:
@@ -42,7 +64,7 @@ def _remote(git: Git, wanted: str | None) -> str | None:
     return name
 
 
-def ensure_commit(root: Path, commit: str, remote: str | None = None) -> str:
+def ensure_commit(root: Path, home: Path, commit: str, remote: str | None = None) -> str:
     """The full sha of ``commit`` in the repository of ``root``, fetched from ``remote`` (or
     ``origin``) when it is not there yet; ReleaseError saying so when it cannot be found."""
     git = Git(root)
@@ -50,9 +72,10 @@ def ensure_commit(root: Path, commit: str, remote: str | None = None) -> str:
         source = _remote(git, remote)
         if source is not None:
             try:
-                git.run("fetch", "--quiet", source)
-                if not _has_commit(git, commit):
-                    git.run("fetch", "--quiet", source, commit)
+                with _serialised(home):
+                    git.run("fetch", "--quiet", source)
+                    if not _has_commit(git, commit):
+                        git.run("fetch", "--quiet", source, commit)
             except ReleaseError:
                 pass  # said below, with what was tried
         if not _has_commit(git, commit):
@@ -75,22 +98,20 @@ def _remove(git: Git, folder: Path) -> None:
 
 def remove(root: Path, home: Path, execution_id: int) -> None:
     """Remove the checkout of an execution (one a crash left behind)."""
-    _remove(Git(root), home / FOLDER / str(execution_id))
+    with _serialised(home):
+        _remove(Git(root), home / FOLDER / str(execution_id))
 
 
 @contextmanager
 def checkout(root: Path, home: Path, execution_id: int, commit: str) -> Iterator[Workspace]:
-    """A workspace on ``commit`` for the duration of one stage (see the module doc)."""
+    """A workspace on ``commit`` while an engine works on the execution (see the module
+    doc); git commands that change the worktrees run one at a time."""
     git = Git(root)
     prefix = git.prefix()
     folder = home / FOLDER / str(execution_id)
-    _remove(git, folder)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReleaseError(f"cannot create the checkout folder {folder.parent}: {exc}",
-                           tip="make the server's home writable (SLUICE_HOME)") from exc
-    git.run("worktree", "add", "--detach", "--quiet", str(folder), commit)
+    with _serialised(home):
+        _remove(git, folder)
+        git.run("worktree", "add", "--detach", "--quiet", str(folder), commit)
     ws: Workspace | None = None
     try:
         ws = Workspace.open(folder / prefix, home=home)
@@ -98,7 +119,8 @@ def checkout(root: Path, home: Path, execution_id: int, commit: str) -> Iterator
     finally:
         if ws is not None:
             ws.close()
-        _remove(git, folder)
+        with _serialised(home):
+            _remove(git, folder)
 
 
 __all__ = ["FOLDER", "checkout", "ensure_commit", "remove"]

@@ -18,6 +18,7 @@ back, or completed if it had published), so it is never half-published.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import socket
@@ -216,6 +217,8 @@ class Engine:
                 ex = self._load(eid)
                 if ex is None or ex.status not in ACTIVE or ex.lease_owner != self.owner:
                     return
+                if any(s.status == "interrupted" for s in ex.stages):
+                    return  # being finished by whoever took it over (see _take_over)
                 stage = ex.current
                 if stage is None:
                     self._finish(ex, "succeeded", "every stage passed")
@@ -266,7 +269,8 @@ class Engine:
                 assert stage.env is not None
                 return run_run(ws, stage.env, ex.actor, log)
             if "ws" not in holder:
-                commit = checkouts.ensure_commit(self.root, ex.commit or "", self._remote())
+                commit = checkouts.ensure_commit(self.root, self.home, ex.commit or "",
+                                                  self._remote())
                 holder["ws"] = stack.enter_context(
                     checkouts.checkout(self.root, self.home, ex.id, commit))
             ws = holder["ws"]
@@ -351,36 +355,45 @@ class Engine:
         with self.state.transaction("read executions from") as conn:
             leased = read_executions(conn, sa.and_(executions.c.status.in_(ACTIVE),
                                                    executions.c.lease_owner.is_not(None)))
+        with self._mutex:
+            busy = set(self._busy)
         for ex in leased:
             assert ex.lease_owner is not None
-            if ex.lease_owner == self.owner:
-                continue
+            if ex.id in busy:
+                continue  # ours, and a worker is on it (its lease is renewed)
             expired = ex.lease_expires is None or ex.lease_expires <= now
             if not expired and dead_local_owner(ex.lease_owner) is None:
                 continue
             self._take_over(ex)
 
     def _take_over(self, ex: Execution) -> None:
+        """Take a lapsed lease; a stage it left running is interrupted, its environment
+        recovered, and only then the execution finished (so its log is complete once it
+        is over). Should this engine die meanwhile, the next one finishes the job."""
+        until = (utcnow() + dt.timedelta(seconds=self.lease_seconds)).isoformat(
+            timespec="microseconds")
         with self.state.transaction("take over an execution in", write=True) as conn:
             swapped = conn.execute(executions.update().where(
                 executions.c.id == ex.id, executions.c.lease_owner == ex.lease_owner)
-                .values(lease_owner=self.owner)).rowcount
+                .values(lease_owner=self.owner, lease_expires=until)).rowcount
             if swapped != 1:
                 return  # someone else took it over first
-            running = [s for s in ex.stages if s.status == "running"]
+            running = [s for s in ex.stages if s.status in ("running", "interrupted")]
             if not running:  # died between stages or while deciding: nothing half-done
                 conn.execute(executions.update().where(executions.c.id == ex.id)
                              .values(lease_owner=None, lease_expires=None))
                 write_log(conn, ex.id, None, f"lease of {ex.lease_owner} lapsed; resumed")
                 return
             stage = running[0]
-            message = (f"interrupted: the server running {stage.name} ({ex.lease_owner}) "
-                       "stopped")
+            message = stage.message if stage.status == "interrupted" else (
+                f"interrupted: the server running {stage.name} ({ex.lease_owner}) stopped")
             set_stage(conn, ex.id, stage.position, "interrupted", message)
-            finish(conn, ex.id, "interrupted", message)
+            write_log(conn, ex.id, stage.position, message)
         checkouts.remove(self.root, self.home, ex.id)
         if stage.kind in ("deploy", "promote", "run") and stage.env is not None:
             self._recover_env(ex, stage.env)
+        with self.state.transaction("finish an execution in", write=True) as conn:
+            finish(conn, ex.id, "interrupted", message)
         self._notify(ex, stage, "interrupted")
 
     def _recover_env(self, ex: Execution, env: str) -> None:
