@@ -138,6 +138,16 @@ def test_login_stores_the_token_privately_and_logout_forgets_it(server: Server,
     res = sluice(server, "status", "--json", who=None, cwd=tmp_path)  # no SLUICE_* at all
     assert res.code == 0, res.err
     assert [e["env"] for e in res.json()] == ["dev", "staging", "prod"]
+    # a project that names the server uses it; one that names none stays local
+    declared = tmp_path / "declared"
+    declared.mkdir()
+    (declared / "sluice.yaml").write_text(f"server: {{url: {server.url}}}\n")
+    assert sluice(server, "status", "--json", who=None, cwd=declared).json() == res.json()
+    personal = tmp_path / "personal"
+    personal.mkdir()
+    (personal / "sluice.yaml").write_text("project: mine\n")
+    mine = sluice(server, "status", "--json", who=None, cwd=personal)
+    assert mine.code == 0 and mine.json() == []  # its own (empty) state, not the server's
     assert sluice(server, "logout", who=None, cwd=tmp_path).code == 0
     local = sluice(server, "status", who=None, cwd=tmp_path)
     assert local.code == 2 and "no sluice.yaml" in local.error  # local mode again

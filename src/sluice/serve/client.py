@@ -1,10 +1,13 @@
 """The CLI's side of team mode: which server, with which token, and the calls to it.
 
-Team mode is on when ``SLUICE_SERVER`` names a server (its token in ``SLUICE_TOKEN``, else
-the one ``sluice login`` stored for that URL), or when ``sluice login`` stored a current
-server. Credentials live in ``$XDG_CONFIG_HOME/sluice/credentials.json`` (default
-``~/.config``), mode 0600. The token is registered as a secret (:mod:`sluice.secrecy`) as
-soon as it is read, so whatever prints it by mistake prints ``***``.
+Team mode is on when ``SLUICE_SERVER`` names a server, or the project's ``sluice.yaml``
+does (``server.url``), or, outside any project, when ``sluice login`` stored a current
+server; the token is ``SLUICE_TOKEN``, else the one ``sluice login`` stored for that URL.
+A project that declares no server stays local whatever was logged in to, so a login to a
+team's server never redirects a personal project. Credentials live in
+``$XDG_CONFIG_HOME/sluice/credentials.json`` (default ``~/.config``), mode 0600. The
+token is registered as a secret (:mod:`sluice.secrecy`) as soon as it is read, so
+whatever prints it by mistake prints ``***``.
 
 Errors come back as the server's ``{"error", "tip", "type"}``; :class:`Client` raises the
 same :class:`~sluice.errors.SluiceError` class the server raised (a gate refusal is a
@@ -97,19 +100,48 @@ def forget_credentials(url: str | None = None) -> str | None:
     return str(gone)
 
 
+def _declared_server(start: Path | None = None) -> tuple[bool, str | None]:
+    """Whether there is a project at or above ``start`` (default: the working folder), and
+    the ``server.url`` its sluice.yaml declares (read raw: no validation, no secrets)."""
+    import yaml
+
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        config = folder / "sluice.yaml"
+        if config.is_file():
+            try:
+                data = yaml.safe_load(config.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                return True, None  # the command itself reports a broken sluice.yaml
+            server = data.get("server") if isinstance(data, dict) else None
+            url = server.get("url") if isinstance(server, dict) else None
+            return True, str(url) if url else None
+    return False, None
+
+
 def remote(environ: Mapping[str, str] | None = None) -> Remote | None:
-    """The server the CLI talks to, or None in local mode."""
+    """The server the CLI talks to, or None in local mode: ``SLUICE_SERVER``; else the
+    project's ``server.url``; else, outside any project, the server of ``sluice login``.
+    A project without ``server.url`` stays local whatever was logged in to."""
     env = os.environ if environ is None else environ
     url = env.get(SERVER_VAR, "").strip()
-    if not url and not credentials_path().is_file():
-        return None
-    stored = _read_credentials()
+    stored: dict[str, Any] | None = None
     if not url:
-        url = str(stored.get("server") or "")
-        if not url:
+        in_project, declared = _declared_server()
+        if declared:
+            url = declared
+        elif in_project or not credentials_path().is_file():
             return None
+        else:
+            stored = _read_credentials()
+            url = str(stored.get("server") or "")
+            if not url:
+                return None
     url = normalise_url(url)
-    token = env.get(TOKEN_VAR, "").strip() or str((stored.get("tokens") or {}).get(url) or "")
+    token = env.get(TOKEN_VAR, "").strip()
+    if not token and credentials_path().is_file():
+        stored = stored if stored is not None else _read_credentials()
+        token = str((stored.get("tokens") or {}).get(url) or "")
     if not token:
         raise AuthError(f"no token for the server {url}",
                         tip=f"log in:  sluice login {url}   (or set {TOKEN_VAR})")
