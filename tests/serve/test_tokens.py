@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from sluice.errors import AuthError, UsageError
+from sluice.secrecy import mask
 from sluice.serve.tokens import (
     TOKEN,
     added_principal,
@@ -131,3 +133,13 @@ def test_the_secret_is_stored_nowhere_only_a_salted_hash(tmp_path: Path) -> None
         # salted: the plain hash of the secret is not what is stored either
         assert hashlib.sha256(secret.encode()).hexdigest().encode() not in raw
         assert token.split("_")[1].encode() in raw  # the public id is
+
+
+def test_a_token_pasted_anywhere_is_masked_in_output_and_in_the_store(
+        state: StateStore) -> None:
+    token = issue_token(state, "priya", "user", ["viewer"], "admin")
+    token_id, secret = token.split("_")[1], token.split("_", 2)[2]
+    assert mask(f"oops: {token} !") == f"oops: slc_{token_id}_*** !"
+    event = state.event("approved", payload={"comment": f"my token is {token}"})
+    assert secret not in json.dumps(event.payload)
+    assert secret not in json.dumps([e.payload for e in state.events()])
