@@ -21,11 +21,17 @@ from sluice.serve.tokens import (
     verify_token,
 )
 from sluice.state import StateStore, utcnow
+from tests.state.conftest import sqlalchemy_url
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateStore]:
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """The same behaviour on SQLite and on a real PostgreSQL (team mode)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = sqlalchemy_url(request.getfixturevalue("postgres_db"))
+    store = StateStore(url)
     yield store
     store.close()
 
