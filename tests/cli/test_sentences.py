@@ -61,6 +61,13 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "gate_refused": ({"action": "promote", "source": "staging", "reason": "not approved"},
                      f"refused to promote release {RID} (commit 72a6fb0678) from staging to "
                      "dev: not approved"),
+    "auth_refused": ({"reason": "token 0123456789ab was revoked", "path": "/api/status",
+                      "action": None, "caller": None},
+                     "refused /api/status: token 0123456789ab was revoked"),
+    "principal_added": ({"principal": "priya", "kind": "user", "roles": ["approver:prod"],
+                         "id": "0123456789ab"},
+                        "issued token 0123456789ab to user priya (approver:prod)"),
+    "tokens_revoked": ({"what": "priya", "count": 2}, "revoked 2 tokens of priya"),
     "protection_changed": ({"from": {"approval_required": False},
                             "to": {"approval_required": True}, "loosened": []},
                            f"the rules of dev now come from release {RID} (commit 72a6fb0678) "

@@ -51,7 +51,7 @@ def test_add_prints_the_token_once_and_the_server_accepts_it(root: Path) -> None
     listed = {u["name"]: u for u in json.loads(sluice(root, "list", "--json").out)}
     assert listed["eve"]["source"] == "added" and listed["eve"]["tokens_active"] == 1
     assert token not in json.dumps(listed)  # never shown again
-    assert token.split("_")[2] not in (root / ".sluice" / "state.db").read_bytes().decode(
+    assert token.split("_", 2)[2] not in (root / ".sluice" / "state.db").read_bytes().decode(
         "latin-1")
 
 
@@ -100,7 +100,7 @@ def test_revoke_one_token_then_all_of_a_name(root: Path) -> None:
     assert authenticate(root, two)[0] == "rob"
     again = sluice(root, "revoke", one)  # the whole token names its id; never echoed back
     assert again.code == 2 and "already revoked" in again.error
-    assert one.split("_")[2] not in again.err + again.out
+    assert one.split("_", 2)[2] not in again.err + again.out
     r = sluice(root, "revoke", "rob", "--json")
     assert r.json() == {"revoked": 1, "what": "rob"}
     with pytest.raises(AuthError, match="revoked"):

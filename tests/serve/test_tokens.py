@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from sluice.errors import AuthError, UsageError
+from sluice.secrecy import mask
 from sluice.serve.tokens import (
     TOKEN,
     added_principal,
@@ -19,11 +21,17 @@ from sluice.serve.tokens import (
     verify_token,
 )
 from sluice.state import StateStore, utcnow
+from tests.state.conftest import sqlalchemy_url
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateStore]:
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """The same behaviour on SQLite and on a real PostgreSQL (team mode)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = sqlalchemy_url(request.getfixturevalue("postgres_db"))
+    store = StateStore(url)
     yield store
     store.close()
 
@@ -131,3 +139,13 @@ def test_the_secret_is_stored_nowhere_only_a_salted_hash(tmp_path: Path) -> None
         # salted: the plain hash of the secret is not what is stored either
         assert hashlib.sha256(secret.encode()).hexdigest().encode() not in raw
         assert token.split("_")[1].encode() in raw  # the public id is
+
+
+def test_a_token_pasted_anywhere_is_masked_in_output_and_in_the_store(
+        state: StateStore) -> None:
+    token = issue_token(state, "priya", "user", ["viewer"], "admin")
+    token_id, secret = token.split("_")[1], token.split("_", 2)[2]
+    assert mask(f"oops: {token} !") == f"oops: slc_{token_id}_*** !"
+    event = state.event("approved", payload={"comment": f"my token is {token}"})
+    assert secret not in json.dumps(event.payload)
+    assert secret not in json.dumps([e.payload for e in state.events()])

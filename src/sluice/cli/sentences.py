@@ -222,9 +222,28 @@ def _refused(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
     action = str(p.get("action") or "change")
     verb = _ACTIONS.get(action, action)
     rel = _release(event, facts) if event.release_id else "a release"
+    preposition = ("in" if action in {"run", "rollback", "migrate"}
+                   else "for" if action in {"approve", "reject"} else "to")
     where = (f"from {p['source']} to {event.env}" if p.get("source")
-             else f"{'in' if action in {'run', 'rollback', 'migrate'} else 'to'} {event.env}")
+             else f"{preposition} {event.env}")
     return f"refused to {verb} {rel} {where}: {p.get('reason') or 'no reason recorded'}"
+
+
+@_builds("auth_refused")
+def _auth_refused(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
+    what = p.get("path") or (f"{p['action']}" if p.get("action") else "a call")
+    return f"refused {what}: {p.get('reason') or 'no reason recorded'}"
+
+
+@_builds("principal_added")
+def _principal_added(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
+    roles = _names(p.get("roles") or []) or "its declared roles"
+    return f"issued token {p['id']} to {p.get('kind', 'user')} {p['principal']} ({roles})"
+
+
+@_builds("tokens_revoked")
+def _tokens_revoked(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
+    return f"revoked {_plural(int(p['count']), 'token')} of {p['what']}"
 
 
 @_builds("protection_changed")

@@ -46,6 +46,7 @@ import yaml
 from sluice.config import ProjectConfig, load_project
 from sluice.config.substitution import env_var_name
 from sluice.errors import ApprovalNeeded, ConfigError, GateError, ReleaseError, SluiceError
+from sluice.flow.authorship import own_work
 from sluice.project.workspace import Workspace
 from sluice.release import Manifest, installed_differences, list_releases, verify_release
 from sluice.release.artifacts import hash_file
@@ -72,7 +73,10 @@ class EnvRules:
 
     ``approvers`` is ``None`` when anyone may approve, a tuple of names otherwise (empty when
     nobody may: two lists with no name in common). ``upstream`` names the environments a
-    release must have succeeded in before it may enter this one.
+    release must have succeeded in before it may enter this one. ``authenticated`` (the
+    configuration declares ``access:``): only approvals the control plane recorded for an
+    authenticated caller count, and ``approvers`` name such callers. ``distinct_approver``:
+    whoever authored the release's commit or built the release may not approve it.
     """
 
     approval_required: bool = False
@@ -80,6 +84,8 @@ class EnvRules:
     require_checks: bool = False
     auto_promote: bool = True
     upstream: tuple[str, ...] = ()
+    authenticated: bool = False
+    distinct_approver: bool = False
 
     @classmethod
     def of(cls, cfg: ProjectConfig, env: str) -> EnvRules:
@@ -89,7 +95,8 @@ class EnvRules:
         upstream = (order[order.index(env) - 1],) if env in order[1:] else ()
         return cls(protection.approval_required,
                    tuple(sorted(set(protection.approvers))) or None,
-                   protection.require_checks, protection.auto_promote, upstream)
+                   protection.require_checks, protection.auto_promote, upstream,
+                   cfg.access is not None, protection.distinct_approver)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EnvRules:
@@ -97,13 +104,16 @@ class EnvRules:
         return cls(bool(data.get("approval_required", False)),
                    None if approvers is None else tuple(str(a) for a in approvers),
                    bool(data.get("require_checks", False)), bool(data.get("auto_promote", True)),
-                   tuple(str(u) for u in data.get("upstream", ())))
+                   tuple(str(u) for u in data.get("upstream", ())),
+                   bool(data.get("authenticated", False)),
+                   bool(data.get("distinct_approver", False)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"approval_required": self.approval_required,
                 "approvers": None if self.approvers is None else list(self.approvers),
                 "require_checks": self.require_checks, "auto_promote": self.auto_promote,
-                "upstream": list(self.upstream)}
+                "upstream": list(self.upstream), "authenticated": self.authenticated,
+                "distinct_approver": self.distinct_approver}
 
     def strictest(self, other: EnvRules) -> EnvRules:
         """Each rule at the stricter of the two values."""
@@ -114,7 +124,9 @@ class EnvRules:
         return EnvRules(self.approval_required or other.approval_required, approvers,
                         self.require_checks or other.require_checks,
                         self.auto_promote and other.auto_promote,
-                        tuple(dict.fromkeys((*self.upstream, *other.upstream))))
+                        tuple(dict.fromkeys((*self.upstream, *other.upstream))),
+                        self.authenticated or other.authenticated,
+                        self.distinct_approver or other.distinct_approver)
 
     def loosened_by(self, other: EnvRules) -> list[str]:
         """How ``other`` is weaker than these rules, in words (empty: it is not)."""
@@ -133,6 +145,13 @@ class EnvRules:
         dropped = [u for u in self.upstream if u not in other.upstream]
         if dropped:
             found.append(f"releases would no longer have to pass {', '.join(dropped)} first")
+        # both only shape approvals: where none is required, dropping them loosens nothing
+        if self.approval_required and self.authenticated and not other.authenticated:
+            found.append("approvals would no longer need an authenticated approver "
+                         "(access: dropped)")
+        if self.approval_required and self.distinct_approver and not other.distinct_approver:
+            found.append("authors could approve their own releases (distinct_approver "
+                         "dropped)")
         return found
 
     def allows(self, actor: str) -> bool:
@@ -165,6 +184,9 @@ class GateDecision:
     basis: str  # where ``in_force`` came from
     loosened: list[str] = field(default_factory=list)
     approval: ApprovalRecord | None = None
+    #: the newest approval that did not count because its approver was only claimed
+    #: (``$SLUICE_USER``) where the rules need an authenticated one
+    unauthenticated: ApprovalRecord | None = None
 
     @property
     def release_id(self) -> str:
@@ -243,6 +265,13 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
     decision = GateDecision(req, manifest, release_dir, cfg, in_force, candidate, rules, basis,
                             in_force.loosened_by(candidate))
     decisions = ws.state.approvals(req.env, rid)
+    if rules.authenticated:
+        # a claimed approval opens nothing here; a rejection, however made, still stands
+        decision.unauthenticated = next(
+            (d for d in decisions if d.via != "authenticated"
+             and d.decision is ApprovalDecision.APPROVED), None)
+        decisions = [d for d in decisions if d.via == "authenticated"
+                     or d.decision is ApprovalDecision.REJECTED]
     latest = decisions[0] if decisions else None
     if latest is not None and latest.decision is ApprovalDecision.REJECTED:
         raise GateError(
@@ -331,10 +360,20 @@ def _check_upstream(ws: Workspace, req: GateRequest, rid: str, rules: EnvRules) 
                 tip=f"see why:  sluice history {upstream}")
 
 
+def approve_tip(rules: EnvRules, command: str) -> str:
+    """How to give an approval the rules count: through the server where they need an
+    authenticated approver."""
+    if not rules.authenticated:
+        return command
+    return (f"approve through the server:  SLUICE_SERVER=https://… SLUICE_TOKEN=… {command}"
+            "  (or  sluice login URL  first)")
+
+
 def _check_approval(ws: Workspace, decision: GateDecision, acknowledging: str) -> None:
     req, rules, rid = decision.request, decision.rules, decision.release_id
     ack = f" --acknowledge {acknowledging}" if acknowledging else ""
-    approve = f"sluice approve {req.env} --release {rid}{ack} --comment '…'"
+    approve = approve_tip(rules, f"sluice approve {req.env} --release {rid}{ack} "
+                                 "--comment '…'")
     why = {"": f"{req.env} is protected: release {rid} needs an approval",
            "migrations": f"{req.env} is protected: running the migrations of release {rid} "
                          "by hand needs an approval that acknowledges them",
@@ -345,12 +384,25 @@ def _check_approval(ws: Workspace, decision: GateDecision, acknowledging: str) -
         if not acknowledging:
             ws.notify(req.env, "approval_requested", release=rid, source=req.source,
                       actor=req.actor, approve=approve)
+        claimed = decision.unauthenticated
+        if claimed is not None:
+            raise ApprovalNeeded(
+                f"{why[acknowledging]}: the approval by {claimed.actor} does not count, it was "
+                "given on the command line (a claimed identity) and approvals for "
+                f"{req.env} need an authenticated approver (access: in sluice.yaml)",
+                tip=approve)
         raise ApprovalNeeded(why[acknowledging], tip=approve)
     if not rules.allows(approval.actor):
         allowed = ", ".join(rules.approvers or ()) or "nobody (the approver lists of the "
         allowed += "" if rules.approvers else "release and the environment share no name)"
         raise ApprovalNeeded(f"the approval of release {rid} by {approval.actor} does not "
                              f"count for {req.env}: approvers are {allowed}", tip=approve)
+    if rules.distinct_approver:
+        conflict = own_work(ws, rid, approval.actor, decision.config, ws.config())
+        if conflict:
+            raise ApprovalNeeded(f"the approval of release {rid} by {approval.actor} does not "
+                                 f"count for {req.env}: {conflict}, and {req.env} requires a "
+                                 "distinct approver", tip=f"someone else approves it: {approve}")
     if acknowledging and acknowledging not in approval.acknowledges:
         raise ApprovalNeeded(why[acknowledging], tip=approve)
 
@@ -426,7 +478,8 @@ def _rules_of_raw(data: Any, env: str) -> EnvRules:
     approvers = tuple(sorted({str(a) for a in spec.get("approvers") or ()})) or None
     return EnvRules(bool(spec.get("approval_required", False)), approvers,
                     bool(spec.get("require_checks", False)),
-                    bool(spec.get("auto_promote", True)), upstream)
+                    bool(spec.get("auto_promote", True)), upstream,
+                    data.get("access") is not None, bool(spec.get("distinct_approver", False)))
 
 
 def verified_manifest(ws: Workspace, env: str, release_id: str) -> Manifest:
@@ -507,5 +560,5 @@ def approvable(ws: Workspace, env: str, release_id: str) -> tuple[EnvRules, list
 
 
 __all__ = ["ACKNOWLEDGEMENTS", "EnvRules", "GateDecision", "GateRequest", "approvable",
-           "check_order", "decide_gates", "record_protection", "record_refusal", "release_config",
-           "rules_in_force", "verified_manifest"]
+           "approve_tip", "check_order", "decide_gates", "record_protection", "record_refusal",
+           "release_config", "rules_in_force", "verified_manifest"]

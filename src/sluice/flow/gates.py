@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from sluice.deploy.deployer import (
     DeployOutcome,
@@ -17,10 +18,12 @@ from sluice.deploy.deployer import (
     undo_deployment,
 )
 from sluice.errors import GateError, SluiceError, UsageError
+from sluice.flow.authorship import own_work
 from sluice.flow.decision import (
     EnvRules,
     GateRequest,
     approvable,
+    approve_tip,
     check_order,
     decide_gates,
     record_protection,
@@ -75,17 +78,24 @@ def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
 
 
 def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
-           comment: str = "", acknowledge: tuple[str, ...] = ()) -> ApprovalRecord:
+           comment: str = "", acknowledge: tuple[str, ...] = (), actor: str | None = None,
+           via: str = "claimed") -> ApprovalRecord:
     """Record an approval or a rejection of a release for an environment.
 
     Approvals are judged by the rules in force combined with the release's own
     (:func:`~sluice.flow.decision.approvable`); approving where no gate asks for one is
     refused, so nobody believes an unprotected environment was reviewed. A rejection stands
     on any environment until a later approval: no command puts that release there.
+
+    ``actor`` and ``via``: who decides and how that is known — by default the claimed local
+    identity (:func:`current_actor`); the control plane passes the authenticated caller's name
+    with ``via="authenticated"``. Where the rules need authenticated approvers (``access:``
+    declared) a claimed decision is refused, and with ``distinct_approver`` so is an approval
+    by whoever authored or built the release.
     """
     cfg = ws.config()
     cfg.environment(env)
-    actor = current_actor()
+    actor = actor or current_actor()
     verb = "approve" if approve else "reject"
     if release_id is None:
         order = cfg.promotion_order()
@@ -100,27 +110,53 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
         if live is None:
             raise GateError(f"nothing is live in {upstream} to approve for {env}")
         release_id = live.release_id
-    release_id = verified_manifest(ws, env, release_id).id
+    manifest = verified_manifest(ws, env, release_id)
+    release_id = manifest.id
     rules, loosened = approvable(ws, env, release_id)
     if approve and not rules.approval_required and not loosened:
         raise UsageError(f"{env} is not protected: releases enter it without an approval",
                          tip=f"protect it with  environments.{env}.protection."
                              "approval_required: true  in a release")
+    if rules.authenticated and via != "authenticated":
+        _refuse_decision(ws, env, release_id, actor, verb, GateError(
+            f"{env} takes approvals and rejections from authenticated users only (access: "
+            f"in sluice.yaml): {actor} is a claimed identity here, and approvals recorded on "
+            f"the command line do not open {env}'s gate",
+            tip=approve_tip(rules, f"sluice {verb} {env} --release {release_id} "
+                                   "--comment '…'")))
     if not rules.allows(actor):
         allowed = ", ".join(rules.approvers or ()) or "nobody"
         raise GateError(f"{actor} may not {verb} releases for {env}",
                         tip=f"approvers: {allowed}")
+    if approve and rules.distinct_approver:
+        cfg_release, _ = release_config(ws, env, manifest)
+        conflict = own_work(ws, release_id, actor, cfg_release, cfg)
+        if conflict:
+            _refuse_decision(ws, env, release_id, actor, verb, GateError(
+                f"{actor} may not approve release {release_id} for {env}: {conflict}, and "
+                f"{env} requires a distinct approver",
+                tip="someone else approves it: "
+                    + ", ".join(rules.approvers or ("another approver",))))
     rec = ApprovalRecord(env=env, release_id=release_id,
                          decision=ApprovalDecision.APPROVED if approve
                          else ApprovalDecision.REJECTED,
-                         actor=actor, comment=comment, acknowledges=acknowledge)
+                         actor=actor, comment=comment, acknowledges=acknowledge, via=via)
     ws.state.record_approval(rec)
     ws.state.event("approved" if approve else "rejected", env=env, actor=actor,
                    release_id=release_id,
-                   payload={"comment": comment, "acknowledges": list(acknowledge)})
+                   payload={"comment": comment, "acknowledges": list(acknowledge),
+                            "via": via})
     ws.notify(env, "approved" if approve else "rejected", release=release_id, actor=actor,
               comment=comment)
     return rec
+
+
+def _refuse_decision(ws: Workspace, env: str, release_id: str, actor: str, verb: str,
+                     exc: GateError) -> NoReturn:
+    """Record a refused approval or rejection (``gate_refused``) and raise it."""
+    ws.state.event("gate_refused", env=env, actor=actor, release_id=release_id,
+                   payload={"action": verb, "source": None, "reason": exc.message})
+    raise exc
 
 
 def rollback(ws: Workspace, env: str, to: str | None = None, *,

@@ -9,15 +9,18 @@ from typing import Any
 from sluice.config import check_files
 from sluice.errors import ReleaseError
 from sluice.project.graph import build_graph
-from sluice.project.workspace import Workspace
+from sluice.project.workspace import Workspace, current_actor
 from sluice.release import Manifest, build_release
 from sluice.release.git import Git
 from sluice.state import ReleaseRecord
 
 
-def make_release(ws: Workspace, *, allow_dirty: bool = False,
-                 message: str = "") -> tuple[Manifest, bool]:
-    """Fingerprint every job of the work tree and bundle it; returns (manifest, created)."""
+def make_release(ws: Workspace, *, allow_dirty: bool = False, message: str = "",
+                 actor: str | None = None) -> tuple[Manifest, bool]:
+    """Fingerprint every job of the work tree and bundle it; returns (manifest, created).
+
+    ``actor`` (default: :func:`current_actor`) is recorded as who built it: with
+    ``distinct_approver`` they may not approve it (:mod:`sluice.flow.authorship`)."""
     cfg = ws.config()
     check_files(cfg, ws.root)  # a missing or binary job file, at its line in sluice.yaml
     graph = build_graph(ws.root, cfg)
@@ -34,6 +37,7 @@ def make_release(ws: Workspace, *, allow_dirty: bool = False,
     ))
     if created:
         ws.state.event("release_built", release_id=manifest.id,
+                       actor=actor if actor is not None else current_actor(),
                        payload={"commit": manifest.commit, "files": len(manifest.files)})
     return manifest, created
 
