@@ -1,10 +1,11 @@
 """The CLI's side of team mode: which server, with which token, and the calls to it.
 
-Team mode is on when ``SLUICE_SERVER`` names a server, or the project's ``sluice.yaml``
-does (``server.url``), or, outside any project, when ``sluice login`` stored a current
-server; the token is ``SLUICE_TOKEN``, else the one ``sluice login`` stored for that URL.
-A project that declares no server stays local whatever was logged in to, so a login to a
-team's server never redirects a personal project. Credentials live in
+Team mode is on when ``SLUICE_SERVER`` names a server; or, after ``sluice login``, in a
+project whose ``sluice.yaml`` names that server (``server.url``), or outside any project.
+The token is ``SLUICE_TOKEN``, else the one ``sluice login`` stored for that URL. A project
+that names no server you logged in to stays local, so a login to a team's server never
+redirects a personal project (and ``server.url`` alone, the link in notifications, changes
+nothing). Credentials live in
 ``$XDG_CONFIG_HOME/sluice/credentials.json`` (default ``~/.config``), mode 0600. The
 token is registered as a secret (:mod:`sluice.secrecy`) as soon as it is read, so
 whatever prints it by mistake prints ``***``.
@@ -120,28 +121,31 @@ def _declared_server(start: Path | None = None) -> tuple[bool, str | None]:
 
 
 def remote(environ: Mapping[str, str] | None = None) -> Remote | None:
-    """The server the CLI talks to, or None in local mode: ``SLUICE_SERVER``; else the
-    project's ``server.url``; else, outside any project, the server of ``sluice login``.
-    A project without ``server.url`` stays local whatever was logged in to."""
+    """The server the CLI talks to, or None in local mode: ``SLUICE_SERVER``; else, after
+    ``sluice login``, the project's ``server.url`` when a token is stored for it, or outside
+    any project the server logged in to last. A project whose ``server.url`` names no
+    stored login (or that names none) stays local."""
     env = os.environ if environ is None else environ
     url = env.get(SERVER_VAR, "").strip()
-    stored: dict[str, Any] | None = None
+    stored: dict[str, Any] = {}
     if not url:
-        in_project, declared = _declared_server()
-        if declared:
-            url = declared
-        elif in_project or not credentials_path().is_file():
+        if not credentials_path().is_file():
             return None
+        stored = _read_credentials()
+        tokens = stored.get("tokens") or {}
+        in_project, declared = _declared_server()
+        if in_project:
+            url = normalise_url(declared) if declared else ""
+            if url not in tokens:
+                return None
         else:
-            stored = _read_credentials()
             url = str(stored.get("server") or "")
             if not url:
                 return None
+    elif credentials_path().is_file():
+        stored = _read_credentials()
     url = normalise_url(url)
-    token = env.get(TOKEN_VAR, "").strip()
-    if not token and credentials_path().is_file():
-        stored = stored if stored is not None else _read_credentials()
-        token = str((stored.get("tokens") or {}).get(url) or "")
+    token = env.get(TOKEN_VAR, "").strip() or str((stored.get("tokens") or {}).get(url) or "")
     if not token:
         raise AuthError(f"no token for the server {url}",
                         tip=f"log in:  sluice login {url}   (or set {TOKEN_VAR})")
