@@ -19,6 +19,7 @@ traceback unless ``--debug`` is given.
     │   └── EngineUnavailableError  an engine's driver, server or runtime is missing
     ├── ReleaseError             a release cannot be built, found, verified or materialised (exit 2)
     ├── GateError                a gate of an environment does not hold (exit 1; recorded)
+    │   └── ApprovalNeeded       every other gate holds; an (acknowledging) approval is missing
     ├── StateError               the state store cannot be opened, migrated, read or written
     │   └── LockError            an environment is locked by another deployment
     │       └── WarehouseBusyError  a DuckDB file is held open by another process
@@ -133,6 +134,11 @@ class ReleaseError(SluiceError):
 class GateError(SluiceError):
     """A gate of an environment does not hold: nothing was changed, and the refusal is
     recorded in the history (``gate_refused``)."""
+
+
+class ApprovalNeeded(GateError):
+    """The one gate left is an approval (or one that acknowledges a risk, or one by an
+    allowed approver): what a pipeline execution waits for instead of failing."""
 
 
 class StateError(SluiceError):

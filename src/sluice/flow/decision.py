@@ -45,7 +45,7 @@ import yaml
 
 from sluice.config import ProjectConfig, load_project
 from sluice.config.substitution import env_var_name
-from sluice.errors import ConfigError, GateError, ReleaseError, SluiceError
+from sluice.errors import ApprovalNeeded, ConfigError, GateError, ReleaseError, SluiceError
 from sluice.project.workspace import Workspace
 from sluice.release import Manifest, installed_differences, list_releases, verify_release
 from sluice.release.artifacts import hash_file
@@ -345,14 +345,14 @@ def _check_approval(ws: Workspace, decision: GateDecision, acknowledging: str) -
         if not acknowledging:
             ws.notify(req.env, "approval_requested", release=rid, source=req.source,
                       actor=req.actor, approve=approve)
-        raise GateError(why[acknowledging], tip=approve)
+        raise ApprovalNeeded(why[acknowledging], tip=approve)
     if not rules.allows(approval.actor):
         allowed = ", ".join(rules.approvers or ()) or "nobody (the approver lists of the "
         allowed += "" if rules.approvers else "release and the environment share no name)"
-        raise GateError(f"the approval of release {rid} by {approval.actor} does not count "
-                        f"for {req.env}: approvers are {allowed}", tip=approve)
+        raise ApprovalNeeded(f"the approval of release {rid} by {approval.actor} does not "
+                             f"count for {req.env}: approvers are {allowed}", tip=approve)
     if acknowledging and acknowledging not in approval.acknowledges:
-        raise GateError(why[acknowledging], tip=approve)
+        raise ApprovalNeeded(why[acknowledging], tip=approve)
 
 
 def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = None, *,

@@ -62,9 +62,15 @@ class Workspace:
     silent: bool = False
 
     @classmethod
-    def open(cls, root: Path | str | None = None) -> Workspace:
+    def open(cls, root: Path | str | None = None, *, home: Path | None = None) -> Workspace:
+        """The workspace of the project at or above ``root``; its home is ``home`` when
+        given (the server opens each execution's checkout with the server's own home: an
+        argument, because threads share ``os.environ``), else $SLUICE_HOME, else
+        ``<root>/.sluice``."""
         r = find_root(Path(root) if root else None)
-        home = Path(os.environ["SLUICE_HOME"]) if os.environ.get("SLUICE_HOME") else r / ".sluice"
+        if home is None:
+            home = Path(os.environ["SLUICE_HOME"]) if os.environ.get("SLUICE_HOME") \
+                else r / ".sluice"
         # 0700: state, warehouses and caches under it are for their owner only
         private_dir(home, tighten=True)
         use_key_file(home / KEY_FILE)  # keyed fingerprints of secrets (sluice.secrecy)

@@ -259,6 +259,8 @@ executions = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),  # webhook|poll|schedule|data|api
+    # "pipeline" (a commit through the promotion order) or "run" (re-run one environment)
+    sa.Column("action", sa.String(16), nullable=False, server_default="pipeline"),
     sa.Column("trigger_json", sa.Text, nullable=False),
     sa.Column("commit", sa.String, nullable=True),
     sa.Column("ref", sa.String, nullable=True),
@@ -286,6 +288,8 @@ execution_stages = sa.Table(
     sa.Column("started_at", _TS, nullable=True),
     sa.Column("finished_at", _TS, nullable=True),
     sa.Column("message", sa.Text, nullable=False, server_default=""),
+    # an approval stage: the newest approvals.id it has judged (a newer one is judged again)
+    sa.Column("approval_seen", sa.Integer, nullable=True),
 )
 
 execution_logs = sa.Table(
