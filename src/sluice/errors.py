@@ -25,7 +25,9 @@ traceback unless ``--debug`` is given.
     │       └── WarehouseBusyError  a DuckDB file is held open by another process
     ├── AuthError                no, a bad, an expired or a revoked credential (HTTP 401, exit 2)
     │   └── ForbiddenError       a known caller without the role for the action (HTTP 403, exit 1)
-    └── ServerError              the control plane cannot be reached or answered badly (exit 2)
+    ├── ServerError              the control plane cannot be reached or answered badly (exit 2)
+    └── NotifyError              a notification channel refused or could not take a message
+                                 (never reaches a user: the outbox retries it, sluice.notify)
 
 Third-party exceptions are caught at the seam where they happen and re-raised as the most
 specific of these with ``raise ... from exc``.
@@ -179,3 +181,13 @@ class ServerError(SluiceError):
     """The control plane (``SLUICE_SERVER``) cannot be reached, or answered with nonsense."""
 
     exit_code = 2
+
+
+class NotifyError(SluiceError):
+    """A notification channel could not take a message. ``permanent`` errors (a 404 from a
+    webhook, a refused SMTP login) are not retried; the others are, with backoff. The outbox
+    (:mod:`sluice.notify`) records it and never lets it fail what caused the notification."""
+
+    def __init__(self, message: str, *, permanent: bool = False, tip: str | None = None) -> None:
+        super().__init__(message, tip=tip)
+        self.permanent = permanent

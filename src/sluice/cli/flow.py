@@ -39,7 +39,20 @@ def _workspace() -> Iterator[Workspace]:
     try:
         yield ws
     finally:
-        ws.close()
+        try:
+            _flush_notifications(ws)
+        finally:
+            ws.close()
+
+
+def _flush_notifications(ws: Workspace) -> None:
+    """Send what this command queued, briefly (local mode has no server to do it); what
+    cannot go now stays pending in the state store for a later command or a server."""
+    if not ws.notified:
+        return
+    from sluice.notify import Dispatcher, flush_seconds
+
+    Dispatcher(ws.root, ws.owner(), workspace=ws).flush(flush_seconds())
 
 
 @contextmanager

@@ -279,6 +279,11 @@ def _takeover(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
 
 @_builds("notify_failed")
 def _notify(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
+    if p.get("channel"):  # the outbox gave up on a row (sluice.notify)
+        tries = p.get("attempts")
+        after = f" after {tries} attempt{'s' if tries != 1 else ''}" if tries else ""
+        return (f"gave up sending the {p['kind']} notification of {event.env} to "
+                f"{p['channel']}{after}: {p.get('error')}")
     return f"could not send the {p['kind']} notification of {event.env}: {p.get('error')}"
 
 

@@ -221,7 +221,15 @@ class ProjectConfig(ConfigModel):
                                     or "; declare it under sources")))
         for i, channel in enumerate(self.notifications):
             for j, env in enumerate(channel.environments or ()):
-                env_problem(("notifications", i, channel.type, "environments", j), env)
+                loc: Loc = ("notifications", i, channel.type, "environments", j)
+                env_problem(loc, env)
+                if channel.type == "sns" and env in self.environments \
+                        and self.environments[env].target.type != "aws":
+                    # only the aws target has a topic; without `environments:` an sns
+                    # channel covers the aws environments and skips the others
+                    problems.append((loc, f"{env!r} is on the "
+                                     f"{self.environments[env].target.type} target, which "
+                                     "has no SNS topic; use slack, webhook or email for it"))
         return problems
 
     def _job_problems(self) -> list[tuple[Loc, str]]:

@@ -439,6 +439,20 @@ def undo_deployment(ws: Workspace, env: str, dep: int, exc: BaseException) -> No
                     payload={"deployment": dep, "reason": message})
         ws.notify(env, "deploy_failed", release=record.release_id, deployment=dep,
                   actor=record.actor, reason=message)
+        if isinstance(exc, AuditFailed):
+            ws.notify(env, "audit_failed", release=record.release_id, deployment=dep,
+                      actor=record.actor, failed=failed_audits(exc.audits),
+                      skipped=exc.skipped)
+
+
+def failed_audits(audits: list[AuditResult]) -> list[dict[str, Any]]:
+    """The failed audits of a deployment, for a notification: each dataset's version, its
+    contract problems and failing rules (the rule as written, where, why)."""
+    return [{"dataset": a.dataset, "version": a.version,
+             "contract_problems": list(a.contract_problems),
+             "rules": [{"rule": r.rule, "location": r.location, "message": r.message}
+                       for r in a.failed_rules()]}
+            for a in audits if not a.passed]
 
 
 def _restore(ws: Workspace, env: str, dep: int) -> None:

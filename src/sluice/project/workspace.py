@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -42,12 +43,23 @@ def current_actor() -> str:
     return name or getpass.getuser()
 
 
+def _sns_takes_over(cfg: ProjectConfig, env: str) -> bool:
+    """An ``sns`` channel covering ``env`` sends to its topic instead of the direct call."""
+    from sluice.notify.channels import covers
+
+    return any(c.type == "sns" and covers(cfg, c, env) for c in cfg.notifications)
+
+
 @dataclass
 class Workspace:
     root: Path
     home: Path
     _state: StateStore | None = field(default=None, repr=False)
     _targets: dict[str, Target] = field(default_factory=dict, repr=False)
+    #: outbox rows this workspace queued (the CLI flushes them at the end of a command)
+    notified: int = field(default=0, repr=False)
+    #: a throwaway workspace (the integration check's deploy of the samples) tells nobody
+    silent: bool = False
 
     @classmethod
     def open(cls, root: Path | str | None = None, *, home: Path | None = None) -> Workspace:
@@ -95,15 +107,40 @@ class Workspace:
         return self._targets[env]
 
     def notify(self, env: str, kind: str, **payload: Any) -> None:
-        """Tell ``env``'s subscribers (the target's channel). Never fails the caller: a
-        failure to notify is recorded as a ``notify_failed`` event."""
+        """Tell ``env``'s subscribers: the target's own channel (on AWS its SNS topic, unless
+        an ``sns`` channel of ``notifications:`` takes it over, with its filters and
+        retries) and one outbox row per matching channel (:mod:`sluice.notify`), sent by a
+        dispatcher. Never fails the caller: a failure is recorded as a ``notify_failed``
+        event, and a failure to record even that is dropped."""
         from sluice.state.redact import redact
 
+        if self.silent:
+            return
+        cfg: ProjectConfig | None = None
         try:
-            self.target(env).notify(kind, redact(payload))
+            cfg = self.config()
+        except Exception as exc:  # a broken sluice.yaml must not break a deploy's end
+            self._notify_failed(env, kind, exc)
+        try:
+            if cfg is None or not _sns_takes_over(cfg, env):
+                self.target(env, cfg).notify(kind, redact(payload))
         except Exception as exc:
+            self._notify_failed(env, kind, exc)
+        if cfg is None or not cfg.notifications:
+            return
+        try:
+            from sluice.notify import enqueue
+
+            self.notified += len(enqueue(self.state, cfg, env, kind, payload, repo=self.root))
+        except Exception as exc:
+            self._notify_failed(env, kind, exc)
+
+    def _notify_failed(self, env: str, kind: str, exc: Exception) -> None:
+        from sluice.state.redact import redact_text
+
+        with contextlib.suppress(Exception):  # nowhere left to record it; the caller goes on
             self.state.event("notify_failed", env=env,
-                             payload={"kind": kind, "error": str(exc)[:500]})
+                             payload={"kind": kind, "error": redact_text(str(exc))[:500]})
 
     def owner(self) -> str:
         return f"{current_actor()}@{socket.gethostname()}:{os.getpid()}"

@@ -335,13 +335,16 @@ notifications = sa.Table(
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("env", sa.String, nullable=True),
     sa.Column("payload_json", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending|sent|failed
+    sa.Column("status", sa.String(16), nullable=False),  # pending|sent|failed
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_at", _TS, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", _TS, nullable=False),
+    sa.Column("sent_at", _TS, nullable=True),
     sa.Column("lease_owner", sa.String, nullable=True),
     sa.Column("lease_expires", _TS, nullable=True),
+    # what the dispatcher asks every second: the pending rows that are due
+    sa.Index("notifications_due", "status", "next_at"),
     sqlite_autoincrement=True,
 )
 

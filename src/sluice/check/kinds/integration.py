@@ -74,7 +74,8 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     if fresh_data:
         shutil.rmtree(objects, ignore_errors=True)
         shutil.copytree(ctx.root / samples, objects)
-    ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"))
+    ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"),
+                   silent=True)  # a check of samples is no news for anyone
     ws._targets[env] = create_target("local", env, home)  # never the project's real target
     try:
         manifest, _ = make_release(ws, allow_dirty=True, message="sluice check candidate")
