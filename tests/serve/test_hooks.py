@@ -18,6 +18,7 @@ from sluice.errors import AuthError, UsageError
 from sluice.project.workspace import Workspace
 from sluice.serve.hooks import (
     Push,
+    claim_commit,
     receive,
     record_delivery,
     sign,
@@ -404,3 +405,27 @@ def test_one_commit_delivered_twice_starts_one_execution(ws: Workspace) -> None:
     assert (first.status, second.status) == ("started", "ignored")
     assert second.reason == f"commit {commit} already has execution {first.execution_id}"
     assert second.execution_id == first.execution_id and len(start.calls) == 1
+
+
+@pytest.mark.postgres
+def test_one_delivery_and_one_commit_win_once_on_postgresql(postgres_db: str) -> None:
+    from sluice.state import StateStore
+
+    stores = [StateStore(postgres_db) for _ in range(4)]
+    results: list[tuple[bool, bool]] = []
+    barrier = threading.Barrier(len(stores))
+
+    def race(store: StateStore) -> None:
+        barrier.wait()
+        results.append((record_delivery(store, "github", "pg-1"),
+                        claim_commit(store, "9" * 40)[0]))
+
+    threads = [threading.Thread(target=race, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert sorted(r[0] for r in results) == [False, False, False, True]
+    assert sorted(r[1] for r in results) == [False, False, False, True]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +84,12 @@ def orders(base: Path) -> Path:
 def rows_of(t: Triggers) -> dict[str, tuple[str | None, str | None]]:
     with t.ws.state.transaction("read") as conn:
         return {r.name: (r.lease_owner, r.next_at) for r in conn.execute(sa.select(trigger_state))}
+
+
+def baseline(t: Triggers, name: str) -> str | None:
+    with t.ws.state.transaction("read") as conn:
+        return conn.execute(sa.select(trigger_state.c.last_value)
+                            .where(trigger_state.c.name == name)).scalar()
 
 
 # ------------------------------------------------------------------ schedules
@@ -308,6 +316,24 @@ def test_two_servers_never_fire_twice_on_postgresql(base: Path, postgres_db: str
     _check_race(_race(base, ("server-a", "server-b")))
 
 
+def test_a_live_lease_is_respected_and_a_dead_local_one_taken_over(
+        base: Path, triggers: tuple[Triggers, Recorder]) -> None:
+    t, _ = triggers
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a server process on this host that died holding its leases
+    dead = f"alice@{socket.gethostname()}:{gone.pid}"
+    elsewhere = "bob@another-host:4242"  # alive as far as anyone here can tell
+    until = "2099-01-01T00:00:00.000000+00:00"
+    with t.ws.state.transaction("seed", write=True) as conn:
+        conn.execute(trigger_state.insert(), [
+            {"name": "data:dev:raw.orders", "lease_owner": dead, "lease_expires": until},
+            {"name": "poll:../upstream:main", "lease_owner": elsewhere,
+             "lease_expires": until}])
+    t.tick(at(1, 1))
+    assert rows_of(t)["data:dev:raw.orders"][0] == "server-a"
+    assert rows_of(t)["poll:../upstream:main"][0] == elsewhere
+
+
 # ------------------------------------------------------------------ the loop
 
 
@@ -328,9 +354,9 @@ def test_run_forever_fires_and_gives_up_its_leases(base: Path) -> None:
     loop = threading.Thread(target=t.run_forever, args=(stop,))
     loop.start()
     try:
-        # the data trigger's baseline is in once its row holds our lease
+        # the data trigger's first look is over once its row holds the baseline
         deadline = 600
-        while "data:dev:raw.orders" not in rows_of(t) and deadline:
+        while baseline(t, "data:dev:raw.orders") is None and deadline:
             stop.wait(0.05)
             deadline -= 1
         (orders(base) / "new.csv").write_text("order_id\n9\n", encoding="utf-8")

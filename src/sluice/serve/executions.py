@@ -365,13 +365,18 @@ def finish(conn: Connection, execution_id: int, status: ExecutionStatus, message
 
 def cancel_execution(state: StateStore, execution_id: int, actor: str) -> bool:
     """Cancel an execution that is not running a stage right now (queued, or waiting at an
-    approval); False when it is running or already over."""
+    approval); False when it is running or already over. An engine holding its lease at
+    that moment (about to free it, or judging a new approval) sees the execution is over
+    before it records anything."""
     with state.transaction("cancel an execution in", write=True) as conn:
+        # FOR UPDATE (PostgreSQL): an engine recording a stage of it waits, or we do
         row = conn.execute(sa.select(executions).where(
-            executions.c.id == execution_id)).first()
+            executions.c.id == execution_id).with_for_update()).first()
         if row is None:
             raise StateError(f"no execution #{execution_id} in {state.where}")
-        if row.status not in ("queued", "waiting") or row.lease_owner is not None:
+        # queued and leased: an engine may be letting it into a stage right now
+        if not (row.status == "waiting"
+                or (row.status == "queued" and row.lease_owner is None)):
             return False
         finish(conn, execution_id, "cancelled", f"cancelled by {actor}")
     return True

@@ -307,7 +307,7 @@ class Engine:
         go_on = False
         with self.state.transaction("record a stage in", write=True) as conn:
             row = conn.execute(sa.select(executions.c.status, executions.c.lease_owner)
-                               .where(executions.c.id == ex.id)).one()
+                               .where(executions.c.id == ex.id).with_for_update()).one()
             if row.status not in ACTIVE or row.lease_owner != self.owner:
                 return False  # cancelled or taken over meanwhile: its record stands
             set_stage(conn, ex.id, stage.position, result.status, result.message, **extra)

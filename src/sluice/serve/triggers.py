@@ -68,6 +68,7 @@ from sluice.serve.hooks import (
 from sluice.state import rows
 from sluice.state.records import utcnow
 from sluice.state.schema import trigger_state
+from sluice.targets.base import dead_local_owner
 from sluice.targets.local.target import LocalTargetBase
 
 __all__ = ["LEASE_SECONDS", "Triggers", "objects_fingerprint", "source_prefix"]
@@ -119,11 +120,13 @@ def objects_fingerprint(objects: Path, prefix: str) -> dict[str, list[int]]:
 class Triggers:
     """Polling, schedules and data triggers of the project at ``root`` (module docstring);
     ``start`` is called as ``start(commit=, ref=, trigger=, detail=, actor=, action=,
-    env=)`` and returns the new execution's id."""
+    env=)`` and returns the new execution's id. ``home`` is the server's home (default:
+    $SLUICE_HOME, else ``<root>/.sluice``); ``owner`` names this server in the leases
+    (``user@host:pid``: a dead process on this host loses its leases at once)."""
 
-    def __init__(self, root: Path, owner: str, start: StartFn, *,
+    def __init__(self, root: Path, owner: str, start: StartFn, *, home: Path | None = None,
                  lease_seconds: float = LEASE_SECONDS) -> None:
-        self.ws = Workspace.open(root)
+        self.ws = Workspace.open(root, home=home)
         self.owner = owner
         self.start = start
         self.lease_seconds = lease_seconds
@@ -220,7 +223,15 @@ class Triggers:
                     conn.execute(trigger_state.insert().values(
                         name=name, lease_owner=self.owner, lease_expires=until))
             except sa.exc.IntegrityError:
-                return None  # the row exists: another owner holds it
+                holder = conn.execute(sa.select(t.lease_owner).where(t.name == name)).scalar()
+                # a server killed on this host gives its triggers up at once, not in a minute
+                if holder is None or dead_local_owner(holder) is None:
+                    return None  # another owner holds it
+                taken = conn.execute(
+                    trigger_state.update().where(t.name == name, t.lease_owner == holder)
+                    .values(lease_owner=self.owner, lease_expires=until)).rowcount
+                if not taken:
+                    return None
         row = conn.execute(sa.select(t.last_value, t.next_at).where(t.name == name)).one()
         return _Row(row.last_value, row.next_at)
 
