@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import Project, RunningEngine
 
 from sluice.flow.gates import decide
 from sluice.serve.executions import claim, logs, release_lease, set_stage
 from sluice.serve.pipeline import Engine
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import Project, RunningEngine
 
 _clean_env, exec_template, project = fx._clean_env, fx.exec_template, fx.project
 CHILD = Path(__file__).with_name("engine_child.py")

@@ -5,8 +5,6 @@ through ``flow.gates.decide``), rejection, failures with the gate's message."""
 from __future__ import annotations
 
 import pytest
-from tests.serve import exec_fixtures as fx
-from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 from sluice.errors import StateError, UsageError
 from sluice.flow.gates import decide
@@ -18,6 +16,8 @@ from sluice.serve.executions import (
     logs,
     start_execution,
 )
+from tests.serve import exec_fixtures as fx
+from tests.serve.exec_fixtures import USER, Project, RunningEngine
 
 _clean_env, exec_template, project, engine = (fx._clean_env, fx.exec_template, fx.project,
                                               fx.engine)

@@ -10,12 +10,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from tests.serve.trigger_fixtures import git, make_project
 
 from sluice.project.workspace import Workspace
 from sluice.serve.executions import get_execution, list_executions, start_execution
 from sluice.serve.hooks import receive, sign
 from sluice.serve.triggers import Triggers
+from tests.serve.trigger_fixtures import git, make_project
 
 SECRET = "another-shared-secret"
 CONFIG = """\

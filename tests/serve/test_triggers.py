@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.serve.trigger_fixtures import Recorder, git, make_project
 
 from sluice.serve.hooks import claim_commit
 from sluice.serve.triggers import Triggers, objects_fingerprint, source_prefix
 from sluice.state.schema import trigger_state
+from tests.serve.trigger_fixtures import Recorder, git, make_project
 
 UTC = dt.UTC
 CONFIG = """\
