@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,32 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import load_line, new_commit, retail_repository  # noqa: E402
 from shared import ensure_project_python  # noqa: E402
 
 GOAL_SECONDS = 1.0
-
-
-def _git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True,
-                          check=True).stdout
-
-
-def _project(where: Path) -> Path:
-    from tests.retail import copy_retail
-
-    root = copy_retail(where / "retail", spark=False)
-    with (root / "sluice.yaml").open("a", encoding="utf-8") as f:
-        f.write("\npipeline: {check: false, mode: queued}\n")
-    (root / ".gitignore").write_text(".sluice/\n__pycache__/\n", encoding="utf-8")
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.name", "bench")
-    _git(root, "config", "user.email", "bench@example.com")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "initial")
-    for env in ("dev", "staging", "prod"):
-        shutil.copytree(root / "data", root / ".sluice" / "envs" / env / "objects")
-    return root
 
 
 def _wait(probe: Any, timeout: float = 120.0) -> Any:
@@ -75,7 +52,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true",
+                        help="one repeat, to show the script works (its timings mean nothing)")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat = 1
     os.environ["SLUICE_USER"] = "bench"
     for name in ("SLUICE_HOME", "SLUICE_STATE_URL"):
         os.environ.pop(name, None)
@@ -86,7 +67,7 @@ def main() -> None:
     from sluice.serve.pipeline import Engine
 
     with tempfile.TemporaryDirectory(prefix="sluice-bench-serve-") as tmp:
-        root = _project(Path(tmp))
+        root = retail_repository(Path(tmp), "pipeline: {check: false, mode: queued}\n")
         engine = Engine(root, "bench", tick_seconds=0.25)
         stop = threading.Event()
         thread = threading.Thread(target=engine.run_forever, args=(stop,), daemon=True)
@@ -96,10 +77,7 @@ def main() -> None:
         start: list[float] = []
         try:
             for i in range(args.repeat):
-                with (root / "sluice.yaml").open("a", encoding="utf-8") as f:
-                    f.write(f"# change {i}\n")
-                _git(root, "commit", "-q", "-am", f"change {i}")
-                commit = _git(root, "rev-parse", "HEAD").strip()
+                commit = new_commit(root, f"change {i}")
                 eid = start_execution(ws, commit=commit, trigger="api", actor="bench")
                 engine.wake()
                 ex = _wait(lambda eid=eid: _if(get_execution(ws.state, eid),
@@ -120,11 +98,14 @@ def main() -> None:
             ws.close()
             stop.set()
             thread.join()
-    results = {"approval_to_resumed_step_s": resume, "execution_to_first_stage_s": start}
+    results: dict[str, Any] = {"approval_to_resumed_step_s": resume,
+                               "execution_to_first_stage_s": start}
+    print(load_line())
     for name, values in results.items():
         print(f"{name:32} median {statistics.median(values):.3f}s  max {max(values):.3f}s  "
               f"{'PASS' if max(values) < GOAL_SECONDS else 'MISS'} (goal < {GOAL_SECONDS}s)")
     if args.json:
+        results["smoke"] = args.smoke
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
