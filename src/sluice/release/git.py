@@ -4,11 +4,12 @@ which may be a subdirectory of a larger repository."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from sluice.errors import ReleaseError
+from sluice.errors import ConfigError, ReleaseError
 
 _GIT_TIMEOUT_S = 120
 
@@ -137,6 +138,33 @@ class Git:
             raise ReleaseError(f"{ref!r} is not a commit of this repository",
                                tip="name a branch, tag or commit (git fetch it first in CI)"
                                ) from exc
+
+    def has_commit(self, ref: str) -> bool:
+        """Whether ``ref`` names a commit in this repository (never an option)."""
+        try:
+            self.verify_ref(ref)
+        except ReleaseError:
+            return False
+        return True
+
+    def resolve_remote(self, remote: str) -> str:
+        """What to hand git for a remote written in ``sluice.yaml`` (``triggers.poll.remote``):
+        a remote's name or a URL as written, a local repository's path made absolute (relative
+        paths are from the project). ConfigError for what looks like an option or names a
+        path with no repository; pass the result after ``--``."""
+        if remote.startswith("-"):
+            raise ConfigError(f"triggers.poll.remote {remote!r} looks like an option",
+                              tip="name a remote, a URL or a repository path")
+        if "://" in remote or re.match(r"^[\w.-]+@[\w.-]+:", remote):
+            return remote
+        path = Path(remote).expanduser()
+        if "/" in remote or remote.startswith(".") or path.is_absolute():
+            resolved = path if path.is_absolute() else (self.root / path)
+            if not resolved.exists():
+                raise ConfigError(f"triggers.poll.remote: no repository at {resolved}",
+                                  tip="name a remote, a URL or a repository path")
+            return str(resolved.resolve())
+        return remote  # a remote of the repository: git says if it does not exist
 
     def show(self, ref: str, rel: str) -> str | None:
         """A file of the project directory at ``ref``; None when it did not exist there."""

@@ -44,46 +44,38 @@ def _serialised(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _has_commit(git: Git, commit: str) -> bool:
+def _source(git: Git, wanted: str | None) -> str | None:
+    """The remote to fetch from: the poll trigger's (resolved as the poll resolves it), else
+    ``origin`` when the repository has one."""
+    if wanted:
+        return git.resolve_remote(wanted)
     try:
-        git.run("cat-file", "-e", f"{commit}^{{commit}}")
-    except ReleaseError:
-        return False
-    return True
-
-
-def _remote(git: Git, wanted: str | None) -> str | None:
-    """The remote to fetch from: the poll trigger's, else ``origin`` when it exists."""
-    if wanted and ("/" in wanted or ":" in wanted):
-        return wanted  # a URL or a path
-    name = wanted or "origin"
-    try:
-        git.run("remote", "get-url", name)
+        git.run("remote", "get-url", "origin")
     except ReleaseError:
         return None
-    return name
+    return "origin"
 
 
 def ensure_commit(root: Path, home: Path, commit: str, remote: str | None = None) -> str:
     """The full sha of ``commit`` in the repository of ``root``, fetched from ``remote`` (or
     ``origin``) when it is not there yet; ReleaseError saying so when it cannot be found."""
     git = Git(root)
-    if not _has_commit(git, commit):
-        source = _remote(git, remote)
+    if not git.has_commit(commit):
+        source = _source(git, remote)
         if source is not None:
             try:
                 with _serialised(home):
-                    git.run("fetch", "--quiet", source)
-                    if not _has_commit(git, commit):
-                        git.run("fetch", "--quiet", source, commit)
+                    git.run("fetch", "--quiet", "--", source)
+                    if not git.has_commit(commit):
+                        git.run("fetch", "--quiet", "--", source, commit)
             except ReleaseError:
                 pass  # said below, with what was tried
-        if not _has_commit(git, commit):
+        if not git.has_commit(commit):
             tried = f" nor on the remote {source}" if source else " (and it has no remote)"
             raise ReleaseError(f"commit {commit} is not in the repository of {root}{tried}",
                                tip="push the commit, or point triggers.poll.remote at the "
                                    "repository that has it")
-    return git.run("rev-parse", f"{commit}^{{commit}}").strip()
+    return git.verify_ref(commit)
 
 
 def _remove(git: Git, folder: Path) -> None:

@@ -305,7 +305,7 @@ class Triggers:
         if old is None:
             return None
         git = Git(self.ws.root)
-        remote = _remote(self.ws.root, poll.remote)
+        remote = git.resolve_remote(poll.remote)
         ref = f"refs/heads/{branch}"
         listed = git.run("ls-remote", "--", remote, ref).split()
         if len(listed) < 2 or listed[1] != ref:
@@ -383,21 +383,3 @@ def _slots_between(expression: str, first: dt.datetime, now: dt.datetime) -> int
     while count < _MAX_MISSED_COUNTED and it.get_next(dt.datetime) <= now:
         count += 1
     return count
-
-
-def _remote(root: Path, remote: str) -> str:
-    """What to hand git for ``triggers.poll.remote``: a remote's name or a URL as written,
-    a local repository's path made absolute (relative paths are from the project)."""
-    if remote.startswith("-"):
-        raise ConfigError(f"triggers.poll.remote {remote!r} looks like an option",
-                          tip="name a remote, a URL or a repository path")
-    if "://" in remote or re.match(r"^[\w.-]+@[\w.-]+:", remote):
-        return remote
-    path = Path(remote).expanduser()
-    if "/" in remote or remote.startswith(".") or path.is_absolute():
-        resolved = path if path.is_absolute() else (root / path)
-        if not resolved.exists():
-            raise ConfigError(f"triggers.poll.remote: no repository at {resolved}",
-                              tip="name a remote, a URL or a repository path")
-        return str(resolved.resolve())
-    return remote  # a remote of the project's repository: git says if it does not exist
