@@ -264,21 +264,26 @@ class Engine:
             append_log(self.state, ex.id, stage.position, line)
 
         try:
-            if stage.kind == "run":
-                ws = stack.enter_context(_closing(Workspace.open(self.root, home=self.home)))
-                assert stage.env is not None
-                return run_run(ws, stage.env, ex.actor, log)
-            if "ws" not in holder:
-                commit = checkouts.ensure_commit(self.root, self.home, ex.commit or "",
-                                                  self._remote())
-                holder["ws"] = stack.enter_context(
-                    checkouts.checkout(self.root, self.home, ex.id, commit))
-            ws = holder["ws"]
-            if stage.kind == "check":
-                return run_check(ws, ex.actor, log)
-            if stage.kind == "release":
-                return run_release(ws, log)
+            if stage.kind in ("check", "release"):  # the commit's files: its checkout
+                if "checkout" not in holder:
+                    commit = checkouts.ensure_commit(self.root, self.home, ex.commit or "",
+                                                      self._remote())
+                    holder["checkout"] = stack.enter_context(
+                        checkouts.checkout(self.root, self.home, ex.id, commit))
+                ws = holder["checkout"]
+                if stage.kind == "check":
+                    return run_check(ws, ex.actor, log)
+                return run_release(ws, ex.actor, log)
+            # Gates, approvals and deployments on the server's own project, as the API's:
+            # the commit's sluice.yaml is the candidate's, never the work tree that decides
+            # (the deployer stages the verified release from the artifact store)
+            if "server" not in holder:
+                holder["server"] = stack.enter_context(
+                    _closing(Workspace.open(self.root, home=self.home)))
+            ws = holder["server"]
             assert stage.env is not None
+            if stage.kind == "run":
+                return run_run(ws, stage.env, ex.actor, log)
             if ex.release_id is None:
                 return StageResult("failed", "no release was built for this execution")
             if stage.kind == "deploy":

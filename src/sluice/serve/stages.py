@@ -90,10 +90,12 @@ def run_check(ws: Workspace, actor: str, log: Log) -> StageResult:
     return StageResult("succeeded", summary)
 
 
-def run_release(ws: Workspace, log: Log) -> StageResult:
+def run_release(ws: Workspace, actor: str, log: Log) -> StageResult:
+    """``release``: built from the checkout, recorded as built by the execution's actor (the
+    caller who started it, the pusher of a webhook) so ``distinct_approver`` knows them."""
     from sluice.flow.releases import make_release
 
-    manifest, created = make_release(ws)
+    manifest, created = make_release(ws, actor=actor)
     log(f"  ✓ release {manifest.id} ({'built' if created else 'already built'}, "
         f"commit {manifest.commit[:12]}, {len(manifest.files)} files)")
     return StageResult("succeeded", f"release {manifest.id}", release_id=manifest.id)
