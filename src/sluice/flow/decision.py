@@ -35,6 +35,7 @@ Every refusal is recorded as a ``gate_refused`` event with who, what and why.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -239,6 +240,32 @@ def decide_gates(ws: Workspace, request: GateRequest) -> GateDecision:
         raise
 
 
+def counting_decisions(decisions: Sequence[ApprovalRecord],
+                       rules: EnvRules) -> list[ApprovalRecord]:
+    """The decisions (newest first) the gate weighs under ``rules``: with ``authenticated``
+    a claimed approval opens nothing, while a rejection, however made, still stands."""
+    if not rules.authenticated:
+        return list(decisions)
+    return [d for d in decisions
+            if d.via == "authenticated" or d.decision is ApprovalDecision.REJECTED]
+
+
+def standing_approval(ws: Workspace, env: str, release_id: str,
+                      rules: EnvRules) -> ApprovalRecord | None:
+    """The approval that lets ``release_id`` into ``env`` under ``rules`` as far as who
+    approved goes (authenticated when required, an allowed approver, not the author or
+    builder under ``distinct_approver``); None while one is still missing. What ``status``
+    shows as pending; the gate itself checks the same (and the acknowledgements)."""
+    decisions = counting_decisions(ws.state.approvals(env, release_id), rules)
+    latest = decisions[0] if decisions else None
+    if latest is None or latest.decision is not ApprovalDecision.APPROVED \
+            or not rules.allows(latest.actor):
+        return None
+    if rules.distinct_approver and own_work(ws, release_id, latest.actor, ws.config()):
+        return None
+    return latest
+
+
 def record_refusal(ws: Workspace, request: GateRequest, exc: SluiceError) -> None:
     """Log a refusal: who wanted what, and why not."""
     ws.state.event("gate_refused", env=request.env, actor=request.actor,
@@ -266,12 +293,10 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
                             in_force.loosened_by(candidate))
     decisions = ws.state.approvals(req.env, rid)
     if rules.authenticated:
-        # a claimed approval opens nothing here; a rejection, however made, still stands
         decision.unauthenticated = next(
             (d for d in decisions if d.via != "authenticated"
              and d.decision is ApprovalDecision.APPROVED), None)
-        decisions = [d for d in decisions if d.via == "authenticated"
-                     or d.decision is ApprovalDecision.REJECTED]
+    decisions = counting_decisions(decisions, rules)
     latest = decisions[0] if decisions else None
     if latest is not None and latest.decision is ApprovalDecision.REJECTED:
         raise GateError(
@@ -447,6 +472,14 @@ def rules_in_force(ws: Workspace, env: str, worktree: ProjectConfig | None = Non
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed_blob(digest: str, path: Path) -> Any:
+    """A sluice.yaml blob parsed (libyaml's loader when built with it). Blobs are content
+    addressed and verified before every use, so one parse per digest serves every later
+    gate decision and ``status`` of the process (the server answers many)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+
+
 def _declared_rules(ws: Workspace, env: str, exclude: str | None) -> list[EnvRules]:
     """The rules each intact release in the artifact store declares for ``env`` (read from
     its verified sluice.yaml blob alone: cheap enough for every release)."""
@@ -460,9 +493,7 @@ def _declared_rules(ws: Workspace, env: str, exclude: str | None) -> list[EnvRul
         try:
             if hash_file(path) != digest:
                 continue
-            # libyaml's loader when built with it: this runs for every release, on each status
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-            found.append(_rules_of_raw(data, env))
+            found.append(_rules_of_raw(_parsed_blob(digest, path), env))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, AttributeError,
                 ValueError):
             continue  # a release whose config cannot be read declares nothing we can use

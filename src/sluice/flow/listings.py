@@ -25,24 +25,24 @@ def status_records(ws: Workspace) -> list[Record]:
     """Per environment in promotion order: what is live, since when, the last deployment
     and the release waiting for approval there."""
     from sluice.errors import SluiceError
-    from sluice.flow.decision import rules_in_force
+    from sluice.flow.decision import EnvRules, rules_in_force, standing_approval
 
     cfg = ws.config()
     records: list[Record] = []
-    order = cfg.promotion_order()
-    for i, env in enumerate(order):
+    up = None  # what is live in the environment before this one
+    for env in cfg.promotion_order():
         live = ws.state.live(env)
         recent = ws.state.deployments(env, limit=1)
         pending = None
-        try:
-            protected = rules_in_force(ws, env, cfg)[0].approval_required
-        except SluiceError:  # unknown rules: the gates refuse; status still shows
-            protected = True
-        if i > 0 and protected:
-            up = ws.state.live(order[i - 1])
-            if up and (live is None or up.release_id != live.release_id) and \
-                    not ws.state.is_approved(env, up.release_id):
+        if up is not None and (live is None or up.release_id != live.release_id):
+            try:
+                rules = rules_in_force(ws, env, cfg)[0]
+            except SluiceError:  # unknown rules: the gates refuse; status still shows
+                rules = EnvRules(approval_required=True)
+            if rules.approval_required and \
+                    standing_approval(ws, env, up.release_id, rules) is None:
                 pending = up.release_id
+        up = live
         last = ({"kind": recent[0].kind.value, "status": recent[0].status.value,
                  "release": recent[0].release_id, "message": recent[0].message}
                 if recent else None)
@@ -54,11 +54,13 @@ def status_records(ws: Workspace) -> list[Record]:
     return records
 
 
-def history_records(ws: Workspace, env: str | None = None, limit: int = 30) -> list[Record]:
-    """Events newest first (of ``env``, if given), each with its detail as a sentence
+def history_records(ws: Workspace, env: str | None = None, limit: int = 30, *,
+                    envs: list[str] | None = None) -> list[Record]:
+    """Events newest first (of ``env``, if given; only of the environments ``envs``, if
+    given: what a caller may see), each with its detail as a sentence
     (:mod:`sluice.cli.sentences`); an unknown environment that was never used fails with a
     did-you-mean error."""
-    events = ws.state.events(env, limit=limit)
+    events = ws.state.events(env, limit=limit, envs=envs)
     if env is not None and not events and env not in ws.config().environments:
         ws.config().environment(env)  # unknown and never used: did-you-mean error
     return event_records(events, ws)
