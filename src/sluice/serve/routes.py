@@ -112,7 +112,7 @@ def add_routes(app: FastAPI) -> None:
 
         allow(services, request, caller, "view", None)
         with services.workspace() as ws:
-            return status_records(ws)
+            return [r for r in status_records(ws) if caller.can("view", r["env"])]
 
     @app.get("/api/environments", response_model=list[s.EnvironmentEntry], tags=["read"])
     def environments(request: Request, services: ServicesDep, caller: CallerDep) -> Any:
@@ -125,6 +125,8 @@ def add_routes(app: FastAPI) -> None:
             cfg = ws.config()
             for env in [*cfg.promotion_order(),
                         *(e for e in cfg.environments if e not in cfg.promotion_order())]:
+                if not caller.can("view", env):
+                    continue
                 rules = rules_in_force(ws, env, cfg)[0]
                 out.append(s.EnvironmentEntry(
                     env=env, protected=rules.approval_required,
@@ -140,8 +142,12 @@ def add_routes(app: FastAPI) -> None:
 
         allow(services, request, caller, "view", env)
         with services.workspace() as ws:
+            # events of environments the caller may not view, and those of no environment
+            # (refusals, users added), only for viewers of every environment
+            envs = None if env is not None or caller.can("view", "*") else \
+                [e for e in ws.config().environments if caller.can("view", e)]
             try:
-                return history_records(ws, env, limit)
+                return history_records(ws, env, limit, envs=envs)
             except ConfigError as exc:
                 if "unknown environment" in exc.message:
                     raise NotFound(exc) from exc
@@ -164,7 +170,8 @@ def add_routes(app: FastAPI) -> None:
 
         allow(services, request, caller, "view", None)
         wanted = None if status is None else [p for p in status.split(",") if p]
-        return [e.to_dict() for e in list_executions(services.state, limit, wanted)]
+        return [e.to_dict() for e in list_executions(services.state, limit, wanted)
+                if _visible(caller, e)]
 
     @app.get("/api/executions/{execution_id}", response_model=s.ExecutionDetail,
              tags=["executions"], responses={404: {"model": s.ErrorOut}})
@@ -174,7 +181,7 @@ def add_routes(app: FastAPI) -> None:
         from .executions import logs
 
         allow(services, request, caller, "view", None)
-        ex = _execution(services, execution_id)
+        ex = _execution(services, execution_id, caller)
         lines = logs(services.state, ex.id, 0, limit=10_000)
         return {**ex.to_dict(), "logs": [ln.to_dict() for ln in lines]}
 
@@ -191,7 +198,7 @@ def add_routes(app: FastAPI) -> None:
                          after: Annotated[int | None, Query(ge=0)] = None) -> Any:
         """Stage changes and log lines as they happen (``Last-Event-ID`` resumes)."""
         allow(services, request, caller, "view", None)
-        _execution(services, execution_id)
+        _execution(services, execution_id, caller)
         start = after if after is not None else _event_id(last_event_id)
         return StreamingResponse(event_stream(services, execution_id, start),
                                  media_type="text/event-stream",
@@ -340,13 +347,23 @@ def _upstream(services: Services, env: str) -> str:
     return order[order.index(env) - 1]
 
 
-def _execution(services: Services, execution_id: int) -> Any:
+def _visible(caller: Caller, ex: Any) -> bool:
+    """Whether ``caller`` may view every environment the execution has a stage in."""
+    return all(caller.can("view", st.env) for st in ex.stages if st.env is not None)
+
+
+def _execution(services: Services, execution_id: int, caller: Caller | None = None) -> Any:
+    """The execution (404 when there is none, or ``caller`` may not view all of it)."""
     from .executions import get_execution
 
     try:
-        return get_execution(services.state, execution_id)
+        ex = get_execution(services.state, execution_id)
     except StateError as exc:
         raise NotFound(exc) from exc
+    if caller is not None and not _visible(caller, ex):
+        raise NotFound(StateError(f"no execution #{execution_id}",
+                                  tip="list them:  GET /api/executions"))
+    return ex
 
 
 def _event_id(value: str | None) -> int:

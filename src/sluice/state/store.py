@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any
@@ -701,12 +701,16 @@ class StateStore:
             )
 
     def events(
-        self, env: str | None = None, limit: int = 100, kind: str | None = None
+        self, env: str | None = None, limit: int = 100, kind: str | None = None, *,
+        envs: Sequence[str] | None = None,
     ) -> list[EventRecord]:
-        """The latest events (of ``env`` and ``kind``, if given), newest first."""
+        """The latest events (of ``env`` and ``kind``, if given; only of the environments
+        ``envs``, if given), newest first."""
         query = sa.select(events).order_by(events.c.seq.desc()).limit(limit)
         if env is not None:
             query = query.where(events.c.env == env)
+        if envs is not None:
+            query = query.where(events.c.env.in_(list(envs)))
         if kind is not None:
             query = query.where(events.c.kind == kind)
         with self._tx("read events from") as conn:
