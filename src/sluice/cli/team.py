@@ -28,8 +28,6 @@ err = Console(stderr=True)
 
 _MARK = {"succeeded": "✓", "failed": "✗", "rejected": "✗", "skipped": "↷",
          "superseded": "↷", "interrupted": "✗", "waiting": "…", "running": "…"}
-_FINAL = frozenset({"succeeded", "failed", "rejected", "superseded", "interrupted",
-                    "cancelled"})
 
 
 def client() -> Client | None:
@@ -72,13 +70,18 @@ def history(api: Client, env: str | None, limit: int, as_json: bool) -> int:
     return 0
 
 
-def promote(api: Client, source: str, dest: str, as_json: bool) -> int:
-    outcome = api.post(f"/api/environments/{dest}/promotions", {"from": source})
+def _deployment(api: Client, path: str, body: dict[str, Any], as_json: bool) -> int:
+    """POST a deployment-like request; print what went live (or its JSON)."""
+    outcome = api.post(path, body)
     if as_json:
         _emit(outcome)
     else:
         deploy_line(outcome)
     return 0
+
+
+def promote(api: Client, source: str, dest: str, as_json: bool) -> int:
+    return _deployment(api, f"/api/environments/{dest}/promotions", {"from": source}, as_json)
 
 
 def protected(api: Client, env: str) -> bool:
@@ -87,12 +90,8 @@ def protected(api: Client, env: str) -> bool:
 
 
 def deploy(api: Client, env: str, release: str | None, as_json: bool) -> int:
-    outcome = api.post(f"/api/environments/{env}/deployments", {"release": release})
-    if as_json:
-        _emit(outcome)
-    else:
-        deploy_line(outcome)
-    return 0
+    return _deployment(api, f"/api/environments/{env}/deployments", {"release": release},
+                       as_json)
 
 
 def decide(api: Client, env: str, release: str | None, comment: str, approve: bool,

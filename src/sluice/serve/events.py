@@ -22,12 +22,11 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 
+from .executions import ACTIVE
 from .services import Services
 
 POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 15.0
-_FINAL = frozenset({"succeeded", "failed", "rejected", "superseded", "interrupted",
-                    "cancelled"})
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> str:
@@ -60,7 +59,7 @@ async def event_stream(services: Services, execution_id: int,
             shown = ex
             yield sse("execution", ex, seq)
             quiet_since = time.monotonic()
-        if ex["status"] in _FINAL:
+        if ex["status"] not in ACTIVE:
             yield sse("end", ex, seq)
             return
         if services.stopping.is_set():

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sluice import secrecy
 from sluice.config.control import Webhook
 from sluice.errors import AuthError, SluiceError, UsageError
+from sluice.notify.channels import signature as sign  # one HMAC for both ends
 from sluice.state import rows
 from sluice.state.records import utcnow
 from sluice.state.schema import deliveries
@@ -127,12 +128,6 @@ class HookOutcome:
 
 
 # ------------------------------------------------------------------ signatures
-
-
-def sign(secret: str, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256>`` of ``body``: what GitHub (X-Hub-Signature-256) and
-    sluice (X-Sluice-Signature) send."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _standard_key(secret: str) -> bytes:

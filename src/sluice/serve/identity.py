@@ -96,8 +96,11 @@ class Caller:
         return False
 
     def names(self) -> frozenset[str]:
-        """Its name and aliases, lower-cased (what distinct_approver compares)."""
-        return frozenset(n.strip().lower() for n in (self.name, *self.aliases) if n.strip())
+        """Its name and aliases as ``distinct_approver`` compares them (lower-cased, ``Name
+        <email>`` split)."""
+        from sluice.flow.authorship import identity_names
+
+        return identity_names([self.name, *self.aliases])
 
 
 def _refuse(state: StateStore, reason: str, *, path: str | None, action: str | None = None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config import ProjectConfig
-from sluice.errors import SluiceError, UsageError
+from sluice.errors import ReleaseError, SluiceError, UsageError
 from sluice.project.workspace import Workspace
 
 from .identity import Authenticator
@@ -132,17 +131,13 @@ class Services:
 
     def resolve_commit(self, ref: str) -> str:
         """The full sha of ``ref`` in the project's repository; UsageError when unknown."""
+        from sluice.release.git import Git
+
         try:
-            proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                                  cwd=self.root, capture_output=True, text=True, timeout=30,
-                                  check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise UsageError(f"cannot run git in {self.root}: {exc}") from exc
-        sha = proc.stdout.strip()
-        if proc.returncode != 0 or not sha:
+            return Git(self.root).verify_ref(ref)
+        except ReleaseError as exc:
             raise UsageError(f"{ref!r} is not a commit of the repository at {self.root}",
-                             tip="push it first, or name a branch, a tag or a full sha")
-        return sha
+                             tip="push it first, or name a branch, a tag or a full sha") from exc
 
     # ------------------------------------------------------------------ lifecycle
 
