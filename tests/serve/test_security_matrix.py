@@ -2,17 +2,23 @@
 token, a viewer, an approver of another environment, a self-approval under
 ``distinct_approver``, a forged webhook signature, a replayed delivery. Each is refused
 (401/403/409), changes nothing (live releases, approvals, executions, deliveries) and is
-recorded as an ``auth_refused`` event."""
+recorded as an ``auth_refused`` event. Every endpoint is aimed at a call that succeeds for
+the right caller (the controls at the end show it), so "changes nothing" can fail."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from sluice.deploy.deployer import deploy
+from sluice.flow.gates import decide, promote
+from sluice.flow.releases import make_release
 from sluice.serve.app import create_app
 from tests.serve import api_fixtures as fx
 from tests.serve.api_fixtures import ApiProject, github_push
@@ -23,7 +29,19 @@ _clean_env, api_template = fx._clean_env, fx.api_template
 @pytest.fixture(scope="module")
 def project(api_template: ApiProject,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProject]:
-    yield from fx.module_project(api_template, tmp_path_factory, "matrix")
+    """Release 2 live in dev and staging and approved for prod by priya (authenticated),
+    release 1 before it in staging: every endpoint below would change something."""
+    for p in fx.module_project(api_template, tmp_path_factory, "matrix"):
+        p.commit("release 2")
+        ws = p.workspace()
+        try:
+            manifest, _ = make_release(ws)
+            deploy(ws, "dev", manifest.id, actor=fx.AUTHOR)
+            promote(ws, "dev", "staging")
+            decide(ws, "prod", manifest.id, approve=True, actor="priya", via="authenticated")
+        finally:
+            ws.close()
+        yield replace(p, release=manifest.id)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +74,10 @@ BEARER_ENDPOINTS = [
     Endpoint("rollback", "/api/environments/staging/rollbacks", lambda p: {}),
     Endpoint("execution", "/api/executions", lambda p: {"commit": _head(p)}),
 ]
+
+#: who may call each endpoint (the controls)
+ALLOWED = {"approve": "priya", "reject": "priya", "promote": "dave", "deploy": "dave",
+           "rollback": "dave", "execution": "dave"}
 
 #: case → (Authorization header from the project's tokens, expected status)
 BEARER_CASES: dict[str, tuple[Callable[[ApiProject], dict[str, str]], int]] = {
@@ -98,21 +120,30 @@ def test_refused_and_nothing_changed(client: TestClient, project: ApiProject,
 def test_self_approval_under_distinct_approver_is_refused(client: TestClient,
                                                          project: ApiProject) -> None:
     """alice authored the commit and built the release; she holds approver:prod. The gate
-    refuses her approval (a ``gate_refused`` event, as for the CLI)."""
+    refuses her approval (a ``gate_refused`` event, as for the CLI), not her role."""
     body = _refused(client, project, lambda: client.post(
         "/api/environments/prod/approvals", headers=project.bearer("alice"),
-        json={"release": project.release, "decision": "approve"}), (403, 409),
-        kinds=("auth_refused", "gate_refused"))
-    assert "alice" in body["error"]
+        json={"release": project.release, "decision": "approve"}), (409,),
+        kinds=("gate_refused",))
+    assert body["type"] == "GateError", body
+    assert "alice" in body["error"] and "requires a distinct approver" in body["error"], body
 
 
-def test_the_same_approval_by_someone_else_is_accepted(client: TestClient,
-                                                       project: ApiProject) -> None:
-    """The control for the refusals above: the endpoint works for the right caller (run
-    last in this module: it changes the approvals)."""
-    r = client.post("/api/environments/staging/approvals", headers=project.bearer("root"),
-                    json={"release": project.release, "decision": "reject"})
-    assert r.status_code == 201, r.text
+@pytest.mark.parametrize("endpoint", BEARER_ENDPOINTS, ids=[e.name for e in BEARER_ENDPOINTS])
+def test_the_right_caller_changes_something(project: ApiProject, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            endpoint: Endpoint) -> None:
+    """The controls of the refusals above, each in its own copy of the module's project:
+    the same request by the caller the rules allow succeeds and changes the state."""
+    copy = replace(project, root=tmp_path / "retail")
+    shutil.copytree(project.root, copy.root, symlinks=True)
+    monkeypatch.setenv("SLUICE_WEBHOOK_SECRET", fx.WEBHOOK_SECRET)
+    before = copy.snapshot()
+    with TestClient(create_app(copy.root, background=False)) as c:
+        r = c.post(endpoint.path, json=endpoint.body(copy),
+                   headers=copy.bearer(ALLOWED[endpoint.name]))
+    assert 200 <= r.status_code < 300, r.text
+    assert copy.snapshot() != before
 
 
 def test_a_forged_or_missing_webhook_signature_is_refused(client: TestClient,
