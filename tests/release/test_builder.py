@@ -91,6 +91,18 @@ def test_dirty_tree_is_refused_naming_the_files(repo: Repo, store: ArtifactStore
     assert store.blob_count() == 0
 
 
+def test_uncommitted_paths_leave_out_the_sluice_home(repo: Repo, store: ArtifactStore) -> None:
+    """What team-mode `ship` warns about is what a release would call uncommitted: the
+    .sluice home (not in this .gitignore) and the artifact store are never counted."""
+    from sluice.release.builder import uncommitted_paths
+
+    repo.write(".sluice/state.db", "x")
+    build_release(repo.root, store)  # fills the artifact store: still clean
+    assert uncommitted_paths(repo.root, store) == []
+    repo.write("jobs/new.sql", "select 2\n")
+    assert uncommitted_paths(repo.root, store) == ["jobs/new.sql"]
+
+
 def test_dirty_refusal_lists_at_most_ten_files(repo: Repo, store: ArtifactStore) -> None:
     for i in range(13):
         repo.write(f"new/{i:02d}.sql", "select 1\n")

@@ -113,6 +113,8 @@ def test_refusals_exit_as_in_local_mode(server: Server, tmp_path: Path) -> None:
     bad = sluice(server, "status", cwd=tmp_path, who=None,
                  extra={"SLUICE_SERVER": server.url, "SLUICE_TOKEN": "slc_0000_nope"})
     assert bad.code == 2 and bad.error.startswith("Error: ") and "sluice login" in bad.tip
+    revoked = sluice(server, "status", cwd=tmp_path, who="gone")
+    assert revoked.code == 2 and "revoked" in revoked.error and "sluice login" in revoked.tip
     viewer = sluice(server, "rollback", "staging", who="vic")
     assert viewer.code == 1 and "vic may not deploy in staging" in viewer.error
     assert "deployer:staging" in viewer.tip
@@ -126,6 +128,9 @@ def test_refusals_exit_as_in_local_mode(server: Server, tmp_path: Path) -> None:
 
 def test_login_stores_the_token_privately_and_logout_forgets_it(server: Server,
                                                                 tmp_path: Path) -> None:
+    no_tty = sluice(server, "login", server.url, who=None, stdin="")  # CI: a pipe, no terminal
+    assert no_tty.code == 2 and "no terminal" in no_tty.error and "--token-stdin" in no_tty.tip
+    assert "Warning" not in no_tty.err
     wrong = sluice(server, "login", server.url, "--token-stdin", who=None, stdin="slc_x_y\n")
     assert wrong.code == 2 and not (server.xdg / "sluice" / "credentials.json").exists()
     ok = sluice(server, "login", server.url, "--token-stdin", who=None,

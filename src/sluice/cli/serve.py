@@ -63,6 +63,10 @@ def register_serve(app: typer.Typer) -> None:
         server = normalise_url(url)
         if token_stdin:
             token = sys.stdin.readline().strip()
+        elif not sys.stdin.isatty():
+            raise UsageError("no terminal to ask for the token on",
+                             tip=f"pipe it in:  … | sluice login {server} --token-stdin, or "
+                                 "set SLUICE_SERVER and SLUICE_TOKEN")
         else:
             token = typer.prompt("Token", hide_input=True).strip()
         if not token:

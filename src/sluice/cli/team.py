@@ -130,7 +130,8 @@ def _git(root: Path, *args: str) -> str:
 
 def ship(api: Client, allow_dirty: bool, as_json: bool) -> int:
     """Start an execution of HEAD on the server and follow it until it ends or waits."""
-    from sluice.project.workspace import find_root
+    from sluice.project.workspace import Workspace, find_root
+    from sluice.release.builder import uncommitted_paths
 
     if allow_dirty:
         raise UsageError("--allow-dirty cannot ship through a server: it builds commits",
@@ -140,9 +141,15 @@ def ship(api: Client, allow_dirty: bool, as_json: bool) -> int:
     commit = _git(root, "rev-parse", "HEAD")
     if not commit:
         raise UsageError(f"{root} has no commit to ship", tip="git commit first")
-    if _git(root, "status", "--porcelain"):
-        err.print(Text("Warning: uncommitted changes are not shipped: the server builds "
-                       f"commit {commit[:12]}", style="yellow"))
+    ws = Workspace.open(root)
+    try:  # what a local release would call uncommitted
+        dirty = uncommitted_paths(root, ws.artifacts)
+    finally:
+        ws.close()
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        err.print(Text(f"Warning: uncommitted changes are not shipped ({shown}): the server "
+                       f"builds commit {commit[:12]}", style="yellow"))
     branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
     started = api.post("/api/executions",
                        {"commit": commit, "ref": None if branch in ("", "HEAD") else branch})

@@ -45,11 +45,9 @@ def build_release(
     """
     root = Path(project_root).resolve()
     git = Git(root)
-    prefix = git.prefix()
     commit, author, committed_at = git.head()
     excluded = _excluded_prefixes(root, store)
-
-    dirty_paths = [p for p in git.dirty_paths(prefix) if not _is_excluded(p, excluded)]
+    dirty_paths = uncommitted_paths(root, store)
     if dirty_paths and not allow_dirty:
         shown = ", ".join(dirty_paths[:MAX_DIRTY_LISTED])
         more = len(dirty_paths) - MAX_DIRTY_LISTED
@@ -188,6 +186,15 @@ def _store_file(store: ArtifactStore, root: Path, rel: str, path: Path) -> str:
             tip="submodules are not supported yet; vendor the files into the project",
         )
     return store.put_file(path)
+
+
+def uncommitted_paths(project_root: Path, store: ArtifactStore) -> list[str]:
+    """The project's changed or untracked files a release would refuse (or, with
+    ``allow_dirty``, include): outside ``.sluice/``, ``.git/`` and the artifact store."""
+    root = Path(project_root).resolve()
+    git = Git(root)
+    excluded = _excluded_prefixes(root, store)
+    return [p for p in git.dirty_paths(git.prefix()) if not _is_excluded(p, excluded)]
 
 
 def _excluded_prefixes(root: Path, store: ArtifactStore) -> list[str]:
