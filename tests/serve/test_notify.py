@@ -209,6 +209,47 @@ def test_a_failing_deploy_is_told_to_slack_and_the_webhook_with_secrets_masked(
     _assert_secret_free(p, receiver, mailbox)
 
 
+def test_a_rollback_is_told_to_slack_naming_both_releases(
+        project: Project, receiver: Receiver, mailbox: Mailbox) -> None:
+    p = project
+    before = _sluice(p, receiver, "status", "--json").json()[0]["release"]
+    rid = _sluice(p, receiver, "release", "--json").json()["id"]  # the channels' commit
+    assert _sluice(p, receiver, "deploy", "dev").code == 0
+    receiver.clear()
+
+    back = _sluice(p, receiver, "rollback", "dev")
+    assert back.code == 0, back.err
+    [slack] = [r.json() for r in receiver.on(SLACK)]
+    assert slack["text"].startswith(f"dev rolled back to release {before}")
+    assert rid in json.dumps(slack["blocks"])  # the release it left
+    assert [(r["kind"], r["status"]) for r in _outbox(p) if r["kind"] == "rolled_back"] == \
+        [("rolled_back", "sent")]
+    _assert_secret_free(p, receiver, mailbox)
+
+
+def test_an_execution_that_fails_is_told(project: Project, receiver: Receiver,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's own notification: a pipeline execution of a commit the repository
+    lacks fails, and the outbox holds an ``execution_failed`` naming it."""
+    from sluice.serve.executions import start_execution
+    from tests.serve.exec_fixtures import RunningEngine, wait_for
+
+    for name, value in _environ(receiver).items():
+        monkeypatch.setenv(name, value)
+    with project.workspace() as ws:
+        eid = start_execution(ws, commit="0" * 39 + "1", ref="refs/heads/main",
+                              trigger="api", detail={}, actor=USER)
+    running = RunningEngine(project.root, "engine-n")
+    try:
+        running.engine.wake()
+        rows = wait_for(lambda: [r for r in _outbox(project) if r["kind"].startswith(
+            "execution_")] or None, 120, "the execution's notification")
+    finally:
+        running.close()
+    assert {(r["kind"], r["env"]) for r in rows} == {("execution_failed", "dev")}
+    assert {r["payload"]["details"]["execution"] for r in rows} == {eid}
+
+
 def test_a_failed_audit_names_the_failing_rules(project: Project, receiver: Receiver,
                                                 mailbox: Mailbox) -> None:
     p = project
