@@ -43,8 +43,8 @@ from sluice.state import (
     StateStore,
     StepRecord,
 )
-from sluice.state.locks import TAKEOVER_EVENT
-from sluice.targets.base import Target, dead_local_owner
+from sluice.state.locks import TAKEOVER_EVENT, dead_local_owner
+from sluice.targets.base import Target
 
 if TYPE_CHECKING:
     from sluice.flow.decision import GateDecision

@@ -30,8 +30,9 @@ from sluice import secrecy
 from sluice.errors import NotifyError
 from sluice.notify.channels import channel_key, find_channel, make_notifier, matches
 from sluice.notify.messages import canonical_kind, facts, render
+from sluice.state import leases
 from sluice.state.records import utcnow
-from sluice.state.rows import insert_event, iso, parse_opt_ts, parse_ts
+from sluice.state.rows import insert_event, iso, new_id, parse_opt_ts, parse_ts
 from sluice.state.schema import notifications
 
 if TYPE_CHECKING:
@@ -117,9 +118,7 @@ def enqueue(state: StateStore, cfg: ProjectConfig, env: str | None, kind: str,
             result = conn.execute(notifications.insert().values(
                 channel=key, kind=kind, env=env, payload_json=body, status=PENDING,
                 attempts=0, next_at=at, created_at=at))
-            pk = result.inserted_primary_key
-            if pk is not None and pk[0] is not None:
-                ids.append(int(pk[0]))
+            ids.append(new_id(result))
     from sluice.notify.dispatcher import enqueued
 
     enqueued()
@@ -138,9 +137,9 @@ def list_notifications(state: StateStore, *, status: str | None = None,
 
 def _claim(state: StateStore, owner: str, now: dt.datetime, limit: int,
            policy: RetryPolicy, only: Sequence[int] | None) -> list[NotificationRecord]:
-    now_s, until = iso(now), iso(now + dt.timedelta(seconds=policy.lease_seconds))
-    free = sa.or_(notifications.c.lease_owner.is_(None), notifications.c.lease_expires < now_s)
-    due = sa.and_(notifications.c.status == PENDING, notifications.c.next_at <= now_s, free)
+    now_s = iso(now)
+    due = sa.and_(notifications.c.status == PENDING, notifications.c.next_at <= now_s)
+    # leased rows too: one held by a server killed on this host is taken at once
     query = sa.select(notifications.c.id).where(due).order_by(notifications.c.id).limit(limit)
     if only is not None:
         query = query.where(notifications.c.id.in_(list(only)))
@@ -151,11 +150,10 @@ def _claim(state: StateStore, owner: str, now: dt.datetime, limit: int,
     if not candidates:
         return []
     with state.transaction("claim notifications in", write=True) as conn:
-        claimed = [
+        claimed = [  # compare-and-swap each: another server may have claimed it meanwhile
             i for i in candidates
-            # compare-and-swap: another server may have claimed it since the SELECT
-            if conn.execute(notifications.update().where(notifications.c.id == i, due)
-                            .values(lease_owner=owner, lease_expires=until)).rowcount == 1]
+            if leases.take(conn, notifications, sa.and_(notifications.c.id == i, due), owner,
+                           now, policy.lease_seconds)]
         if not claimed:
             return []
         rows = conn.execute(sa.select(notifications).where(notifications.c.id.in_(claimed))
@@ -228,6 +226,4 @@ def deliver_due(state: StateStore, cfg: ProjectConfig, now: dt.datetime | None =
 
 def _release(state: StateStore, ids: list[int], owner: str) -> None:
     with state.transaction("release notifications in", write=True) as conn:
-        conn.execute(notifications.update().where(
-            notifications.c.id.in_(ids), notifications.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires=None))
+        leases.give_up(conn, notifications, owner, notifications.c.id.in_(ids))

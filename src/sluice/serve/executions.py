@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Row
 from sluice.config import ProjectConfig
 from sluice.errors import StateError, UsageError
 from sluice.project.workspace import Workspace
-from sluice.state import StateStore, redact, redact_text, utcnow
+from sluice.state import StateStore, leases, redact_text, rows, utcnow
 from sluice.state.rows import insert_event
 from sluice.state.schema import execution_logs, execution_stages, executions
 
@@ -129,15 +129,14 @@ class LogLine:
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat(timespec="microseconds")
+    return None if moment is None else rows.iso(moment)
 
 
 def now_iso() -> str:
-    return utcnow().isoformat(timespec="microseconds")
+    return rows.iso(utcnow())
 
 
-def _ts(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
+_ts = rows.parse_opt_ts
 
 
 # ---------------------------------------------------------------- planning
@@ -195,9 +194,9 @@ def start_execution(ws: Workspace, *, commit: str | None, ref: str | None = None
     with ws.state.transaction("start an execution in", write=True) as conn:
         inserted = conn.execute(executions.insert().values(
             status="queued", mode=mode, action=chosen, trigger=trigger[:16],
-            trigger_json=json.dumps(redact(info), sort_keys=True), commit=commit, ref=ref,
+            trigger_json=rows.dumps(info), commit=commit, ref=ref,
             release_id=None, actor=actor, created_at=at, message=""))
-        new_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        new_id = rows.new_id(inserted)
         conn.execute(execution_stages.insert(), [
             {"execution_id": new_id, "position": i, "name": name, "kind": kind, "env": e,
              "status": "pending", "message": ""} for i, (name, kind, e) in enumerate(planned)])
@@ -387,33 +386,21 @@ def cancel_execution(state: StateStore, execution_id: int, actor: str) -> bool:
 
 def claim(state: StateStore, execution_id: int, owner: str, ttl_seconds: float) -> bool:
     """Take the lease of an active execution (compare-and-swap: at most one owner wins)."""
-    now = utcnow()
+    row = sa.and_(executions.c.id == execution_id, executions.c.status.in_(ACTIVE))
     with state.transaction("lease an execution in", write=True) as conn:
-        won = conn.execute(executions.update().where(
-            executions.c.id == execution_id, executions.c.status.in_(ACTIVE),
-            sa.or_(executions.c.lease_owner.is_(None),
-                   executions.c.lease_expires < now.isoformat(timespec="microseconds")))
-            .values(lease_owner=owner,
-                    lease_expires=(now + dt.timedelta(seconds=ttl_seconds))
-                    .isoformat(timespec="microseconds"))).rowcount
-    return bool(won == 1)
+        return leases.take(conn, executions, row, owner, utcnow(), ttl_seconds)
 
 
 def renew(state: StateStore, execution_id: int, owner: str, ttl_seconds: float) -> bool:
     """Extend ``owner``'s lease; False when it is not ``owner``'s any more."""
-    until = (utcnow() + dt.timedelta(seconds=ttl_seconds)).isoformat(timespec="microseconds")
     with state.transaction("renew an execution lease in", write=True) as conn:
-        done = conn.execute(executions.update().where(
-            executions.c.id == execution_id, executions.c.lease_owner == owner)
-            .values(lease_expires=until)).rowcount
-    return bool(done == 1)
+        return leases.extend(conn, executions, executions.c.id == execution_id, owner,
+                             utcnow(), ttl_seconds)
 
 
 def release_lease(state: StateStore, execution_id: int, owner: str) -> None:
     with state.transaction("release an execution lease in", write=True) as conn:
-        conn.execute(executions.update().where(
-            executions.c.id == execution_id, executions.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires=None))
+        leases.give_up(conn, executions, owner, executions.c.id == execution_id)
 
 
 __all__ = ["ACTIVE", "EXECUTION_STATUSES", "FINISHED_EVENT", "STAGE_STATUSES",

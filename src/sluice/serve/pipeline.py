@@ -18,7 +18,6 @@ back, or completed if it had published), so it is never half-published.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 import socket
@@ -32,9 +31,9 @@ import sqlalchemy as sa
 
 from sluice.errors import LockError, SluiceError
 from sluice.project.workspace import Workspace
-from sluice.state import redact_text, utcnow
+from sluice.state import leases, redact_text, utcnow
+from sluice.state.locks import dead_local_owner
 from sluice.state.schema import execution_stages, executions
-from sluice.targets.base import dead_local_owner
 
 from . import checkouts
 from .executions import (
@@ -375,8 +374,7 @@ class Engine:
         """Take a lapsed lease; a stage it left running is interrupted, its environment
         recovered, and only then the execution finished (so its log is complete once it
         is over). Should this engine die meanwhile, the next one finishes the job."""
-        until = (utcnow() + dt.timedelta(seconds=self.lease_seconds)).isoformat(
-            timespec="microseconds")
+        until = leases.until(utcnow(), self.lease_seconds)
         with self.state.transaction("take over an execution in", write=True) as conn:
             swapped = conn.execute(executions.update().where(
                 executions.c.id == ex.id, executions.c.lease_owner == ex.lease_owner)

@@ -65,10 +65,9 @@ from sluice.serve.hooks import (
     forget_delivery,
     set_delivery_execution,
 )
-from sluice.state import rows
+from sluice.state import leases, rows
 from sluice.state.records import utcnow
 from sluice.state.schema import trigger_state
-from sluice.targets.base import dead_local_owner
 from sluice.targets.local.target import LocalTargetBase
 
 __all__ = ["LEASE_SECONDS", "Triggers", "objects_fingerprint", "source_prefix"]
@@ -157,9 +156,7 @@ class Triggers:
     def release(self) -> int:
         """Give up this owner's leases (a clean stop): another server may take over at once."""
         with self.ws.state.transaction("release trigger leases in", write=True) as conn:
-            return int(conn.execute(
-                trigger_state.update().where(trigger_state.c.lease_owner == self.owner)
-                .values(lease_owner=None, lease_expires=None)).rowcount)
+            return leases.give_up(conn, trigger_state, self.owner)
 
     def close(self) -> None:
         self.ws.close()
@@ -210,28 +207,18 @@ class Triggers:
                interval: float) -> _Row | None:
         """Take (or renew) ``name``'s lease inside ``conn``'s write transaction; the row as
         it is under our lease, or None while another owner's lease is live."""
-        at, until = rows.iso(now), rows.iso(now + dt.timedelta(seconds=self._ttl(interval)))
         t = trigger_state.c
-        claimed = conn.execute(
-            trigger_state.update()
-            .where(t.name == name, sa.or_(t.lease_owner.is_(None), t.lease_owner == self.owner,
-                                          t.lease_expires < at))
-            .values(lease_owner=self.owner, lease_expires=until)).rowcount
-        if not claimed:
+        if not leases.take(conn, trigger_state, t.name == name, self.owner, now,
+                           self._ttl(interval), renew=True):
+            if conn.execute(sa.select(t.name).where(t.name == name)).first() is not None:
+                return None  # another owner holds it
             try:
                 with conn.begin_nested():  # PostgreSQL: a failed INSERT must not end the tx
                     conn.execute(trigger_state.insert().values(
-                        name=name, lease_owner=self.owner, lease_expires=until))
+                        name=name, lease_owner=self.owner,
+                        lease_expires=leases.until(now, self._ttl(interval))))
             except sa.exc.IntegrityError:
-                holder = conn.execute(sa.select(t.lease_owner).where(t.name == name)).scalar()
-                # a server killed on this host gives its triggers up at once, not in a minute
-                if holder is None or dead_local_owner(holder) is None:
-                    return None  # another owner holds it
-                taken = conn.execute(
-                    trigger_state.update().where(t.name == name, t.lease_owner == holder)
-                    .values(lease_owner=self.owner, lease_expires=until)).rowcount
-                if not taken:
-                    return None
+                return None  # another server made the row first: it holds it
         row = conn.execute(sa.select(t.last_value, t.next_at).where(t.name == name)).one()
         return _Row(row.last_value, row.next_at)
 

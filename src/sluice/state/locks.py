@@ -11,6 +11,8 @@ the row as it was read (again exactly one winner), and the takeover is logged as
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,9 +23,24 @@ from . import rows
 from .records import LockRecord, utcnow
 from .schema import locks
 
-__all__ = ["TAKEOVER_EVENT", "held_error", "lost_error", "try_lock"]
+__all__ = ["TAKEOVER_EVENT", "dead_local_owner", "held_error", "lost_error", "try_lock"]
 
 TAKEOVER_EVENT = "lock.taken_over"
+
+
+def dead_local_owner(owner: str) -> int | None:
+    """The pid of a lock owner (``user@host:pid``) that is a dead process on this host: its
+    lock can be taken over at once instead of waiting for it to expire."""
+    host, _, pid = owner.rpartition("@")[2].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return int(pid)
+    except OSError:
+        pass  # e.g. EPERM: alive, owned by another user
+    return None
 
 
 def try_lock(

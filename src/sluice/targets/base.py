@@ -14,8 +14,6 @@ data, so callers ask instead of guessing.
 from __future__ import annotations
 
 import importlib
-import os
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -172,21 +170,6 @@ class Target(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
-
-
-def dead_local_owner(owner: str) -> int | None:
-    """The pid of a lock owner (``user@host:pid``) that is a dead process on this host: its
-    lock can be taken over at once instead of waiting for it to expire."""
-    host, _, pid = owner.rpartition("@")[2].rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return int(pid)
-    except OSError:
-        pass  # e.g. EPERM: alive, owned by another user
-    return None
 
 
 TARGETS = {"local": "sluice.targets.local.target:make_local_target",

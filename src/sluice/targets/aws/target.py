@@ -34,12 +34,13 @@ from sqlglot import exp
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import DataSourceError, LockError, ReleaseError, SluiceError
 from sluice.release import ArtifactStore, Manifest, materialize
+from sluice.state.locks import dead_local_owner
 from sluice.targets.aws.artifacts import S3Artifacts
 from sluice.targets.aws.catalog import CatalogObject, GlueTables
 from sluice.targets.aws.datasets import VERSION_ID, S3Versions, get_json, is_missing
 from sluice.targets.aws.redshift import RedshiftDataSession, RedshiftTarget
 from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors, sse_kms
-from sluice.targets.base import Capabilities, Target, VersionInfo, dead_local_owner
+from sluice.targets.base import Capabilities, Target, VersionInfo
 from sluice.targets.local.target import (
     SCHEMA,
     create_version_through_view,
