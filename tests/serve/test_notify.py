@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from sluice.config import load_project
 from sluice.config.control import WebhookChannel
@@ -29,6 +31,7 @@ from sluice.notify import RetryPolicy, deliver_due, enqueue, list_notifications
 from sluice.notify.outbox import _claim
 from sluice.project.workspace import Workspace
 from sluice.state import StateStore
+from sluice.state.schema import notifications
 from tests.flow.conftest import USER, Project, Result
 from tests.retail import copy_retail
 from tests.serve.notify_standins import Mailbox, Receiver, free_port, start_receiver, start_smtp
@@ -437,6 +440,28 @@ def test_a_leased_row_is_not_claimed_by_another_server_until_its_lease_expires(
     finally:
         one.close()
         other.close()
+
+
+def test_a_row_leased_by_a_dead_server_on_this_host_is_taken_at_once(
+        project: Project) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    now = dt.datetime.now(dt.UTC)
+    policy = RetryPolicy(lease_seconds=60)
+    with project.workspace() as ws:
+        cfg = _only_webhook(ws.config())
+        ids = enqueue(ws.state, cfg, "dev", "deploy_failed", {"release": "r1"}, now=now)
+        alive = f"server@{socket.gethostname()}:{os.getpid()}"  # this process: alive
+        assert [r.id for r in _claim(ws.state, alive, now, 10, policy, None)] == ids
+        assert _claim(ws.state, "b", now, 10, policy, None) == []  # a live lease holds
+        with ws.state.transaction("pretend a server died", write=True) as conn:
+            conn.execute(sa.update(notifications).values(
+                lease_owner=f"server@{socket.gethostname()}:{dead}"))
+        assert [r.id for r in _claim(ws.state, "b", now, 10, policy, None)] == ids
 
 
 def test_two_dispatchers_on_one_store_send_each_row_exactly_once(
