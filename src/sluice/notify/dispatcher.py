@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from sluice.notify.outbox import RetryPolicy, deliver_due
 
 if TYPE_CHECKING:
-    from sluice.config import ProjectConfig
     from sluice.project.workspace import Workspace
 
 __all__ = ["FLUSH_SECONDS_VAR", "Dispatcher", "enqueued", "flush_seconds"]
@@ -42,7 +41,8 @@ def flush_seconds() -> float:
 
 class Dispatcher:
     """Sends due notifications of the project at ``root`` as ``owner`` (a server's
-    ``user@host:pid``); reuses ``workspace`` when given (the CLI's), else opens its own."""
+    ``user@host:pid``); reuses ``workspace`` when given (the CLI's, or the server's, whose
+    config is parsed once per version of sluice.yaml), else opens its own."""
 
     def __init__(self, root: Path, owner: str, *, policy: RetryPolicy | None = None,
                  workspace: Workspace | None = None, interval: float = 1.0,
@@ -54,8 +54,6 @@ class Dispatcher:
         self.batch = batch
         self._ws = workspace
         self._own_ws = workspace is None
-        self._cfg: ProjectConfig | None = None
-        self._cfg_mtime: float | None = None
         self._wake = threading.Event()
         #: the last error of a round (the loop never dies of one; the server may show it)
         self.last_error: str | None = None
@@ -67,18 +65,6 @@ class Dispatcher:
 
             self._ws = Workspace.open(self.root)
         return self._ws
-
-    def _config(self) -> ProjectConfig:
-        """The work tree's config, loaded again when sluice.yaml changed."""
-        ws = self._workspace()
-        try:
-            mtime = (ws.root / "sluice.yaml").stat().st_mtime
-        except OSError:
-            mtime = None
-        if self._cfg is None or mtime != self._cfg_mtime:
-            self._cfg = ws.config()
-            self._cfg_mtime = mtime
-        return self._cfg
 
     def close(self) -> None:
         if self._own_ws and self._ws is not None:
@@ -92,7 +78,7 @@ class Dispatcher:
     def deliver(self, *, deadline: float | None = None) -> int:
         """One round: send what is due now (at most ``batch`` rows)."""
         ws = self._workspace()
-        return deliver_due(ws.state, self._config(), None, self.owner, self.batch,
+        return deliver_due(ws.state, ws.config(), None, self.owner, self.batch,
                            policy=self.policy, workspace=ws, deadline=deadline)
 
     def flush(self, timeout: float) -> int:

@@ -156,9 +156,13 @@ class Services:
 
         self.engine = Engine(self.root, "serve", home=self.home)
         self._thread("sluice-engine", self.engine.run_forever)
-        self._thread("sluice-notify", Dispatcher(self.root, self.owner).run_forever)
-        self._thread("sluice-triggers", Triggers(self.root, self.owner,
-                                                 self.start_execution).run_forever)
+        def served() -> ServedWorkspace:  # one per thread (its targets are its own)
+            return ServedWorkspace(self.root, self.home, _state=self.state, configs=self.configs)
+
+        self._thread("sluice-notify", Dispatcher(self.root, self.owner,
+                                                 workspace=served()).run_forever)
+        self._thread("sluice-triggers", Triggers(self.root, self.owner, self.start_execution,
+                                                 home=self.home, workspace=served()).run_forever)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop the threads (a running stage finishes first) and close the store."""

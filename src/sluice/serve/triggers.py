@@ -124,8 +124,11 @@ class Triggers:
     (``user@host:pid``: a dead process on this host loses its leases at once)."""
 
     def __init__(self, root: Path, owner: str, start: StartFn, *, home: Path | None = None,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
-        self.ws = Workspace.open(root, home=home)
+                 lease_seconds: float = LEASE_SECONDS, workspace: Workspace | None = None
+                 ) -> None:
+        # the server's workspace parses sluice.yaml once per version of it, not every tick
+        self.ws = workspace or Workspace.open(root, home=home)
+        self._own_ws = workspace is None
         self.owner = owner
         self.start = start
         self.lease_seconds = lease_seconds
@@ -151,7 +154,7 @@ class Triggers:
                 self.release()
             except SluiceError as exc:
                 self._failed("leases", exc)
-            self.ws.close()
+            self.close()
 
     def release(self) -> int:
         """Give up this owner's leases (a clean stop): another server may take over at once."""
@@ -159,7 +162,8 @@ class Triggers:
             return leases.give_up(conn, trigger_state, self.owner)
 
     def close(self) -> None:
-        self.ws.close()
+        if self._own_ws:
+            self.ws.close()
 
     def _tick(self, now: dt.datetime, *, everything: bool) -> list[int]:
         try:
