@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from sluice.cli import outcomes
 from sluice.cli.errors import guarded
 from sluice.errors import SluiceError, UsageError
 from sluice.flow.decision import ACKNOWLEDGEMENTS
@@ -31,7 +31,7 @@ err = Console(stderr=True)
 
 
 def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    outcomes.emit(data)
 
 
 def _team() -> Client | None:
@@ -101,9 +101,8 @@ def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
         _emit(outcome.to_dict())
         return
     plan = outcome.plan
-    out.print(Text(f"{outcome.env}: release {outcome.release_id} is live "
-                   f"({len(outcome.versions)} new dataset versions, "
-                   f"{len(plan.jobs) - len(plan.recompute)} jobs reused)", style="green"))
+    outcomes.deployed(outcome.env, outcome.release_id, len(outcome.versions),
+                      len(plan.jobs) - len(plan.recompute))
 
 
 def _run_workflow(env: str, name: str, as_json: bool) -> int:
@@ -367,10 +366,7 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 _emit(res.__dict__)
             else:
-                out.print(Text(f"{env}: rolled back from {res.from_release} to "
-                               f"{res.to_release}", style="green"))
-                if res.undone:
-                    out.print(f"  migrations undone: {', '.join(res.undone)}")
+                outcomes.rolled_back(env, res.from_release, res.to_release, res.undone)
         return 0
 
     @app.command("status")
@@ -499,15 +495,7 @@ def register_extra(app: typer.Typer) -> None:
             if as_json:
                 _emit(res.__dict__)
             else:
-                if res.deployed:
-                    out.print(Text(f"release {res.release_id} deployed to "
-                                   f"{', '.join(res.deployed)}", style="green"))
-                if res.stopped_at:
-                    out.print(Text(f"stopped before {res.stopped_at}: {res.reason}",
-                                   style="yellow"))
-                else:
-                    out.print(Text(f"release {res.release_id} is live everywhere",
-                                   style="green"))
+                outcomes.shipped(res.release_id, res.deployed, res.stopped_at, res.reason)
         return 0
 
     @app.command("demo")

@@ -11,15 +11,14 @@ locally (the server sends its class and exit code).
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import typer
 from rich.console import Console
 from rich.text import Text
 
+from sluice.cli import outcomes
 from sluice.errors import SluiceError, UsageError
 from sluice.serve.client import Client, remote
 
@@ -36,16 +35,13 @@ def client() -> Client | None:
     return None if target is None else Client(target)
 
 
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+_emit = outcomes.emit
 
 
 def deploy_line(outcome: dict[str, Any]) -> None:
     plan = outcome["plan"]
-    out.print(Text(f"{outcome['env']}: release {outcome['release']} is live "
-                   f"({len(outcome['new_versions'])} new dataset versions, "
-                   f"{len(plan['jobs']) - len(plan['recompute'])} jobs reused)",
-                   style="green"))
+    outcomes.deployed(outcome["env"], outcome["release"], len(outcome["new_versions"]),
+                      len(plan["jobs"]) - len(plan["recompute"]))
 
 
 def status(api: Client, as_json: bool) -> int:
@@ -112,10 +108,7 @@ def rollback(api: Client, env: str, to: str | None, keep_schema: bool, as_json: 
     if as_json:
         _emit(res)
         return 0
-    out.print(Text(f"{env}: rolled back from {res['from_release']} to {res['to_release']}",
-                   style="green"))
-    if res["undone"]:
-        out.print(f"  migrations undone: {', '.join(res['undone'])}")
+    outcomes.rolled_back(env, res["from_release"], res["to_release"], res["undone"])
     return 0
 
 
@@ -196,15 +189,14 @@ def summary(ex: dict[str, Any]) -> None:
     release = ex["release_id"] or "(none)"
     deployed = [s["env"] for s in ex["stages"]
                 if s["kind"] in ("deploy", "promote") and s["status"] == "succeeded"]
-    if deployed:
-        out.print(Text(f"release {release} deployed to {', '.join(deployed)}", style="green"))
     stop = next((s for s in ex["stages"] if s["status"] not in ("succeeded", "skipped")), None)
-    if ex["status"] == "succeeded" and stop is None:
-        out.print(Text(f"release {release} is live everywhere", style="green"))
-    elif stop is not None:
-        where = stop["env"] or stop["name"]
-        style = "yellow" if ex["status"] == "waiting" else "red"
-        out.print(Text(f"stopped before {where}: {stop['message'] or ex['message']}",
-                       style=style))
-    elif ex["message"]:
-        out.print(Text(ex["message"], style="yellow"))
+    if stop is not None:
+        outcomes.shipped(release, deployed, stop["env"] or stop["name"],
+                         stop["message"] or ex["message"],
+                         style="yellow" if ex["status"] == "waiting" else "red")
+    elif ex["status"] == "succeeded":
+        outcomes.shipped(release, deployed, None, "")
+    else:  # ended between stages (cancelled, superseded): say how
+        outcomes.went(release, deployed)
+        if ex["message"]:
+            out.print(Text(ex["message"], style="yellow"))
