@@ -79,20 +79,15 @@ def add_cmd(name: Annotated[str, typer.Argument(help="User or service account na
     """Add a user or service account (or give it more roles) and print a new token for it,
     once. A user declared under access: in sluice.yaml keeps its declared roles too."""
     from sluice.project.workspace import current_actor
-    from sluice.serve.identity import Authenticator, format_roles
-    from sluice.serve.tokens import TOKEN_ID, added_principal, issue_token
+    from sluice.serve.identity import Authenticator, declared_principal, format_roles
+    from sluice.serve.tokens import TOKEN_ID, added_principal, issue_token, token_id_of
 
     ws = _workspace()
     try:
         cfg = ws.config()
         _check_name(name)
         roles = check_roles(list(role or []), cfg)
-        access = cfg.access
-        declared_kind = None
-        if access is not None and name in access.users:
-            declared_kind = "user"
-        elif access is not None and name in access.service_accounts:
-            declared_kind = "service"
+        declared_kind = declared_principal(cfg.access, name)[1]
         recorded = added_principal(ws.state, name)
         kind = declared_kind or ("service" if service else
                                  recorded.kind if recorded else "user")
@@ -106,7 +101,7 @@ def add_cmd(name: Annotated[str, typer.Argument(help="User or service account na
         if TOKEN_ID.match(name):
             raise UsageError(f"{name!r} looks like a token id; pick another name")
         token = issue_token(ws.state, name, kind, roles, current_actor())
-        token_id = token.split("_")[1]
+        token_id = token_id_of(token)
         caller = Authenticator(ws).caller(name)
         effective = format_roles(caller.roles)
         ws.state.event("principal_added", actor=current_actor(),
@@ -138,7 +133,7 @@ def _check_name(name: str) -> None:
 def list_cmd(as_json: JsonOpt = False) -> int:
     """Users and service accounts: kind, roles, where they come from, tokens, last use."""
     from sluice.cli.render import Column, View, iso_time, local_time
-    from sluice.serve.identity import format_roles, parse_roles
+    from sluice.serve.identity import Authenticator, format_roles
     from sluice.serve.tokens import added_principals, list_tokens
 
     ws = _workspace()
@@ -146,18 +141,15 @@ def list_cmd(as_json: JsonOpt = False) -> int:
         access = ws.config().access
         added = added_principals(ws.state)
         tokens = list_tokens(ws.state)
+        declared = set() if access is None else {*access.users, *access.service_accounts}
+        auth = Authenticator(ws)
+        callers = {name: auth.caller(name) for name in sorted(declared | set(added))}
     finally:
         ws.close()
-    declared: dict[str, tuple[str, list[str]]] = {}
-    if access is not None:
-        declared.update({n: ("user", p.roles) for n, p in access.users.items()})
-        declared.update({n: ("service", p.roles) for n, p in access.service_accounts.items()})
     view = View([Column("name"), Column("kind"), Column("roles"), Column("source"),
                  Column("tokens active", justify="right"), Column("last used")])
-    for name in sorted(set(declared) | set(added)):
-        kind = declared[name][0] if name in declared else added[name].kind
-        roles = format_roles(parse_roles([*declared.get(name, ("", []))[1],
-                                          *(added[name].roles if name in added else ())]))
+    for name, caller in callers.items():
+        kind, roles = caller.kind, format_roles(caller.roles)
         source = "+".join(s for s, here in (("config", name in declared),
                                             ("added", name in added)) if here)
         mine = [t for t in tokens if t.principal == name]

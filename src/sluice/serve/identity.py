@@ -34,7 +34,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sluice.config.control import Access
+from sluice.config.control import Access, Principal
 from sluice.errors import AuthError, ForbiddenError, SluiceError
 from sluice.project.workspace import Workspace
 from sluice.serve.oidc import OidcVerifier, looks_like_jwt
@@ -128,6 +128,18 @@ def require(caller: Caller, action: str, env: str | None = None, *,
                                       f"--role {need}:{env or '*'}")
 
 
+def declared_principal(access: Access | None,
+                       name: str) -> tuple[Principal | None, str | None]:
+    """``name`` as ``access:`` in sluice.yaml declares it, and its kind ("user" or
+    "service"); ``(None, None)`` when it is not declared there."""
+    if access is not None:
+        if name in access.users:
+            return access.users[name], "user"
+        if name in access.service_accounts:
+            return access.service_accounts[name], "service"
+    return None, None
+
+
 class Authenticator:
     """Turns an ``Authorization`` header into a :class:`Caller` for one project's server."""
 
@@ -177,13 +189,7 @@ class Authenticator:
 
     def caller(self, name: str, *, kind: str | None = None) -> Caller:
         """The principal ``name`` with the roles of ``access:`` and of the state store."""
-        declared = None
-        declared_kind = None
-        if self.access is not None:
-            if name in self.access.users:
-                declared, declared_kind = self.access.users[name], "user"
-            elif name in self.access.service_accounts:
-                declared, declared_kind = self.access.service_accounts[name], "service"
+        declared, declared_kind = declared_principal(self.access, name)
         added = added_principal(self._state, name)
         if declared is None and added is None:
             raise AuthError(f"{name} is not a known user or service account",
@@ -197,5 +203,13 @@ class Authenticator:
         return Caller(name, the_kind, roles, aliases)
 
 
-__all__ = ["ACTIONS", "Action", "Authenticator", "Caller", "format_roles", "parse_roles",
-           "require"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "Authenticator",
+    "Caller",
+    "declared_principal",
+    "format_roles",
+    "parse_roles",
+    "require",
+]
