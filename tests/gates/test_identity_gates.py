@@ -8,13 +8,12 @@ The authenticated approvals here are recorded as the control plane records them
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from tests.flow.conftest import USER, Project, _copy_example
-from tests.gates.conftest import PROTECTION, Stage
+from tests.gates.conftest import PROTECTION, Stage, copy_stage
 
 from sluice.errors import GateError
 from sluice.flow.decision import EnvRules
@@ -80,23 +79,19 @@ def strict_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
 
 
 @pytest.fixture(scope="module")
-def weak_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
+def access_dropped_template(tmp_path_factory: pytest.TempPathFactory) -> Stage:
+    """Its candidate drops ``access:`` (the conftest's ``weak_template`` loosens otherwise)."""
     return _template(tmp_path_factory, weak=True)
-
-
-def _copy(stage: Stage, dest: Path) -> tuple[Project, Stage]:
-    shutil.copytree(stage.root, dest, symlinks=True)
-    return Project(dest), replace(stage, root=dest)
 
 
 @pytest.fixture
 def strict(strict_template: Stage, tmp_path: Path) -> tuple[Project, Stage]:
-    return _copy(strict_template, tmp_path / "retail")
+    return copy_stage(strict_template, tmp_path / "retail")
 
 
 @pytest.fixture
-def weak(weak_template: Stage, tmp_path: Path) -> tuple[Project, Stage]:
-    return _copy(weak_template, tmp_path / "retail")
+def access_dropped(access_dropped_template: Stage, tmp_path: Path) -> tuple[Project, Stage]:
+    return copy_stage(access_dropped_template, tmp_path / "retail")
 
 
 def _promote_refused(p: Project, s: Stage, match: str) -> GateError:
@@ -240,8 +235,9 @@ def test_an_author_may_still_reject_their_own_release(strict: tuple[Project, Sta
 
 # ------------------------------------------------------------------ loosening
 
-def test_dropping_access_in_a_release_is_a_loosening(weak: tuple[Project, Stage]) -> None:
-    p, s = weak
+def test_dropping_access_in_a_release_is_a_loosening(
+        access_dropped: tuple[Project, Stage]) -> None:
+    p, s = access_dropped
     with p.workspace() as ws:
         decide(ws, "prod", s.candidate, approve=True, comment="ok", actor="bob",
                via="authenticated")

@@ -26,15 +26,11 @@ from sluice.flow.gates import promote
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
 from sluice.state.schema import approvals, deliveries, executions
+from tests.flow.conftest import _GIT_ENV
 from tests.retail import copy_retail
 
 AUTHOR = "alice"
-GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_DATE": "2026-01-05T09:00:00+00:00",
-    "GIT_COMMITTER_DATE": "2026-01-05T09:00:00+00:00",
-}
+GIT_ENV = _GIT_ENV  # the flow tests' git settings (no user config, fixed dates)
 WEBHOOK_SECRET = "hook-secret-5b1f0c"
 ACCESS = """
 pipeline: {check: false, mode: queued}

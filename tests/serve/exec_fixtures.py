@@ -19,15 +19,11 @@ import pytest
 from sluice.project.workspace import Workspace
 from sluice.serve.executions import ACTIVE, Execution, get_execution, logs, start_execution
 from sluice.serve.pipeline import Engine
+from tests.flow.conftest import _GIT_ENV
 from tests.retail import copy_retail
 
 USER = "alice"
-GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_DATE": "2026-01-05T09:00:00+00:00",
-    "GIT_COMMITTER_DATE": "2026-01-05T09:00:00+00:00",
-}
+GIT_ENV = _GIT_ENV  # the flow tests' git settings (no user config, fixed dates)
 ENVS = ("dev", "staging", "prod")
 PIPELINE_LINE = "pipeline: {check: false, mode: superseded}"
 T = TypeVar("T")
