@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +78,19 @@ def _build(root: Path, change: str) -> Stage:
     return Stage(p.root, r1, candidate)
 
 
-def _template(factory: pytest.TempPathFactory, change: str) -> Stage:
+def build_template(factory: pytest.TempPathFactory, name: str,
+                   build: Callable[[Path], Stage]) -> Stage:
+    """A template built by ``build`` in a fresh folder, as USER, with no SLUICE_* leaking in
+    from the environment."""
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG"):
-            mp.delenv(name, raising=False)
+        for var in ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG"):
+            mp.delenv(var, raising=False)
         mp.setenv("SLUICE_USER", USER)
-        return _build(factory.mktemp(f"gates-{change}") / "retail", change)
+        return build(factory.mktemp(name) / "retail")
+
+
+def _template(factory: pytest.TempPathFactory, change: str) -> Stage:
+    return build_template(factory, f"gates-{change}", lambda root: _build(root, change))
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.flow.conftest import USER, Project, _copy_example
-from tests.gates.conftest import PROTECTION, Stage, copy_stage
+from tests.gates.conftest import PROTECTION, Stage, build_template, copy_stage
 
 from sluice.errors import GateError
 from sluice.flow.decision import EnvRules
@@ -66,11 +66,7 @@ def _build(root: Path, weak: bool) -> Stage:
 
 
 def _template(factory: pytest.TempPathFactory, weak: bool) -> Stage:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("SLUICE_HOME", "SLUICE_STATE_URL", "SLUICE_DEBUG"):
-            mp.delenv(name, raising=False)
-        mp.setenv("SLUICE_USER", USER)
-        return _build(factory.mktemp("identity") / "retail", weak)
+    return build_template(factory, "identity", lambda root: _build(root, weak))
 
 
 @pytest.fixture(scope="module")
