@@ -1,13 +1,20 @@
-"""Job declarations: a discriminated union on ``type`` (sql, python, pyspark)."""
+"""Job declarations: a discriminated union on ``type`` (sql, python, pyspark, glue)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
 from sluice.config.base import ConfigModel, Loc, duplicates, problems_error
-from sluice.config.names import DatasetRef, ParamValue, RelPath, check_relative_path
+from sluice.config.names import (
+    DatasetRef,
+    ParamValue,
+    RelPath,
+    check_relative_path,
+    qualify,
+)
 
 
 class SqlJob(ConfigModel):
@@ -87,4 +94,57 @@ class PySparkJob(_MultiOutputJob):
     glue: GlueOptions = Field(default_factory=GlueOptions)
 
 
-Job = Annotated[SqlJob | PythonJob | PySparkJob, Field(discriminator="type")]
+#: What ``${input:NAME}`` and ``${output:NAME}`` look like in a glue job's arguments.
+GLUE_REFERENCE = re.compile(r"\$\{(?P<kind>input|output):(?P<name>[^}\s]*)\}")
+
+#: Arguments Glue sets itself (``--JOB_NAME``) or that AWS says not to set.
+GLUE_RESERVED = frozenset({"--JOB_NAME", "--JOB_ID", "--JOB_RUN_ID", "--conf", "--debug",
+                           "--mode"})
+
+
+class GlueJobOptions(ConfigModel):
+    """How a glue job runs as a Glue job on the aws target."""
+
+    version: str = Field(default="4.0", pattern=r"^\d+\.\d+$")  # Glue version
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"] = "G.1X"
+    workers: int = Field(default=2, ge=1, le=299)
+    role: str | None = None  # default: the aws target's ``execution_role``
+
+
+class GlueJob(_MultiOutputJob):
+    """A Glue PySpark script run as written: ``getResolvedOptions(sys.argv, …)`` sees
+    ``arguments`` resolved for the environment (``${input:NAME}``, ``${output:NAME}``,
+    ``${param}``), locally on sluice's ``awsglue`` runtime and on AWS as a Glue job."""
+
+    type: Literal["glue"]
+    script: RelPath
+    arguments: dict[str, ParamValue] = Field(default_factory=dict)
+    spark_conf: dict[str, ParamValue] = Field(default_factory=dict)  # local runs only
+    glue: GlueJobOptions = Field(default_factory=GlueJobOptions)
+
+    @model_validator(mode="after")
+    def _check_arguments(self) -> Self:
+        problems: list[tuple[Loc, str]] = []
+        for key, value in self.arguments.items():
+            where: Loc = ("arguments", key)
+            if not key.startswith("--") or len(key) < 3 or any(c.isspace() for c in key):
+                problems.append((where, f"{key!r}: a Glue argument is named --NAME"))
+            elif key in GLUE_RESERVED:
+                problems.append((where, f"{key} is set by Glue itself; do not set it"))
+            for m in GLUE_REFERENCE.finditer(value):
+                kind, name = m["kind"], qualify(m["name"]) if m["name"] else ""
+                declared = self.inputs if kind == "input" else self.outputs
+                if name not in declared:
+                    listed = ", ".join(declared) or "none"
+                    problems.append((where, f"${{{kind}:{m['name']}}} names no {kind} of "
+                                            f"this job ({kind}s: {listed})"))
+        if problems:
+            raise problems_error(type(self).__name__, problems)
+        return self
+
+    def references(self, value: str) -> list[tuple[str, str]]:
+        """The ``(input|output, qualified dataset)`` references in one argument value."""
+        return [(m["kind"], qualify(m["name"])) for m in GLUE_REFERENCE.finditer(value)]
+
+
+Job = Annotated[SqlJob | PythonJob | PySparkJob | GlueJob, Field(discriminator="type")]

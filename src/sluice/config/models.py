@@ -46,7 +46,7 @@ from sluice.config.environments import (
     Protection,
     Target,
 )
-from sluice.config.jobs import Job, PySparkJob, PythonJob, SqlJob
+from sluice.config.jobs import GlueJob, Job, PySparkJob, PythonJob, SqlJob
 from sluice.config.names import DatasetKey, Name, qualify
 from sluice.config.sqltypes import dialects, is_column_type, is_dialect
 from sluice.errors import ConfigError
@@ -61,6 +61,7 @@ __all__ = [
     "Dataset",
     "Environment",
     "Function",
+    "GlueJob",
     "Job",
     "LocalTarget",
     "ProjectConfig",
@@ -311,7 +312,7 @@ class ProjectConfig(ConfigModel):
         """Sources and datasets by qualified name (sources first)."""
         return {**self.sources, **self.datasets}
 
-    def job_outputs(self, job: str | SqlJob | PythonJob | PySparkJob) -> list[str]:
+    def job_outputs(self, job: str | SqlJob | PythonJob | PySparkJob | GlueJob) -> list[str]:
         """The qualified datasets a job (given by name or model) writes."""
         if isinstance(job, str):
             if job not in self.jobs:

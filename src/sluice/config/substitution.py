@@ -6,6 +6,8 @@ Rules, shared by ``sluice.yaml`` strings and SQL files:
 - ``${env}`` is the environment's name and ``${project}`` the project's; both are reserved.
 - ``$${name}`` is a literal ``${name}``; any other ``$`` is left alone.
 - An unknown name, an invalid one or an unterminated ``${`` is an error at its line:column.
+- In a glue job's ``arguments``, ``${input:NAME}`` and ``${output:NAME}`` stay as written:
+  the run resolves them to locations (:mod:`sluice.glue.arguments`); elsewhere they are errors.
 
 In ``sluice.yaml``, each environment's own section (target, parameters, protection) always
 resolves against its own parameters; with a selected environment, every other string value
@@ -45,7 +47,12 @@ class Unresolved(Exception):
         self.name = name
 
 
-def _substitute(text: str, params: Mapping[str, str]) -> str:
+_REFERENCE = re.compile(r"(?:input|output):[^}\s]*")
+
+
+def _substitute(text: str, params: Mapping[str, str], *, references: bool = False) -> str:
+    """``text`` with ``${name}`` replaced; with ``references``, ``${input:NAME}`` and
+    ``${output:NAME}`` (a glue job's arguments, resolved when the job runs) stay as written."""
     if "$" not in text:
         return text
 
@@ -55,6 +62,11 @@ def _substitute(text: str, params: Mapping[str, str]) -> str:
         body = m.group("body")
         if m.group("close") is None:
             raise Unresolved(m.start(), "unterminated '${' (missing '}')", None)
+        if _REFERENCE.fullmatch(body):
+            if references:
+                return m.group(0)
+            raise Unresolved(m.start(), f"'${{{body}}}' is resolved only in a glue job's "
+                                        "arguments (jobs.<name>.arguments)", None)
         if not _NAME.fullmatch(body):
             raise Unresolved(m.start(), f"invalid parameter reference '${{{body}}}'", None)
         if body not in params:
@@ -162,7 +174,8 @@ class _Collector:
 
     def sub(self, value: str, path: tuple[Any, ...], params: Mapping[str, str], env: str) -> str:
         try:
-            return _substitute(value, params)
+            return _substitute(value, params,
+                               references=path[:1] == ("jobs",) and path[2:3] == ("arguments",))
         except Unresolved as exc:
             mark = self.doc.marks.get(path)
             loc = mark.at_offset(exc.offset) if mark else self.doc.locate(path)

@@ -1,0 +1,1 @@
+"""Holds the ``awsglue`` package: put this folder on ``sys.path`` (see sluice.glue)."""

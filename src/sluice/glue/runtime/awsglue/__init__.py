@@ -1,0 +1,6 @@
+"""sluice's Glue-compatible runtime: ``awsglue`` on PySpark local mode.
+
+What it supports and where its semantics differ from AWS Glue: docs/glue.md. Modules use
+relative imports only, so the package works both as ``awsglue`` (in a job's process) and as
+``sluice.glue.runtime.awsglue`` (for mypy and ruff).
+"""
