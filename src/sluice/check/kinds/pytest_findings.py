@@ -18,6 +18,7 @@ _TRACE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", re.MUL
 # a SyntaxError's own location, and pytest's "fixture 'x' not found" location
 _FILE_LINE = re.compile(r'^(?:E\s+)?File "(?P<path>[^"]+\.py)", line (?P<line>\d+)', re.MULTILINE)
 _FIXTURE_LINE = re.compile(r"^file (?P<path>[^\s,]+\.py), line (?P<line>\d+)", re.MULTILINE)
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning|Exit|Interrupt)(: |$)")
 _EXIT_MEANING = {2: "was interrupted", 3: "failed internally", 4: "was used wrongly"}
 
 
@@ -26,10 +27,22 @@ def run_tip(folders: list[str]) -> str:
 
 
 def exception_line(text: str) -> str:
-    """The exception pytest reported: the last ``E   …`` line (``SyntaxError: …``)."""
-    lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
-    lines = [ln for ln in lines if ln and not set(ln) <= {"^", "~"}]
-    return lines[-1] if lines else ""
+    """The exception pytest reported: the last ``E   Name: message`` line
+    (``SyntaxError: …``), else the first line of the last ``E`` block."""
+    blocks: list[list[str]] = []
+    previous_e = False
+    for raw in text.splitlines():
+        is_e = raw.startswith("E ")
+        line = raw[1:].strip() if is_e else ""
+        if is_e and line and not set(line) <= {"^", "~"}:
+            if not previous_e:
+                blocks.append([])
+            blocks[-1].append(line)
+        previous_e = is_e
+    named = [ln for block in blocks for ln in block if _EXCEPTION.match(ln)]
+    if named:
+        return named[-1]
+    return blocks[-1][0] if blocks else ""
 
 
 def locate(text: str, root: Path, folders: list[str]) -> tuple[str | None, int | None]:
@@ -69,7 +82,9 @@ def case_finding(case: TestCase, root: Path, folders: list[str]) -> Finding:
     if path is None:
         path, line = where or None, int(where_line) if where_line.isdigit() else None
     head, _, body = rest.partition("\n")
-    cause = exception_line(body) or head.strip() or case.outcome
+    # a failure's report message is its assertion; an error's is "failed on setup with …"
+    cause = head.strip() if case.outcome == "failed" else exception_line(body)
+    cause = cause or head.strip() or case.outcome
     if head.strip() == "collection failure":  # the module itself: nothing of it ran
         what = where or case.name
         return Finding(f"{what} could not be collected: {cause}", path, line,
