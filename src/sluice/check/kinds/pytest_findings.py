@@ -19,6 +19,7 @@ _TRACE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", re.MUL
 _FILE_LINE = re.compile(r'^(?:E\s+)?File "(?P<path>[^"]+\.py)", line (?P<line>\d+)', re.MULTILINE)
 _FIXTURE_LINE = re.compile(r"^file (?P<path>[^\s,]+\.py), line (?P<line>\d+)", re.MULTILINE)
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning|Exit|Interrupt)(: |$)")
+_BANNER = re.compile(r"^[=_-]{3,} .* [=_-]{3,}$")  # pytest's "==== ERRORS ====" headings
 _EXIT_MEANING = {2: "was interrupted", 3: "failed internally", 4: "was used wrongly"}
 
 
@@ -99,7 +100,7 @@ def meaningful_lines(output: str, limit: int = 6) -> list[str]:
     for raw in output.splitlines():
         line = raw.removeprefix("INTERNALERROR>").rstrip()
         stripped = line.strip()
-        if not stripped or set(stripped) <= set("=-_^~ "):
+        if not stripped or set(stripped) <= set("=-_^~ ") or _BANNER.match(stripped):
             continue
         out.append(stripped)
     return out[-limit:]
