@@ -112,6 +112,12 @@ def test_a_missing_folder_or_requirements_file_is_located(project: Repo) -> None
     assert found == {(8, "checks: the test folder 'glue/tset' does not exist"),
                      (9, "checks.unit.requirements: file not found: 'requirements-dev.txt'")}
     assert {f["path"] for f in errors(report, "unit")} == {"sluice.yaml"}
+    # made, they are used (that result was not cached against an unchanged sluice.yaml)
+    write(project, "glue/tset/test_b.py", "def test_b():\n    pass\n")
+    project.write("requirements-dev.txt", "# nothing yet\n")
+    code, report = unit_check(project)
+    assert code == 0, errors(report, "unit")
+    assert [c["name"] for c in results(report, "unit")[0]["cases"]] == ["test_a", "test_b"]
 
 
 # -- collection errors -------------------------------------------------------------------

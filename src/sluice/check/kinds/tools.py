@@ -84,9 +84,9 @@ class UnitTestCheck:
         timeout = cfg.checks.timeout if cfg is not None else 900
         name = ",".join(folders)
         problems = _config_problems(ctx, folders, requirements, configured=unit_cfg is not None)
-        if problems:
+        if problems:  # not cached: creating the folder fixes it without touching sluice.yaml
             return [Unit("unit", name, lambda: findings_outcome(problems), files=(CONFIG_FILE,),
-                         always=True)]
+                         always=True, cacheable=False)]
         present = [f for f in folders if ctx.files_under(".py", folder=f)]
         if not present:
             return []

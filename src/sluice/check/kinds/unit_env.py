@@ -123,6 +123,10 @@ def _parent_site_dirs() -> list[str]:
 
 
 def _install(root: Path, python: Path, requirements: str, timeout: int) -> None:
+    lines = (ln.split("#", 1)[0].strip() for ln in
+             (root / requirements).read_text(encoding="utf-8", errors="replace").splitlines())
+    if not any(lines):  # pip refuses a file of comments only; there is nothing to install
+        return
     pip = [sys.executable, "-m", "pip", "--python", str(python)] \
         if importlib.util.find_spec("pip") is not None else [str(python), "-m", "pip"]
     proc = _call([*pip, "install", "--disable-pip-version-check", "--no-input", "-r",
