@@ -183,8 +183,11 @@ def write(session: Session, api: str, df: DataFrame, *, fmt: Any,
     if table and owner and table != owner:
         raise GlueLocationError(f"{api}: the catalog table {table} is not the output whose "
                                 f"folder {path} is ({owner})")
-    _formats.write(df, path, name, partition_keys=list(keys), format_options=format_options,
-                   compression=options.get("compression"), api=api)
+    wrote = _formats.write(df, path, name, partition_keys=list(keys),
+                           format_options=format_options,
+                           compression=options.get("compression"), api=api)
+    if not wrote and not is_remote(path):
+        os.makedirs(path, exist_ok=True)  # an empty frame: the output exists, with no rows
     log_write(session.run, path=path, fmt="parquet" if name == "glueparquet" else name,
               partition_keys=list(keys), table=table or owner)
 
