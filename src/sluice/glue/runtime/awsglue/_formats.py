@@ -9,7 +9,11 @@ unless ``escaper`` is set, and a CSV is written with its header.
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -77,20 +81,22 @@ def _empty(spark: SparkSession, columns: Mapping[str, str] | None) -> DataFrame:
 
 def read(spark: SparkSession, paths: Sequence[str], fmt: str, format_options: Mapping[str, Any],
          *, base_path: str | None, partitions: Sequence[str], extra: Mapping[str, Any],
-         api: str, columns: Mapping[str, str] | None = None) -> DataFrame:
+         api: str, columns: Mapping[str, str] | None = None,
+         temp_dir: str | None = None) -> DataFrame:
     """The rows of ``paths`` (files, or remote prefixes) as ``fmt``, with the columns of
     Hive-style ``partitions`` folders under ``base_path``; an empty frame (with ``columns``
     as its schema when known) when there is nothing to read."""
+    _check_options(format_options, _CSV_READ if fmt == "csv" else
+                   _JSON_READ if fmt == "json" else frozenset(), api, fmt)
     if not paths:
         return _empty(spark, columns)
     reader = spark.read
     if base_path:
         reader = reader.option("basePath", base_path)
     if fmt == "csv":
-        _check_options(format_options, _CSV_READ, api, fmt)
-        return _read_csv(reader, list(paths), format_options, partitions, api)
+        return _read_csv(spark, list(paths), format_options, partitions, base_path,
+                         temp_dir, api)
     if fmt == "json":
-        _check_options(format_options, _JSON_READ, api, fmt)
         return _read_json(reader, list(paths), format_options, api)
     # parquet, orc: Glue passes Spark SQL options through connection_options
     for key, value in extra.items():
@@ -98,22 +104,41 @@ def read(spark: SparkSession, paths: Sequence[str], fmt: str, format_options: Ma
     return reader.format(fmt).load(list(paths))
 
 
-def _read_csv(reader: Any, paths: list[str], options: Mapping[str, Any],
-              partitions: Sequence[str], api: str) -> DataFrame:
+def _without_first_lines(paths: list[str], base_path: str | None,
+                         temp_dir: str | None) -> tuple[list[str], str | None]:
+    """Copies of ``paths`` without their first line (Glue's ``skipFirst``), kept for the
+    life of the process because Spark reads lazily; the same folders under a new base."""
+    root = tempfile.mkdtemp(prefix="skipfirst-", dir=temp_dir if temp_dir and
+                            os.path.isdir(temp_dir) else None)
+    atexit.register(shutil.rmtree, root, True)
+    copies = []
+    for i, path in enumerate(paths):
+        rel = os.path.relpath(path, base_path) if base_path else f"{i}-{os.path.basename(path)}"
+        target = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(path, "rb") as src, open(target, "wb") as dst:
+            src.readline()
+            shutil.copyfileobj(src, dst)
+        copies.append(target)
+    return copies, (root if base_path else None)
+
+
+def _read_csv(spark: SparkSession, paths: list[str], options: Mapping[str, Any],
+              partitions: Sequence[str], base_path: str | None, temp_dir: str | None,
+              api: str) -> DataFrame:
     quote, escape = _csv_quote_escape(options)
     header = _flag(options.get("withHeader", False))
-    skip_first = _flag(options.get("skipFirst", False))
-    if header and skip_first:
-        raise unsupported(f"{api}: skipFirst together with withHeader")
+    if _flag(options.get("skipFirst", False)):
+        paths, base_path = _without_first_lines(paths, base_path, temp_dir)
     multiline = _flag(options.get("multiLine", options.get("multiline", False)))
+    reader = spark.read.option("basePath", base_path) if base_path else spark.read
     df: DataFrame = (reader.option("sep", str(options.get("separator", ",")))
                      .option("quote", quote).option("escape", escape)
-                     .option("header", header or skip_first).option("multiLine", multiline)
+                     .option("header", header).option("multiLine", multiline)
                      .option("inferSchema", True).csv(paths))
     if not header:
         # Glue names the columns of a header-less CSV col0, col1, …; Spark says _c0, _c1, …
-        # (with skipFirst the first line was read as a header only to drop it). Spark puts
-        # partition columns last.
+        # and puts partition columns last.
         data = len(df.columns) - len([c for c in df.columns if c in partitions])
         df = df.toDF(*[f"col{i}" if i < data else name for i, name in enumerate(df.columns)])
     return df

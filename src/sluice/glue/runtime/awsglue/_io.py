@@ -104,7 +104,8 @@ def read(session: Session, api: str, *, paths: list[str], fmt: Any,
     base = next(iter(roots)) if len(roots) == 1 and os.path.isdir(next(iter(roots))) else None
     df = _formats.read(session.spark, files, name, format_options, base_path=base,
                        partitions=_partitions([(f.path, f.root) for f in listed]),
-                       extra=extra, api=api, columns=columns)
+                       extra=extra, api=api, columns=columns,
+                       temp_dir=session.run.temp_dir)
     for predicate in predicates:
         if predicate and df.columns:
             df = df.filter(predicate)

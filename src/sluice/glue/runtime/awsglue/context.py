@@ -71,13 +71,23 @@ def _check_frame(frame: Any) -> DynamicFrame:
                     + str(type(frame)))
 
 
+class _Stderr(logging.Handler):
+    """Lines on whatever ``sys.stderr`` is when a record is logged (the job's log)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 class GlueLogger:
     """``glueContext.get_logger()``: info/warn/error lines on the job's stderr."""
 
     def __init__(self, name: str = "awsglue") -> None:
         self._log = logging.getLogger(name)
         if not self._log.handlers:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _Stderr()
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             self._log.addHandler(handler)
             self._log.setLevel(logging.INFO)
