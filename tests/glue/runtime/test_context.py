@@ -300,10 +300,13 @@ def test_catalog_write_and_sink_land_in_the_output(spark: Any, run: dict[str, Pa
     sink.setFormat("glueparquet")
     sink.setCatalogInfo(catalogDatabase="dev_curated", catalogTableName="persons")
     sink.writeFrame(persons)
-    assert spark.read.parquet(str(run["out"])).count() == 4
+    gc.write_data_frame.from_catalog(frame=persons.toDF(), database="dev_curated",
+                                     table_name="persons",
+                                     additional_options={"partitionKeys": ["country"]})
+    assert spark.read.parquet(str(run["out"])).count() == 6
     logged = read_writes(run["writes"])
     assert [(w["format"], w["partition_keys"], w["table"]) for w in logged] == [
-        ("parquet", ["country"], "curated.persons")] * 2
+        ("parquet", ["country"], "curated.persons")] * 3
     with pytest.raises(GlueLocationError, match="is an input of job 'persons'"):
         gc.write_dynamic_frame.from_catalog(frame=persons, database="raw",
                                             table_name="persons")

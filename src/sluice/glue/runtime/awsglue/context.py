@@ -27,7 +27,7 @@ from ._locations import Locations, is_remote
 from ._support import unsupported
 from .dynamicframe import DynamicFrame
 
-__all__ = ["DataFrameReader", "DataSink", "DataSource", "DynamicFrameReader",
+__all__ = ["DataFrameReader", "DataFrameWriter", "DataSink", "DataSource", "DynamicFrameReader",
            "DynamicFrameWriter", "GlueContext", "GlueLogger"]
 
 #: GlueContext methods of awsglue that this runtime does not implement.
@@ -124,6 +124,7 @@ class GlueContext:
         self.create_dynamic_frame = DynamicFrameReader(self)
         self.create_data_frame = DataFrameReader(self)
         self.write_dynamic_frame = DynamicFrameWriter(self)
+        self.write_data_frame = DataFrameWriter(self)
 
     # -- what SQLContext gave Glue's context ---------------------------------------------
 
@@ -321,6 +322,19 @@ class GlueContext:
                   format_options={}, table=table)
         return checked
 
+    def write_data_frame_from_catalog(self, frame: DataFrame, database: str | None = None,
+                                      table_name: str | None = None,
+                                      redshift_tmp_dir: str = "",
+                                      transformation_ctx: str = "",
+                                      additional_options: Mapping[str, Any] | None = None,
+                                      catalog_id: str | None = None,
+                                      **kwargs: Any) -> None:
+        if not isinstance(frame, DataFrame):
+            raise TypeError(f"frame must be a DataFrame. Got {type(frame)}")
+        self.write_dynamic_frame_from_catalog(
+            DynamicFrame.fromDF(frame, self, str(table_name)), database, table_name,
+            redshift_tmp_dir, transformation_ctx, additional_options, catalog_id, **kwargs)
+
     # -- housekeeping --------------------------------------------------------------------
 
     def purge_s3_path(self, s3_path: str, options: Mapping[str, Any] | None = None,
@@ -436,6 +450,22 @@ class DynamicFrameWriter:
 
     def from_jdbc_conf(self, *args: Any, **kwargs: Any) -> DynamicFrame:
         raise unsupported("write_dynamic_frame.from_jdbc_conf", "JDBC connections")
+
+
+class DataFrameWriter:
+    """``glueContext.write_data_frame``: catalog writes of Spark DataFrames."""
+
+    def __init__(self, glue_context: GlueContext) -> None:
+        self._glue_context = glue_context
+
+    def from_catalog(self, frame: DataFrame, database: str | None = None,
+                     table_name: str | None = None, redshift_tmp_dir: str = "",
+                     transformation_ctx: str = "",
+                     additional_options: Mapping[str, Any] | None = None,
+                     catalog_id: str | None = None, **kwargs: Any) -> None:
+        self._glue_context.write_data_frame_from_catalog(
+            frame, database, table_name, redshift_tmp_dir, transformation_ctx,
+            additional_options, catalog_id, **kwargs)
 
 
 class DataSource:
