@@ -82,6 +82,12 @@ def test_json_lines_multiline_and_json_path(glue_context: GlueContext, tmp_path:
         format_options={"jsonPath": "$.records[*]", "multiline": True})
     assert rows(nested) == [(7,), (8,)]
 
+    write_text(tmp_path / "arr" / "a.json", json.dumps([{"id": 3}, {"id": 4}], indent=2))
+    array = glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(tmp_path / "arr")]}, format="json",
+        format_options={"jsonPath": "$[*]"})
+    assert rows(array) == [(3,), (4,)]
+
     with pytest.raises(GlueUnsupportedError, match="jsonPath"):
         glue_context.create_dynamic_frame.from_options(
             "s3", {"paths": [str(tmp_path / "d")]}, format="json",

@@ -151,7 +151,8 @@ def _read_json(reader: Any, paths: list[str], options: Mapping[str, Any], api: s
     multiline = _flag(options.get("multiLine", options.get("multiline", False)))
     json_path = options.get("jsonPath")
     if json_path in (None, "", "$", "$[*]"):
-        df: DataFrame = reader.option("multiLine", multiline).json(paths)
+        # "$[*]" names the elements of a top-level array: a document, not JSON lines
+        df: DataFrame = reader.option("multiLine", multiline or json_path == "$[*]").json(paths)
         return df
     m = _JSON_PATH.match(str(json_path))
     if not m:
