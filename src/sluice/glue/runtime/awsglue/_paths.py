@@ -75,6 +75,8 @@ def drop(df: Any, parts: list[str]) -> Any:
         return df
     if len(parts) == 1:
         return df.drop(parts[0])
+    if len(type_at(df.schema, parts[:-1]).fields) == 1:
+        return drop(df, parts[:-1])  # Spark has no empty struct: the parent goes too
     top = parts[0]
     return df.withColumn(top, F.col(quote([top])).dropFields(quote(parts[1:])))
 

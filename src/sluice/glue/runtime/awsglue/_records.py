@@ -32,34 +32,63 @@ def to_record(row: Any) -> dict[str, Any]:
 
 
 def keep(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], bool]:
-    """Filter's predicate on Rows. Like Glue, a record whose test raises KeyError, ValueError
-    or TypeError (a missing field, a null compared with a number) is left out."""
+    """Filter's predicate on Rows. As in Glue, a record whose test raises is left out: a
+    KeyError, ValueError or TypeError (a missing field, a null compared with a number) just
+    fails the test, any other exception makes it an error record (:func:`filter_errors`)."""
 
     def test(row: Any) -> bool:
         try:
             return bool(f(to_record(row)))
-        except _EXPECTED:
+        except Exception:
             return False
 
     return test
 
 
+def filter_errors(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], int]:
+    """1 for a record Glue's Filter would make an error record, else 0."""
+
+    def count(row: Any) -> int:
+        try:
+            f(to_record(row))
+        except _EXPECTED:
+            return 0
+        except Exception:
+            return 1
+        return 0
+
+    return count
+
+
+def _mapped(f: Callable[[dict[str, Any]], Any], row: Any) -> dict[str, Any] | None:
+    """The record ``f`` makes of ``row``; None when Glue would make it an error record (f
+    raised, or returned something that is not a record)."""
+    try:
+        out = f(to_record(row))
+    except Exception:
+        return None
+    return out if isinstance(out, dict) else None
+
+
 def apply(f: Callable[[dict[str, Any]], Any]) -> Callable[[Iterable[Any]], Iterator[Any]]:
-    """Map's function over a partition of Rows; a record it returns None for is dropped (Glue
-    counts it as an error record, which this runtime does not keep)."""
+    """Map's function over a partition of Rows, without its error records."""
 
     def run(rows: Iterable[Any]) -> Iterator[Any]:
         for row in rows:
-            out = f(to_record(row))
-            if out is None:
-                continue
-            if not isinstance(out, dict):
-                raise TypeError(
-                    f"the function given to Map must return the record (a dict), not "
-                    f"{type(out).__name__}")
-            yield out
+            out = _mapped(f, row)
+            if out is not None:
+                yield out
 
     return run
+
+
+def map_errors(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], int]:
+    """1 for a record Map leaves out as an error record, else 0."""
+
+    def count(row: Any) -> int:
+        return 1 if _mapped(f, row) is None else 0
+
+    return count
 
 
 _NUMERIC_RANK = {T.ByteType: 0, T.ShortType: 1, T.IntegerType: 2, T.LongType: 3,

@@ -9,7 +9,8 @@ differ from Glue's (choice types above all): docs/glue.md, section 3.
 
 The signatures are Glue's, including the ``transformation_ctx``, ``info``,
 ``stageThreshold`` and ``totalThreshold`` arguments, which are accepted and ignored: this
-runtime keeps no error records (``errorsCount()`` is 0) and no per-transform state.
+runtime keeps no per-transform state, and counts error records (``errorsCount()``) only for
+Map and Filter, whose functions are the only place one can arise here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from . import _choice, _paths, _records, _relational
 from . import gluetypes as _gt
 from ._support import unsupported
 
-__all__ = ["DynamicFrame", "DynamicFrameCollection", "ResolveOption"]
+__all__ = ["DynamicFrame", "DynamicFrameCollection", "ErrorThresholdExceeded", "ResolveOption"]
 
 
 def _ship_by_value() -> None:
@@ -38,6 +39,10 @@ _ship_by_value()
 
 def _as_list(paths: Any) -> list[str]:
     return [paths] if isinstance(paths, str) else [str(p) for p in paths]
+
+
+class ErrorThresholdExceeded(Exception):
+    """More error records than a transform's ``stageThreshold``/``totalThreshold`` allow."""
 
 
 class ResolveOption:
@@ -57,6 +62,12 @@ class DynamicFrame:
         self._df = df
         self.glue_ctx = glue_ctx
         self.name = name
+        # Error records: how to count this transform's (map, filter), the frames it came
+        # from, and the thresholds the transform was given.
+        self._stage_errors: Callable[[], int] | None = None
+        self._upstream: tuple[DynamicFrame, ...] = ()
+        self._thresholds = (0, 0)
+        self._counted: dict[str, int] = {}
 
     # ------------------------------------------------------------------ DataFrames
 
@@ -84,7 +95,9 @@ class DynamicFrame:
         return self.resolveChoice(specs=specs).toDF()
 
     def _new(self, df: Any, name: str | None = None) -> DynamicFrame:
-        return DynamicFrame(df, self.glue_ctx, self.name if name is None else name)
+        frame = DynamicFrame(df, self.glue_ctx, self.name if name is None else name)
+        frame._upstream = (self,)
+        return frame
 
     # ------------------------------------------------------------------ looking at it
 
@@ -112,15 +125,29 @@ class DynamicFrame:
     def getNumPartitions(self) -> int:
         return int(self._df.rdd.getNumPartitions())
 
-    def errorsCount(self) -> int:
-        return 0
-
     def stageErrorsCount(self) -> int:
-        return 0
+        """The error records of the transform that made this frame: records a Map or Filter
+        function raised on (or, for Map, returned no record for); 0 for other transforms.
+        Counting runs the function over the input again."""
+        if "stage" not in self._counted:
+            self._counted["stage"] = self._stage_errors() if self._stage_errors else 0
+        return self._counted["stage"]
+
+    def errorsCount(self) -> int:
+        """The error records of every transform up to this frame."""
+        return self.stageErrorsCount() + sum(u.errorsCount() for u in self._upstream)
 
     def assertErrorThreshold(self) -> None:
-        """No error records are kept, so no threshold can be passed."""
-        return None
+        """Raises when the transform's ``stageThreshold`` or ``totalThreshold`` (0: none) is
+        exceeded."""
+        stage, total = self._thresholds
+        if stage and self.stageErrorsCount() > stage:
+            raise ErrorThresholdExceeded(
+                f"{self.stageErrorsCount()} error records in the last transform, more than "
+                f"its stageThreshold {stage}")
+        if total and self.errorsCount() > total:
+            raise ErrorThresholdExceeded(
+                f"{self.errorsCount()} error records in all, more than totalThreshold {total}")
 
     def errorsAsDynamicFrame(self) -> DynamicFrame:
         return self._new(self._df.sparkSession.createDataFrame([], "error string"))
@@ -261,16 +288,20 @@ class DynamicFrame:
                info: str = "", stageThreshold: int = 0,
                totalThreshold: int = 0) -> DynamicFrame:
         """The records for which ``f(record)`` is true; ``record`` is a dict (nested dicts
-        for structs). A record whose test raises KeyError/ValueError/TypeError is dropped."""
+        for structs). A record whose test raises is left out (see :func:`._records.keep`)."""
         df = self._df
         rdd = df.rdd.filter(_records.keep(f))
-        return self._new(df.sparkSession.createDataFrame(rdd, df.schema))
+        frame = self._new(df.sparkSession.createDataFrame(rdd, df.schema))
+        frame._stage_errors = lambda: int(df.rdd.map(_records.filter_errors(f)).sum())
+        frame._thresholds = (int(stageThreshold), int(totalThreshold))
+        return frame
 
     def map(self, f: Callable[[dict[str, Any]], Any], preservesPartitioning: bool = False,
             transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,
             totalThreshold: int = 0) -> DynamicFrame:
         """``f(record)`` for every record: it returns the (changed) record, fields may be
-        added, removed or change type; the new schema is read from the results."""
+        added, removed or change type; the new schema is read from the results. A record
+        ``f`` raises on or returns no dict for is an error record, left out."""
         from pyspark import StorageLevel
         from pyspark.sql import types as T
 
@@ -281,8 +312,11 @@ class DynamicFrame:
         for part in results.mapPartitions(_records.schema_of(df.schema)).collect():
             merged = _records.merge(merged, part)
         schema = _writable(merged if isinstance(merged, T.StructType) else df.schema)
-        return self._new(df.sparkSession.createDataFrame(results.map(_records.to_row(schema)),
-                                                         schema))
+        frame = self._new(df.sparkSession.createDataFrame(
+            results.map(_records.to_row(schema)), schema))
+        frame._stage_errors = lambda: int(df.rdd.map(_records.map_errors(f)).sum())
+        frame._thresholds = (int(stageThreshold), int(totalThreshold))
+        return frame
 
     def join(self, paths1: Any, paths2: Any, frame2: DynamicFrame, transformation_ctx: str = "",
              info: str = "", stageThreshold: int = 0,
@@ -312,7 +346,9 @@ class DynamicFrame:
         cols = [F.col("__l." + _paths.quote([c])).alias(c) for c in left.columns]
         cols += [F.col("__r." + _paths.quote([c])).alias(c) for c in right.columns
                  if c not in shared]
-        return DynamicFrame(joined.select(*cols), self.glue_ctx, self.name + frame2.name)
+        frame = DynamicFrame(joined.select(*cols), self.glue_ctx, self.name + frame2.name)
+        frame._upstream = (self, frame2)
+        return frame
 
     # ------------------------------------------------------------------ choices
 
