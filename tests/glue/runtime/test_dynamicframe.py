@@ -213,6 +213,19 @@ def test_join_refuses_fields_in_both_frames(frame_of: Any) -> None:
         a.join(["id"], ["key"], b)
 
 
+def test_merge_dynamic_frame_replaces_records_by_primary_key(frame_of: Any) -> None:
+    source = frame_of([{"id": 1, "v": "old"}, {"id": 2, "v": "keep"}], "source")
+    stage = frame_of([{"id": 1, "v": "new", "extra": True}, {"id": 3, "v": "added"}], "stage")
+    merged = source.mergeDynamicFrame(stage, ["id"])
+    assert sorted((r["id"], r["v"], r["extra"]) for r in rows(merged)) == [
+        (1, "new", True), (2, "keep", None), (3, "added", None)]
+    with pytest.raises(ValueError, match=r"staging frame has no primary key.*\['key'\]"):
+        source.rename_field("id", "key").mergeDynamicFrame(stage.rename_field("id", "k"),
+                                                           "key")
+    both = source.union(stage)
+    assert both.count() == 4 and both.toDF().columns == ["id", "v", "extra"]
+
+
 # ------------------------------------------------------------------------ choices
 
 # "price" holds an int, a string and a double: Spark reads it as a string column.

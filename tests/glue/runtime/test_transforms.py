@@ -132,10 +132,11 @@ def test_collection_transforms(frame_of: Any) -> None:
 
 def test_unnest_and_unsupported_transforms(frame_of: Any) -> None:
     from awsglue._support import GlueUnsupportedError
-    from awsglue.transforms import SplitRows, Unbox, UnnestFrame
+    from awsglue.transforms import SplitRows, Unbox, Union, UnnestFrame
 
     flat = UnnestFrame.apply(frame=frame_of(ORDERS))
     assert "customer.name" in flat.toDF().columns
+    assert Union.apply(frame1=flat, frame2=flat).count() == 6
     for transform in (Unbox, SplitRows):
         with pytest.raises(GlueUnsupportedError, match=rf"{transform.__name__}.*docs/glue\.md"):
             transform.apply(frame=flat)

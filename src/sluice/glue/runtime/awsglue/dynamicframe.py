@@ -350,12 +350,38 @@ class DynamicFrame:
         frame._upstream = (self, frame2)
         return frame
 
+    def mergeDynamicFrame(self, stage_dynamic_frame: DynamicFrame, primary_keys: Any,
+                          transformation_ctx: str = "", options: dict[str, Any] | None = None,
+                          info: str = "", stageThreshold: int = 0,
+                          totalThreshold: int = 0) -> DynamicFrame:
+        """This frame's records whose ``primary_keys`` are not in the staging frame, plus
+        every staging record (duplicates are kept, as in Glue); fields missing on one side
+        are null."""
+        keys = _as_list(primary_keys)
+        stage = stage_dynamic_frame._df
+        for side, df in (("this frame", self._df), ("the staging frame", stage)):
+            missing = [k for k in keys if k not in df.columns]
+            if missing:
+                raise ValueError(f"mergeDynamicFrame: {side} has no primary key field(s) "
+                                 f"{missing}")
+        kept = self._df.join(stage.select(*keys).distinct(), on=keys, how="left_anti")
+        frame = self._new(kept.unionByName(stage, allowMissingColumns=True))
+        frame._upstream = (self, stage_dynamic_frame)
+        return frame
+
+    def union(self, other_frame: DynamicFrame, transformation_ctx: str = "", info: str = "",
+              stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:
+        """All records of both frames, fields matched by name (missing ones null)."""
+        frame = self._new(self._df.unionByName(other_frame._df, allowMissingColumns=True))
+        frame._upstream = (self, other_frame)
+        return frame
+
     # ------------------------------------------------------------------ choices
 
     def resolveChoice(self, specs: Any = None, choice: str = "", database: str | None = None,
                       table_name: str | None = None, transformation_ctx: str = "",
                       info: str = "", stageThreshold: int = 0,
-                      totalThreshold: int = 0) -> DynamicFrame:
+                      totalThreshold: int = 0, catalog_id: str | None = None) -> DynamicFrame:
         """Each choice resolved by its spec ``(path, action)`` or by the default ``choice``;
         what a choice and each action are in this runtime: :mod:`._choice`."""
         if specs is None and not choice:

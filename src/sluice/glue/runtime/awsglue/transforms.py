@@ -4,7 +4,7 @@
 ``from awsglue.transforms import *`` is how they import them: every class below is in
 ``__all__``. ``apply`` makes an instance and calls it, as Glue's GlueTransform does, so
 ``ApplyMapping()(frame, mappings)`` works too. Transforms this runtime lacks (Unbox,
-SplitRows…) exist so the import works, and raise the unsupported-API error when used.
+SplitRows) exist so the import works, and raise the unsupported-API error when used.
 """
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ class ResolveChoice(GlueTransform):
     def __call__(self, frame: DynamicFrame, specs: Any = None, choice: str = "",
                  database: str | None = None, table_name: str | None = None,
                  transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,
-                 totalThreshold: int = 0) -> DynamicFrame:
+                 totalThreshold: int = 0, catalog_id: str | None = None) -> DynamicFrame:
         return frame.resolveChoice(specs, choice, database, table_name, transformation_ctx,
-                                   info, stageThreshold, totalThreshold)
+                                   info, stageThreshold, totalThreshold, catalog_id)
 
 
 class DropNullFields(GlueTransform):
@@ -209,4 +209,7 @@ class SplitRows(GlueTransform):
 
 
 class Union(GlueTransform):
-    """Not supported: raises the unsupported-API error."""
+    def __call__(self, frame1: DynamicFrame, frame2: DynamicFrame, transformation_ctx: str = "",
+                 info: str = "", stageThreshold: int = 0,
+                 totalThreshold: int = 0) -> DynamicFrame:
+        return frame1.union(frame2, transformation_ctx)
