@@ -25,11 +25,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.stub import Stubber
 
 from sluice.deploy.deployer import AuditFailed, deploy
+from sluice.deploy.jobs import JobError, Resolver
 from sluice.flow.gates import rollback
 from sluice.flow.releases import make_release
+from sluice.project.graph import build_graph
 from sluice.project.workspace import Workspace
+from sluice.targets.aws.glue_runs import run_glue_script
 from sluice.targets.aws.session import AwsSession
 from sluice.targets.aws.target import AwsTarget
 
@@ -324,5 +328,92 @@ def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         assert back["Command"]["ScriptLocation"] == script
         assert back["DefaultArguments"] == job["DefaultArguments"]
         assert target.catalog()["curated.persons"] == persons_v
+    finally:
+        ws.close()
+
+
+def _stubbed_run(project: Path, tmp_path: Path, written: dict[str, bytes]) -> tuple[
+        Any, Any, Any]:
+    """A workspace, its target and the config, with ``written`` (relative key → body) put
+    at curated.persons' version ``v1`` as the run's output."""
+    ws = Workspace.open(project)
+    target = ws.target("dev")
+    assert isinstance(target, AwsTarget)
+    target.load_objects(tmp_path / "data")
+    for rel, body in written.items():
+        target.aws.client("s3").put_object(
+            Bucket="gluey-dev", Key=f"{target.data.prefix('curated.persons', 'v1')}{rel}",
+            Body=body)
+    return ws, target, ws.config("dev")
+
+
+def _expect_run(stub: Stubber, script: str, state: str = "SUCCEEDED") -> None:
+    """The calls a first run of persons makes to Glue, each checked against its exact
+    parameters (and AWS's API model, which the Stubber validates them with)."""
+    name = "gluey-dev-persons.wap"
+    defaults = {"--job-language": "python",
+                "--SOURCE_PATH": "s3://gluey-dev/sluice/envs/dev/objects/persons/",
+                "--COUNTRY": "de", "--job-bookmark-option": "job-bookmark-enable"}
+    stub.add_client_error("get_job", "EntityNotFoundException", expected_params={
+        "JobName": name})
+    stub.add_response("create_job", {"Name": name}, {
+        "Name": name, "Tags": {"sluice:job": name},
+        "Role": "arn:aws:iam::123456789012:role/glue",
+        "Command": {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": script},
+        "DefaultArguments": defaults, "GlueVersion": "4.0", "WorkerType": "G.2X",
+        "NumberOfWorkers": 3,
+        "Description": "sluice glue job persons: runs inside write-audit-publish"})
+    stub.add_response("start_job_run", {"JobRunId": "jr_1"}, {
+        "JobName": name, "WorkerType": "G.2X", "NumberOfWorkers": 3, "Arguments": {
+            "--SOURCE_PATH": "s3://gluey-dev/sluice/envs/dev/objects/persons/",
+            "--OUTPUT_PATH": "s3://gluey-dev/sluice/envs/dev/versions/curated.persons/v1/",
+            "--COUNTRY": "de", "--job-bookmark-option": "job-bookmark-enable"}})
+    stub.add_response("get_job_run", {"JobRun": {"Id": "jr_1", "JobRunState": state}},
+                      {"JobName": name, "RunId": "jr_1"})
+
+
+def test_a_run_passes_exactly_the_resolved_arguments(project: Path, tmp_path: Path) -> None:
+
+    ws, target, cfg = _stubbed_run(project, tmp_path, {
+        "country=de/part-0.parquet": _parquet(pa.table({"id": [1, 3], "name": ["a", "c"]})),
+        "country=se/part-0.parquet": _parquet(pa.table({"id": [2], "name": ["b"]}))})
+    try:
+        digest = hashlib.sha256(PERSONS).hexdigest()
+        script = f"s3://gluey-dev/sluice/scripts/{digest[:2]}/{digest}/persons.py"
+        graph = build_graph(project, cfg, "dev")
+        with Stubber(target.aws.client("glue")) as stub:
+            _expect_run(stub, script)
+            result = run_glue_script(graph.jobs["persons"], cfg, project, target,
+                                     Resolver(cfg, target, {}, {}), {}, "v1", "fp",
+                                     sleep=lambda s: None)
+            stub.assert_no_pending_responses()
+        assert result.versions == {"curated.persons": "v1"}
+        assert result.rows == {"curated.persons": 3}
+        assert _object(target, script) == PERSONS
+        columns = dict(target.data.get("curated.persons", "v1").columns)  # type: ignore[union-attr]
+        assert columns == {"id": "BIGINT", "name": "VARCHAR", "country": "VARCHAR"}
+    finally:
+        ws.close()
+
+
+def test_an_output_written_as_csv_fails_the_job_naming_its_argument(
+        project: Path, tmp_path: Path) -> None:
+
+    ws, target, cfg = _stubbed_run(project, tmp_path, {"part-00000.csv": b"id,name\n1,a\n"})
+    try:
+        digest = hashlib.sha256(PERSONS).hexdigest()
+        graph = build_graph(project, cfg, "dev")
+        with Stubber(target.aws.client("glue")) as stub:
+            _expect_run(stub, f"s3://gluey-dev/sluice/scripts/{digest[:2]}/{digest}/persons.py")
+            with pytest.raises(JobError) as info:
+                run_glue_script(graph.jobs["persons"], cfg, project, target,
+                                Resolver(cfg, target, {}, {}), {}, "v1", "fp",
+                                sleep=lambda s: None)
+        assert info.value.message == (
+            "job persons: Glue run jr_1 succeeded but wrote no Parquet files for "
+            "curated.persons at --OUTPUT_PATH = s3://gluey-dev/sluice/envs/dev/versions/"
+            "curated.persons/v1/ (it holds part-00000.csv: not Parquet)")
+        assert info.value.tip and "args['OUTPUT_PATH']" in info.value.tip
+        assert target.versions() == []
     finally:
         ws.close()

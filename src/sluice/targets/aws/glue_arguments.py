@@ -5,7 +5,7 @@ exactly these arguments, with S3 locations:
 
 - ``${input:SOURCE}`` is the source's folder under the environment's objects prefix
   (``s3://<bucket>/<prefix>/envs/<env>/objects/<path up to its last / before a wildcard>``),
-  or the static part of an ``s3://`` source path;
+  or its one file when the path has no wildcard;
 - ``${input:DATASET}`` is the prefix of the version the run reads (new in this deploy, or
   published), and ``${output:DATASET}`` the prefix of the version being written.
 
@@ -62,8 +62,6 @@ def source_url(cfg: ProjectConfig, objects_url: str, source: str, job: str) -> s
     if _WILDCARD.search(path):
         static = _WILDCARD.split(path, maxsplit=1)[0]
         path = static[:static.rfind("/") + 1]
-    if path.startswith("s3://"):
-        return path
     return objects_url + path
 
 
