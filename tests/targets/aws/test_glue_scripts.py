@@ -212,7 +212,7 @@ def play_glue(monkeypatch: pytest.MonkeyPatch, endpoint: str,
         body = json.loads(params["body"])
         record.delete_job(JobName=body["JobName"])
         record.create_job(Name=body["JobName"], **body["JobUpdate"])
-        return AWSResponse("", 200, {}, None), {"JobName": body["JobName"]}  # type: ignore[arg-type]
+        return AWSResponse("", 200, {}, None), {"JobName": body["JobName"]}
 
     def client(self: AwsSession, service: str) -> Any:
         fresh = service not in self._clients
@@ -390,8 +390,9 @@ def test_a_run_passes_exactly_the_resolved_arguments(project: Path, tmp_path: Pa
         assert result.versions == {"curated.persons": "v1"}
         assert result.rows == {"curated.persons": 3}
         assert _object(target, script) == PERSONS
-        columns = dict(target.data.get("curated.persons", "v1").columns)  # type: ignore[union-attr]
-        assert columns == {"id": "BIGINT", "name": "VARCHAR", "country": "VARCHAR"}
+        stored = target.data.get("curated.persons", "v1")
+        assert stored is not None
+        assert dict(stored.columns) == {"id": "BIGINT", "name": "VARCHAR", "country": "VARCHAR"}
     finally:
         ws.close()
 
