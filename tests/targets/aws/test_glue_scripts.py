@@ -34,6 +34,7 @@ from sluice.flow.releases import make_release
 from sluice.project.graph import build_graph
 from sluice.project.workspace import Workspace
 from sluice.targets.aws.glue_runs import run_glue_script
+from sluice.targets.aws.permissions import policy
 from sluice.targets.aws.session import AwsSession
 from sluice.targets.aws.target import AwsTarget
 
@@ -148,10 +149,12 @@ def _parquet(table: pa.Table) -> bytes:
 
 
 def play_glue(monkeypatch: pytest.MonkeyPatch, endpoint: str,
-              broken: dict[str, bool]) -> None:
+              broken: dict[str, bool]) -> list[str]:
     """Each polled run does what its job's script does on Glue: persons.py writes the JSON
     persons as Parquet partitioned by country (``broken["on"]``: with a duplicate id),
-    country_counts.py counts them, the pyspark job writes its counts."""
+    country_counts.py counts them, the pyspark job writes its counts. Returns the log of
+    the Glue actions sluice calls (``glue:CreateJob``, …)."""
+    calls: list[str] = []
     make_client = AwsSession.client
     # moto's own record of a run, read without the hooks
     record = boto3.client("glue", endpoint_url=endpoint, region_name="eu-west-1")
@@ -210,6 +213,7 @@ def play_glue(monkeypatch: pytest.MonkeyPatch, endpoint: str,
     def update(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         # moto has no UpdateJob: the same definition, by deleting and creating the job
         body = json.loads(params["body"])
+        calls.append("glue:UpdateJob")
         record.delete_job(JobName=body["JobName"])
         record.create_job(Name=body["JobName"], **body["JobUpdate"])
         return AWSResponse("", 200, {}, None), {"JobName": body["JobName"]}
@@ -218,11 +222,15 @@ def play_glue(monkeypatch: pytest.MonkeyPatch, endpoint: str,
         fresh = service not in self._clients
         made = make_client(self, service)
         if fresh and service == "glue":
+            # (update's answer ends the event before this runs: it logs itself)
+            made.meta.events.register("before-call.glue", lambda event_name, **_: (
+                calls.append("glue:" + event_name.rsplit(".", 1)[-1])))
             made.meta.events.register("provide-client-params.glue.GetJobRun", poll)
             made.meta.events.register("before-call.glue.UpdateJob", update)
         return made
 
     monkeypatch.setattr(AwsSession, "client", client)
+    return calls
 
 
 def _runs(glue: Any, job: str) -> list[dict[str, Any]]:
@@ -238,7 +246,7 @@ def _object(target: AwsTarget, url: str) -> bytes:
 def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         project: Path, tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = {"on": False}
-    play_glue(monkeypatch, aws, broken)
+    calls = play_glue(monkeypatch, aws, broken)
     ws = Workspace.open(project)
     try:
         target = ws.target("dev")
@@ -328,6 +336,12 @@ def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         assert back["Command"]["ScriptLocation"] == script
         assert back["DefaultArguments"] == job["DefaultArguments"]
         assert target.catalog()["curated.persons"] == persons_v
+
+        # every Glue call of these deploys is granted by the exported policy
+        document = policy(ws.config("dev"), "dev")
+        allowed = {a for s in document["Statement"] for a in s["Action"]}
+        assert {"glue:CreateJob", "glue:UpdateJob", "glue:StartJobRun"} <= set(calls)
+        assert set(calls) - allowed == {"glue:GetJobRuns"}  # only this test lists runs
     finally:
         ws.close()
 
