@@ -354,3 +354,17 @@ def test_purge_only_inside_the_run(spark: Any, run: dict[str, Path]) -> None:
     with pytest.raises(GlueLocationError, match="outside this run's outputs"):
         gc.purge_s3_path(str(run["raw"]), {"retentionPeriod": 0})
     assert list(run["raw"].rglob("*.json"))
+
+
+def test_an_empty_frame_writes_an_empty_output(spark: Any, run: dict[str, Path]) -> None:
+    """A daily job with no new files writes nothing: the output exists, without rows."""
+    gc = GlueContext(spark.sparkContext)
+    nothing = gc.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(run["temp"] / "none")]}, "json")
+    sink = gc.getSink("s3", partitionKeys=[])
+    sink.setFormat("glueparquet")
+    sink.setCatalogInfo("dev_curated", "persons")  # no path: the output's own folder
+    sink.writeFrame(nothing)
+    assert run["out"].is_dir() and not list(run["out"].iterdir())
+    assert read_writes(run["writes"]) == [{"path": str(run["out"]), "format": "parquet",
+                                           "partition_keys": [], "table": "curated.persons"}]
