@@ -125,6 +125,15 @@ def test_partition_columns_and_push_down_predicate(glue_context: GlueContext,
     assert rows(frame, "id", "year") == [(2, 2024), (3, 2024)]
 
 
+def test_loose_files_beside_partition_folders_are_read(glue_context: GlueContext,
+                                                      tmp_path: Path) -> None:
+    write_text(tmp_path / "mix" / "a.json", '{"n": 1}\n')
+    write_text(tmp_path / "mix" / "day=2" / "c.json", '{"n": 3}\n')
+    frame = glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(tmp_path / "mix")]}, "json")
+    assert rows(frame, "n", "day") == [(1, None), (3, 2)]
+
+
 def test_parquet_and_orc_round_trip_with_partition_keys(glue_context: GlueContext,
                                                         tmp_path: Path) -> None:
     df = glue_context.spark_session.createDataFrame(
