@@ -16,6 +16,7 @@ Map and Filter, whose functions are the only place one can arise here.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -290,8 +291,7 @@ class DynamicFrame:
         """The records for which ``f(record)`` is true; ``record`` is a dict (nested dicts
         for structs). A record whose test raises is left out (see :func:`._records.keep`)."""
         df = self._df
-        rdd = df.rdd.filter(_records.keep(f))
-        frame = self._new(df.sparkSession.createDataFrame(rdd, df.schema))
+        frame = self._new(_map_in_arrow(df, _records.filter_batches(f, df.schema), df.schema))
         frame._stage_errors = lambda: int(df.rdd.map(_records.filter_errors(f)).sum())
         frame._thresholds = (int(stageThreshold), int(totalThreshold))
         return frame
@@ -302,18 +302,19 @@ class DynamicFrame:
         """``f(record)`` for every record: it returns the (changed) record, fields may be
         added, removed or change type; the new schema is read from the results. A record
         ``f`` raises on or returns no dict for is an error record, left out."""
-        from pyspark import StorageLevel
         from pyspark.sql import types as T
+        from pyspark.sql.pandas.types import to_arrow_schema
 
         df = self._df
-        results = df.rdd.mapPartitions(_records.apply(f))
-        results.persist(StorageLevel.MEMORY_AND_DISK)
         merged: Any = T.NullType()
-        for part in results.mapPartitions(_records.schema_of(df.schema)).collect():
-            merged = _records.merge(merged, part)
+        parts = _map_in_arrow(df, _records.map_schema(f, df.schema), "t string").collect()
+        for part in parts:
+            merged = _records.merge(merged, T._parse_datatype_json_string(part["t"]))
         schema = _writable(merged if isinstance(merged, T.StructType) else df.schema)
-        frame = self._new(df.sparkSession.createDataFrame(
-            results.map(_records.to_row(schema)), schema))
+        zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+        arrow_schema = to_arrow_schema(schema, timezone=zone)
+        batches = _records.map_batches(f, df.schema, schema, arrow_schema)
+        frame = self._new(_map_in_arrow(df, batches, schema))
         frame._stage_errors = lambda: int(df.rdd.map(_records.map_errors(f)).sum())
         frame._thresholds = (int(stageThreshold), int(totalThreshold))
         return frame
@@ -507,6 +508,15 @@ class DynamicFrameCollection:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _map_in_arrow(df: Any, func: Any, schema: Any) -> Any:
+    """``df.mapInArrow(func, schema)`` without PySpark's warning about the pandas version:
+    Arrow batches do not go through pandas."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                                FutureWarning)
+        return df.mapInArrow(func, schema)
 
 
 def _session(glue_ctx: Any, frames: dict[str, DynamicFrame]) -> Any:
