@@ -179,7 +179,7 @@ class DynamicFrame:
             col = F.col(_paths.quote(found))
             if target_type is not None and not _same_type(_paths.type_at(schema, found),
                                                           target_type):
-                col = col.try_cast(_choice.spark_type(target_type))
+                col = _choice.try_cast(col, _choice.spark_type(target_type))
             exprs.append((_paths.split(target), col))
         if all(len(p) == 1 for p, _ in exprs):
             return self._new(self._df.select(*[c.alias(p[0]) for p, c in exprs]))
@@ -312,7 +312,10 @@ class DynamicFrame:
             merged = _records.merge(merged, T._parse_datatype_json_string(part["t"]))
         schema = _writable(merged if isinstance(merged, T.StructType) else df.schema)
         zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
-        arrow_schema = to_arrow_schema(schema, timezone=zone)
+        try:
+            arrow_schema = to_arrow_schema(schema, timezone=zone)
+        except TypeError:  # PySpark 3.5: no time zone argument (timestamps in UTC)
+            arrow_schema = to_arrow_schema(schema)
         batches = _records.map_batches(f, df.schema, schema, arrow_schema)
         frame = self._new(_map_in_arrow(df, batches, schema))
         frame._stage_errors = lambda: int(df.rdd.map(_records.map_errors(f)).sum())
