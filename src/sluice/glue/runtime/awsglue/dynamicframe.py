@@ -8,9 +8,10 @@ DataFrame, so Spark plans the whole chain at once; only ``map``, ``filter`` and
 differ from Glue's (choice types above all): docs/glue.md, section 3.
 
 The signatures are Glue's, including the ``transformation_ctx``, ``info``,
-``stageThreshold`` and ``totalThreshold`` arguments, which are accepted and ignored: this
-runtime keeps no per-transform state, and counts error records (``errorsCount()``) only for
-Map and Filter, whose functions are the only place one can arise here.
+``stageThreshold`` and ``totalThreshold`` arguments. This runtime keeps no per-transform
+state, so ``transformation_ctx`` and ``info`` are accepted and unused; error records arise
+only in Map and Filter (a function that raises), so only their thresholds are checked, by
+``assertErrorThreshold()``.
 """
 
 from __future__ import annotations
