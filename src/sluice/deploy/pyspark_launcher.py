@@ -211,7 +211,8 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
     if context is not None:  # Python workers import the run's modules as its own process would
         context.environment["PYTHONPATH"] = os.pathsep.join(extra)
     stop = threading.Event()
-    try:
+    code = 1
+    try:  # a failure to set the run up is reported as the script's, as a process's start
         os.chdir(str(request["cwd"]))
         sys.argv = script_argv(script, [str(a) for a in request["args"]], _read_params())
         sys.path[:] = [folder, *extra, *base_path]
@@ -219,14 +220,12 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
         if progress:
             threading.Thread(target=_watch, args=(progress, stop), daemon=True,
                              name="sluice-spark-progress").start()
-        try:
-            runpy.run_path(script, run_name="__main__")
-            code = 0
-        except SystemExit as exc:
-            code = _exit_code(exc)
-        except BaseException:  # what the interpreter prints before it exits with 1
-            traceback.print_exc()
-            code = 1
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:  # what the interpreter prints before it exits with 1
+        traceback.print_exc()
     finally:
         stop.set()
         sys.stdout.flush()
@@ -234,8 +233,10 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
         healthy = _reset_spark(worker_path)
         for name in set(sys.modules) - modules:
             module = sys.modules.get(name)
-            if name.split(".")[0] == "awsglue" or _under(getattr(module, "__file__", None),
-                                                         [folder, *extra]):
+            files = [getattr(module, "__file__", None),  # a namespace package: its folders
+                     *list(getattr(module, "__path__", None) or [])]
+            if name.split(".")[0] == "awsglue" or any(_under(f, [folder, *extra])
+                                                      for f in files):
                 del sys.modules[name]
         os.environ.clear()
         os.environ.update(saved_env)

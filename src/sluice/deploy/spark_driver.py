@@ -48,6 +48,7 @@ from typing import Any
 from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
 
 LAUNCHER = Path(__file__).with_name("pyspark_launcher.py")
+SHARED_ENV = "SLUICE_SPARK_SHARED"
 CLOSE_SECONDS = 30.0  # for Spark to stop cleanly when a scope ends
 _KEY_PREFIXES = ("SLUICE_SPARK_CONF_", "SPARK_", "PYSPARK_", "HADOOP_")
 _KEY_NAMES = frozenset({"JAVA_HOME", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "TZ"})
@@ -90,8 +91,10 @@ def shared() -> Iterator[None]:
 
 
 def active() -> bool:
-    """Whether a :func:`shared` scope is open (in any thread)."""
-    return _depth > 0
+    """Whether a :func:`shared` scope is open (in any thread) and not switched off with
+    ``SLUICE_SPARK_SHARED=0`` (one process per script, as outside a scope: for a script that
+    will not share, and for benchmarks comparing both)."""
+    return _depth > 0 and os.environ.get(SHARED_ENV, "1") != "0"
 
 
 def driver_key(args: list[str], env: Mapping[str, str]) -> Key:
@@ -284,5 +287,5 @@ def pids() -> list[int]:
         return [d.pid for d in _drivers.values() if d.alive()]
 
 
-__all__ = ["STATS", "Driver", "Stats", "active", "driver_key", "is_launch", "pids", "run",
-           "shared"]
+__all__ = ["SHARED_ENV", "STATS", "Driver", "Stats", "active", "driver_key", "is_launch", "pids",
+           "run", "shared"]
