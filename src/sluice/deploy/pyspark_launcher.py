@@ -58,6 +58,13 @@ def _read_params() -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(loaded).items()}
 
 
+def prepare_argv(script: str, args: list[str]) -> list[str]:
+    """The script's ``sys.argv`` from the launcher's arguments and the files sluice left in
+    the environment (the parameters file); both modes (one-shot and ``--serve``) call it, with
+    the script's environment in ``os.environ``."""
+    return script_argv(script, args, _read_params())
+
+
 def spark_status(tracker: Any) -> str | None:
     """One line on the newest active Spark job of a ``StatusTracker``; None when idle."""
     jobs = sorted(tracker.getActiveJobsIds())
@@ -214,7 +221,7 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
     code = 1
     try:  # a failure to set the run up is reported as the script's, as a process's start
         os.chdir(str(request["cwd"]))
-        sys.argv = script_argv(script, [str(a) for a in request["args"]], _read_params())
+        sys.argv = prepare_argv(script, [str(a) for a in request["args"]])
         sys.path[:] = [folder, *extra, *base_path]
         progress = os.environ.pop(PROGRESS_ENV, None)
         if progress:
@@ -277,7 +284,7 @@ def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit("usage: pyspark_launcher.py SCRIPT [ARGS...]")
     script = sys.argv[1]
-    sys.argv = script_argv(script, sys.argv[2:], _read_params())
+    sys.argv = prepare_argv(script, sys.argv[2:])
     sys.path[0] = os.path.dirname(os.path.abspath(script))
     progress = os.environ.pop(PROGRESS_ENV, None)
     stop = threading.Event()

@@ -120,6 +120,8 @@ def run(args: list[str], cwd: Path, env: Mapping[str, str], progress_file: Path,
         with _lock:
             driver = _drivers.get(key)
             if driver is None or not driver.alive():
+                if driver is not None:  # died between two scripts
+                    driver.close()
                 driver = _drivers[key] = Driver(args[0], env)
         with driver.busy:
             if not driver.alive():  # ended while this one waited its turn: take a fresh one
