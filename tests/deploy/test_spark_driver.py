@@ -241,3 +241,35 @@ def test_spark_scripts_share_one_context_that_a_stop_does_not_end(
     assert spark_driver.STATS.spark_starts - starts <= 1  # 0 if an earlier test started it
     assert (two["views"], two["global_views"], two["setting"], two["cached"]) == \
         ([], [], "unset", 0)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_python_workers_import_from_each_runs_own_pythonpath(
+    tmp_path: Path, spark_runtime: None
+) -> None:
+    # functions pickled by reference (a module on PYTHONPATH, as awsglue's are) must be
+    # importable by the workers of a script that is not the one that started the context
+    starter = _script(tmp_path, "starter.py", """
+        import json, os
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.master("local[1]").getOrCreate()
+        print(json.dumps({"pid": os.getpid(), "n": spark.range(2).count()}))
+    """)
+    for version in (3, 4):
+        lib = tmp_path / f"lib{version}"
+        lib.mkdir()
+        (lib / "udf_helpers.py").write_text(f"def scale(x):\n    return {version} * x\n")
+    user = _script(tmp_path, "user.py", """
+        import json, os
+        import udf_helpers
+        from pyspark import SparkContext
+        sc = SparkContext.getOrCreate()
+        print(json.dumps({"pid": os.getpid(),
+                          "out": sc.parallelize(range(3), 1).map(udf_helpers.scale).collect()}))
+    """)
+    first = _facts(_run(starter))
+    three = _facts(_run(user, env=_env(PYTHONPATH=str(tmp_path / "lib3"))))
+    four = _facts(_run(user, env=_env(PYTHONPATH=str(tmp_path / "lib4"))))
+    assert first["pid"] == three["pid"] == four["pid"]
+    assert (three["out"], four["out"]) == ([0, 3, 6], [0, 4, 8])
