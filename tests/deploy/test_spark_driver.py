@@ -273,3 +273,74 @@ def test_python_workers_import_from_each_runs_own_pythonpath(
     four = _facts(_run(user, env=_env(PYTHONPATH=str(tmp_path / "lib4"))))
     assert first["pid"] == three["pid"] == four["pid"]
     assert (three["out"], four["out"]) == ([0, 3, 6], [0, 4, 8])
+
+
+DEPLOY_CONFIG = """\
+project: twins
+sources:
+  raw.events: {format: csv, path: events/*.csv}
+datasets:
+  staging.pid_a: {contract: {columns: {pid: {type: BIGINT, nullable: false}}}}
+  staging.pid_b: {contract: {columns: {pid: {type: BIGINT, nullable: false}}}}
+jobs:
+  a: {type: pyspark, script: jobs/pid.py, inputs: [raw.events], outputs: [staging.pid_a]}
+  b: {type: pyspark, script: jobs/pid.py, inputs: [raw.events], outputs: [staging.pid_b]}
+environments:
+  dev: {target: {type: local}}
+"""
+
+PID_JOB = """\
+import argparse, os
+from pyspark.sql import SparkSession
+parser = argparse.ArgumentParser()
+parser.add_argument("--input", action="append", default=[])
+parser.add_argument("--output", action="append", default=[])
+args = parser.parse_args()
+out = dict(a.split("=", 1) for a in args.output)
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+spark.createDataFrame([(os.getpid(),)], "pid long").write.parquet(next(iter(out.values())))
+spark.stop()
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_deploy_runs_its_spark_jobs_in_one_driver(tmp_path: Path, spark_runtime: None) -> None:
+    # in a fresh interpreter: no scope but the one deploy() opens itself
+    root = tmp_path / "twins"
+    (root / "jobs").mkdir(parents=True)
+    (root / "sluice.yaml").write_text(DEPLOY_CONFIG)
+    (root / "jobs" / "pid.py").write_text(PID_JOB)
+    (root / ".gitignore").write_text(".sluice/\n")
+    events = root / ".sluice" / "envs" / "dev" / "objects" / "events"
+    events.mkdir(parents=True)
+    (events / "e.csv").write_text("kind\nclick\n")
+    git = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@x", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=git, capture_output=True)
+    code = textwrap.dedent(f"""
+        import json, os
+        from pathlib import Path
+        from sluice.deploy import spark_driver
+        from sluice.deploy.deployer import deploy
+        from sluice.flow.releases import make_release
+        from sluice.project.workspace import Workspace
+        ws = Workspace.open(Path({str(root)!r}))
+        manifest, _ = make_release(ws)
+        deploy(ws, "dev", manifest.id, actor="ann")
+        engine = ws.target("dev").engine()
+        pids = [engine.fetch(f"SELECT pid FROM staging.pid_{{x}}")[1][0][0] for x in "ab"]
+        ws.close()
+        print(json.dumps({{"pids": pids, "me": os.getpid(), "left": spark_driver.pids(),
+                           "starts": spark_driver.STATS.spark_starts,
+                           "drivers": spark_driver.STATS.drivers}}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("SLUICE_HOME", "SLUICE_STATE_URL")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600, check=False, env={**env, "SLUICE_USER": "ann"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    facts = json.loads(proc.stdout.strip().splitlines()[-1])
+    a, b = facts["pids"]
+    assert a == b != facts["me"]  # both jobs in one driver, not in sluice's own process
+    assert (facts["starts"], facts["drivers"], facts["left"]) == (1, 1, [])  # ended with it
