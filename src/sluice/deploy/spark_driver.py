@@ -203,8 +203,8 @@ class Driver:
         try:
             os.write(self.requests, json.dumps(request).encode() + b"\n")
             reply = self._reply(progress, deadline)
-        except BrokenPipeError:
-            reply = None
+        except BrokenPipeError:  # it was on its way out: make sure, report it as a death
+            self._terminate()
         if reply is None and self.proc.poll() is None:  # timed out
             out, err = self._read(self.out_path), self._read(self.err_path)
             self.kill()
@@ -244,12 +244,16 @@ class Driver:
     def _read(path: Path) -> str:
         return path.read_bytes().decode("utf-8", errors="replace")
 
-    def kill(self) -> None:
-        """End the driver and everything it started (its JVM) now."""
+    def _terminate(self) -> None:
+        """Kill the driver and everything it started (its JVM), keeping its output files."""
         if self.proc is not None and self.proc.poll() is None:
             with suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def kill(self) -> None:
+        """End the driver and everything it started now."""
+        self._terminate()
         self.close()
 
     def close(self) -> None:
