@@ -344,3 +344,28 @@ def test_a_deploy_runs_its_spark_jobs_in_one_driver(tmp_path: Path, spark_runtim
     a, b = facts["pids"]
     assert a == b != facts["me"]  # both jobs in one driver, not in sluice's own process
     assert (facts["starts"], facts["drivers"], facts["left"]) == (1, 1, [])  # ended with it
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_jvm_that_dies_fails_that_job_and_the_next_gets_a_fresh_driver(
+    tmp_path: Path, spark_runtime: None
+) -> None:
+    # a Spark configuration of its own: its own driver, the session's shared one is spared
+    env = _env(SLUICE_SPARK_CONF_spark_sluice_test="jvm-crash")
+    crash = _script(tmp_path, "crash.py", """
+        import os, signal
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.master("local[1]").getOrCreate()
+        print(os.getpid(), flush=True)
+        jvm = spark.sparkContext._gateway.proc
+        os.kill(jvm.pid, signal.SIGKILL)
+        jvm.wait()
+        spark.range(3).count()
+    """)
+    fine = _script(tmp_path, "fine.py", PID)
+    proc = _run(crash, env=env)
+    assert proc.returncode == 1 and proc.stdout.strip().isdigit()
+    assert "Traceback" in proc.stderr
+    assert int(proc.stdout) not in spark_driver.pids()  # it ended: its JVM is gone
+    assert _facts(_run(fine, env=env))["pid"] != int(proc.stdout)
