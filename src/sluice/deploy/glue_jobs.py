@@ -86,9 +86,10 @@ def spark_columns(contract: Contract | None, dialect: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, column in (contract.columns if contract is not None else {}).items():
         try:
-            out[name] = exp.DataType.build(column.type, dialect=dialect).sql("spark").lower()
+            spark = exp.DataType.build(column.type, dialect=dialect).sql("spark").lower()
         except (sqlglot.errors.SqlglotError, ValueError):
             continue
+        out[name] = "timestamp" if spark == "timestamp_ntz" else spark  # as Glue's catalog
     return out
 
 
