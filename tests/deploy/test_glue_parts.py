@@ -194,3 +194,50 @@ def test_written_ignores_blank_lines(tmp_path: Path) -> None:
     log = tmp_path / "w.jsonl"
     log.write_text('{"path": "/x", "format": "orc"}\n\n')
     assert written(log) == [{"path": "/x", "format": "orc"}]
+
+
+def test_a_json_source_of_arrays_is_read_multiline(tmp_path: Path) -> None:
+    from sluice.config import load_project
+    from sluice.deploy.glue_jobs import _catalog_tables
+    from sluice.deploy.jobs import Resolver
+    from sluice.project.graph import build_graph
+
+    (tmp_path / "sluice.yaml").write_text("""\
+project: p
+sources:
+  raw.lines: {format: json, path: lines/*.json}
+  raw.arrays: {format: json, path: arrays/*.json}
+  raw.rates: {format: csv, path: rates.csv}
+datasets:
+  out.x: {}
+jobs:
+  x:
+    type: glue
+    script: x.py
+    inputs: [raw.lines, raw.arrays, raw.rates]
+    outputs: [out.x]
+environments:
+  dev: {target: {type: local}}
+""")
+    (tmp_path / "x.py").write_text("")
+    target = LocalTarget("dev", tmp_path / "home")
+    for rel, text in (("lines/a.json", '{"a": 1}\n{"a": 2}\n'),
+                      ("arrays/a.json", '\n [{"a": 1}, {"a": 2}]'), ("rates.csv", "a\n1\n")):
+        (target.objects / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target.objects / rel).write_text(text)
+    try:
+        cfg = load_project(tmp_path, environment="dev")
+        node = build_graph(tmp_path, cfg, "dev").jobs["x"]
+        (tmp_path / "tmp").mkdir()
+        tables = _catalog_tables(node, cfg, target, Resolver(cfg, target, {}, {}),
+                                 tmp_path / "tmp")
+    finally:
+        target.close()
+    objects = str(target.objects)
+    assert tables == {
+        "raw.lines": {"path": f"{objects}/lines/", "format": "json", "options": {},
+                      "columns": {}},
+        "raw.arrays": {"path": f"{objects}/arrays/", "format": "json",
+                       "options": {"multiline": True}, "columns": {}},
+        "raw.rates": {"path": f"{objects}/rates.csv", "format": "csv",
+                      "options": {"withHeader": True, "separator": ","}, "columns": {}}}

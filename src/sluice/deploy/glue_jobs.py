@@ -118,8 +118,11 @@ def _catalog_tables(node: JobNode, config: ProjectConfig, target: Target, resolv
         columns = spark_columns(contract, config.dialect)
         if src is not None and src.format != "table" and src.path is not None:
             resolver.relation(d)  # a missing source fails here, with sluice's own message
-            tables[d] = {"path": source_location(target.objects_url(), src.path),
-                         "format": src.format, "options": dict(_SOURCE_OPTIONS[src.format]),
+            location = source_location(target.objects_url(), src.path)
+            options = dict(_SOURCE_OPTIONS[src.format])
+            if src.format == "json" and _json_arrays(target.objects_url(), src.path):
+                options["multiline"] = True  # DuckDB reads arrays too; Spark needs telling
+            tables[d] = {"path": location, "format": src.format, "options": options,
                          "columns": columns}
             continue
         folder = tmp / "in" / d
@@ -129,6 +132,20 @@ def _catalog_tables(node: JobNode, config: ProjectConfig, target: Target, resolv
         tables[d] = {"path": f"{folder}/", "format": "parquet", "options": {},
                      "columns": columns}
     return tables
+
+
+def _json_arrays(objects: str, pattern: str) -> bool:
+    """Whether a local JSON source's first file holds a JSON array rather than JSON lines."""
+    root = Path(objects)
+    if not root.is_dir():
+        return False  # not a local object store (s3://): Glue's default, JSON lines
+    found = sorted(root.glob(pattern))
+    files = [f for f in found if f.is_file()] or [
+        f for d in found if d.is_dir() for f in sorted(d.rglob("*")) if f.is_file()]
+    if not files:
+        return False
+    with files[0].open("rb") as fh:
+        return fh.read(4096).lstrip().startswith(b"[")
 
 
 def failure_message(job: str, script: str, stderr: str, release_dir: Path,
