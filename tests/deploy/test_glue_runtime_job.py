@@ -75,11 +75,6 @@ glueContext.write_dynamic_frame.from_catalog(
 job.commit()
 """
 
-RUNTIME = Path(__file__).parents[2] / "src" / "sluice" / "glue" / "runtime" / "awsglue"
-pytestmark = pytest.mark.skipif(not (RUNTIME / "context.py").is_file(),
-                                reason="the awsglue runtime's context is not in this branch")
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 def test_a_glue_script_runs_as_written_with_glues_bookmarks(tmp_path: Path,
