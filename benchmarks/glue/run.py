@@ -63,8 +63,9 @@ def overhead(work: Path, rows: int, repeat: int) -> dict[str, Any]:
     src = _source(work / "src", rows)
     t0 = time.perf_counter()
     spark = (SparkSession.builder.master("local[2]").appName("sluice-glue-bench")
-             .config("spark.ui.enabled", "false")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
     spark.range(1).count()
     startup = time.perf_counter() - t0
     sys.path.insert(0, str(runtime_path()))
@@ -161,7 +162,8 @@ def _project(root: Path, jobs: int) -> Path:
                       "    inputs: [raw.events]", f"    outputs: [{out}]", "    arguments:",
                       "      --SOURCE_PATH: ${input:raw.events}",
                       f"      --OUTPUT_PATH: ${{output:{out}}}"]
-    lines += ["environments:", "  dev: {target: {type: local}}"]
+    lines += ["datasets:", *(f"  marts.counts_{i}: {{}}" for i in range(jobs)),
+              "environments:", "  dev: {target: {type: local}}"]
     root.mkdir(parents=True)
     (root / "sluice.yaml").write_text("\n".join(lines) + "\n")
     for rel, text in (("glue/counts.py", GLUE_SCRIPT), ("jobs/counts.py", PYSPARK_SCRIPT)):
@@ -217,6 +219,7 @@ def main() -> None:
         work = Path(tmp)
         print(f"[1/2] runtime overhead: {args.rows:,} rows, {args.repeat} rounds", flush=True)
         first = overhead(work / "overhead", args.rows, args.repeat)
+        print(f"      glue {first['glue_s']:.2f}s, plain {first['plain_s']:.2f}s", flush=True)
         print("[2/2] one deploy of 5 jobs vs of 1 job", flush=True)
         second = spark_once(work / "deploys")
     print(f"\n{'goal':<52} {'measured':>28}  result")
