@@ -125,6 +125,15 @@ def test_partition_columns_and_push_down_predicate(glue_context: GlueContext,
     assert rows(frame, "id", "year") == [(2, 2024), (3, 2024)]
 
 
+def test_loose_files_beside_partition_folders_are_read(glue_context: GlueContext,
+                                                      tmp_path: Path) -> None:
+    write_text(tmp_path / "mix" / "a.json", '{"n": 1}\n')
+    write_text(tmp_path / "mix" / "day=2" / "c.json", '{"n": 3}\n')
+    frame = glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(tmp_path / "mix")]}, "json")
+    assert rows(frame, "n", "day") == [(1, None), (3, 2)]
+
+
 def test_parquet_and_orc_round_trip_with_partition_keys(glue_context: GlueContext,
                                                         tmp_path: Path) -> None:
     df = glue_context.spark_session.createDataFrame(
@@ -354,3 +363,17 @@ def test_purge_only_inside_the_run(spark: Any, run: dict[str, Path]) -> None:
     with pytest.raises(GlueLocationError, match="outside this run's outputs"):
         gc.purge_s3_path(str(run["raw"]), {"retentionPeriod": 0})
     assert list(run["raw"].rglob("*.json"))
+
+
+def test_an_empty_frame_writes_an_empty_output(spark: Any, run: dict[str, Path]) -> None:
+    """A daily job with no new files writes nothing: the output exists, without rows."""
+    gc = GlueContext(spark.sparkContext)
+    nothing = gc.create_dynamic_frame.from_options(
+        "s3", {"paths": [str(run["temp"] / "none")]}, "json")
+    sink = gc.getSink("s3", partitionKeys=[])
+    sink.setFormat("glueparquet")
+    sink.setCatalogInfo("dev_curated", "persons")  # no path: the output's own folder
+    sink.writeFrame(nothing)
+    assert run["out"].is_dir() and not list(run["out"].iterdir())
+    assert read_writes(run["writes"]) == [{"path": str(run["out"]), "format": "parquet",
+                                           "partition_keys": [], "table": "curated.persons"}]

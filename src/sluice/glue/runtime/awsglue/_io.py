@@ -21,7 +21,14 @@ from pyspark.sql import DataFrame, SparkSession
 from . import _formats
 from ._bookmarks import Bookmarks
 from ._errors import EntityNotFoundException, GlueLocationError
-from ._locations import Locations, as_paths, exclusion_patterns, is_remote, list_files
+from ._locations import (
+    Listed,
+    Locations,
+    as_paths,
+    exclusion_patterns,
+    is_remote,
+    list_files,
+)
 from ._run import RunContext, Table
 from ._support import unsupported
 
@@ -67,14 +74,19 @@ def _flag(value: Any) -> bool:
     return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
 
 
-def _partitions(files: list[tuple[str, str]]) -> list[str]:
-    keys: list[str] = []
-    for path, root in files:
-        for part in os.path.relpath(os.path.dirname(path), root).split(os.sep):
-            m = _PARTITION.match(part)
-            if m and m.group(1) not in keys:
-                keys.append(m.group(1))
-    return keys
+def _partition_keys(path: str, root: str) -> tuple[str, ...]:
+    parts = os.path.relpath(os.path.dirname(path), root).split(os.sep)
+    return tuple(m.group(1) for m in map(_PARTITION.match, parts) if m)
+
+
+def _layouts(listed: list[Listed]) -> list[list[Listed]]:
+    """The files grouped by the partition keys of their folders. Spark silently drops the
+    files of a folder that lack the partition folders others have, so each layout is read
+    on its own and the frames are unioned (missing partition columns are null)."""
+    groups: dict[tuple[str, ...], list[Listed]] = {}
+    for f in listed:
+        groups.setdefault(_partition_keys(f.path, f.root), []).append(f)
+    return list(groups.values()) or [[]]
 
 
 def read(session: Session, api: str, *, paths: list[str], fmt: Any,
@@ -99,13 +111,21 @@ def read(session: Session, api: str, *, paths: list[str], fmt: Any,
                         exclusions=exclusions)
     if session.bookmarks is not None:
         listed = session.bookmarks.select(transformation_ctx, listed)
-    files = [f.path for f in listed] + [p for p in resolved if is_remote(p)]
-    roots = {f.root for f in listed}
-    base = next(iter(roots)) if len(roots) == 1 and os.path.isdir(next(iter(roots))) else None
-    df = _formats.read(session.spark, files, name, format_options, base_path=base,
-                       partitions=_partitions([(f.path, f.root) for f in listed]),
-                       extra=extra, api=api, columns=columns,
-                       temp_dir=session.run.temp_dir)
+    remote = [p for p in resolved if is_remote(p)]
+    df: DataFrame | None = None
+    for layout in _layouts(listed):
+        roots = {f.root for f in layout}
+        base = next(iter(roots)) if len(roots) == 1 and os.path.isdir(next(iter(roots))) \
+            else None
+        part = _formats.read(session.spark, [f.path for f in layout] + remote, name,
+                             format_options, base_path=base,
+                             partitions=list(_partition_keys(layout[0].path, layout[0].root))
+                             if layout else [],
+                             extra=extra, api=api, columns=columns,
+                             temp_dir=session.run.temp_dir)
+        remote = []
+        df = part if df is None else df.unionByName(part, allowMissingColumns=True)
+    assert df is not None
     for predicate in predicates:
         if predicate and df.columns:
             df = df.filter(predicate)
