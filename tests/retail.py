@@ -1,9 +1,9 @@
 """Copies of examples/retail for tests.
 
-The example has a PySpark job, and every PySpark job starts its own local-mode JVM (about
-10 s on two cores). Tests of the deployment flow copy the example *without* it, so that each
-deploy stays fast; the tests that tell the whole story (and the demo) keep it, and the
-PySpark path is covered there and in tests/deploy/test_pyspark_job.py.
+The example has a PySpark job and a Glue job, and each starts a local-mode JVM (about 10 s on
+two cores). Tests of the deployment flow copy the example *without* them, so that each
+deploy stays fast; the tests that tell the whole story (and the demo) keep them, and the
+Spark paths are covered there and in tests/deploy/test_pyspark_job.py and test_glue_job.py.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
 
 
 def copy_retail(dest: Path, *, spark: bool) -> Path:
-    """Copy the example to ``dest``; without ``spark`` its PySpark jobs and outputs go."""
+    """Copy the example to ``dest``; without ``spark`` its PySpark and Glue jobs and their
+    outputs go."""
     shutil.copytree(RETAIL, dest, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
     if not spark:
         config_path = dest / "sluice.yaml"
         text = config_path.read_text(encoding="utf-8")
         config = yaml.safe_load(text)
         for name, job in config["jobs"].items():
-            if job["type"] == "pyspark":
+            if job["type"] in ("pyspark", "glue"):
                 text = _drop_entry(text, name)
                 (dest / job["script"]).unlink()
                 for output in job["outputs"]:

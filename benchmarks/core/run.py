@@ -260,7 +260,8 @@ def goal_publish(work: Path, rows: int, repeat: int, copy_repeat: int) -> dict[s
 # (python) reads staging.orders and raw.products; orders reads raw.orders.
 RETAIL_SCENARIOS = [
     ("customer_orders", "jobs/customer_orders.sql", {"customer_orders"}),
-    ("orders", "jobs/orders.sql", {"orders", "customer_orders", "product_sales"}),
+    ("orders", "jobs/orders.sql", {"orders", "customer_orders", "product_sales",
+                                   "daily_revenue", "country_revenue"}),
 ]
 
 

@@ -112,7 +112,8 @@ def run_demo(dest: Path) -> int:
     try:
         story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders "
                    "(SQL), marts.customer_orders (SQL), marts.product_sales (Python), "
-                   "marts.daily_revenue (PySpark, local mode)")
+                   "marts.daily_revenue (PySpark, local mode), marts.country_revenue (an AWS "
+                   "Glue script, run unmodified on sluice's awsglue runtime)")
         for env in ("dev", "staging", "prod"):
             shutil.copytree(dest / "data", ws.home / "envs" / env / "objects", dirs_exist_ok=True)
         story.ok("sample data loaded into each environment's object storage (objects/)")
@@ -125,6 +126,9 @@ def run_demo(dest: Path) -> int:
         story.chapter("Deploy it to dev: write → audit → publish")
         deploy(ws, "dev", first.id, actor="dana", on_step=_steps(story))
         story.ok(f"dev serves staging.orders ({_count(ws, 'dev', 'staging.orders')} rows)")
+        story.ok(f"the Glue job glue/country_revenue.py wrote marts.country_revenue "
+                 f"partitioned by country ({_count(ws, 'dev', 'marts.country_revenue')} "
+                 "countries), audited before it was published")
 
         story.chapter("Promote the same release to staging (never rebuilt)")
         promote(ws, "dev", "staging", on_step=_steps(story))
@@ -185,7 +189,8 @@ def run_demo(dest: Path) -> int:
         console.print()
         spark = _pyspark_seconds(ws)
         console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s "
-                           f"({spark:.1f}s of it in PySpark jobs, mostly JVM start-up).",
+                           f"({spark:.1f}s of it in PySpark and Glue jobs, mostly JVM "
+                           "start-up).",
                            style="bold"))
         console.print(Text(f"Explore it: cd {dest}", style="bold"), soft_wrap=True)
         for command in EXPLORE:
@@ -196,8 +201,8 @@ def run_demo(dest: Path) -> int:
 
 
 def _pyspark_seconds(ws: Workspace) -> float:
-    """Time the demo spent in PySpark jobs (each starts its own local-mode JVM)."""
-    spark_jobs = {n for n, j in ws.config().jobs.items() if j.type == "pyspark"}
+    """Time the demo spent in PySpark and Glue jobs (Spark in local mode)."""
+    spark_jobs = {n for n, j in ws.config().jobs.items() if j.type in ("pyspark", "glue")}
     per_run = {(d.id, r.job): r.seconds or 0.0 for d in ws.state.deployments(limit=1000)
                for r in ws.state.job_runs(d.id) if r.job in spark_jobs}
     return sum(per_run.values())

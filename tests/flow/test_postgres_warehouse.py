@@ -62,7 +62,7 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh_with_spark: Project,
         postgres_db, "SELECT count(*) FROM staging.orders WHERE status <> 'cancelled'")[0][0]
     catalog = dict(pg_rows(postgres_db, "SELECT dataset, version FROM _sluice_versions.catalog"))
     assert set(catalog) == {"staging.orders", "marts.customer_orders", "marts.product_sales",
-                            "marts.daily_revenue"}
+                            "marts.daily_revenue", "marts.country_revenue"}
     # nothing was written to a DuckDB warehouse
     assert not (p.home / "envs" / "dev" / "warehouse.duckdb").exists()
 
@@ -79,7 +79,8 @@ def test_retail_deploys_to_a_postgres_warehouse(fresh_with_spark: Project,
     assert result.code == 1
     assert result.error == "Error: audit failed, nothing was published:"
     assert "the contract says VARCHAR" in result.err
-    assert "skipped downstream: customer_orders, daily_revenue, product_sales" in result.err
+    assert ("skipped downstream: country_revenue, customer_orders, daily_revenue, "
+            "product_sales") in result.err
     assert dict(pg_rows(postgres_db,
                         "SELECT dataset, version FROM _sluice_versions.catalog")) == catalog
     assert sorted(pg_rows(postgres_db, "SELECT order_id, quantity, amount, status "

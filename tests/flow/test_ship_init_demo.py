@@ -55,8 +55,10 @@ def test_demo_tells_the_whole_story(tmp_path: Path, spark_runtime: None) -> None
                     "Roll prod back"):
         assert chapter in out, chapter
     assert "✓ run:daily_revenue" in out  # the PySpark job
+    assert "✓ run:country_revenue" in out  # the Glue job
+    assert "✓ audit:marts.country_revenue" in out
     assert "↷ run:daily_revenue skipped: an upstream audit failed" in out  # the bad batch
-    assert re.search(r"Done in [\d.]+s \([\d.]+s of it in PySpark jobs", out)
+    assert re.search(r"Done in [\d.]+s \([\d.]+s of it in PySpark and Glue jobs", out)
     assert (dest / ".sluice" / "state.db").is_file()
     # the workspace stays usable afterwards
     status = subprocess.run([sys.executable, "-m", "sluice.cli", "status", "--json"], cwd=dest,

@@ -10,11 +10,12 @@ import sys
 from tests.flow.conftest import Project
 
 DATASETS = {"staging.orders", "marts.customer_orders", "marts.product_sales",
-            "marts.daily_revenue"}
-JOBS = ["customer_orders", "daily_revenue", "orders", "product_sales"]
-ORDER = ["orders", "customer_orders", "daily_revenue", "product_sales"]  # dependency order
+            "marts.daily_revenue", "marts.country_revenue"}
+JOBS = ["country_revenue", "customer_orders", "daily_revenue", "orders", "product_sales"]
+# dependency order (by name among the jobs that are ready)
+ORDER = ["orders", "country_revenue", "customer_orders", "daily_revenue", "product_sales"]
 ROWS = {"staging.orders": 500, "marts.customer_orders": 50, "marts.product_sales": 20,
-        "marts.daily_revenue": 6}
+        "marts.daily_revenue": 6, "marts.country_revenue": 5}
 
 
 def status_of(project: Project) -> dict[str, dict[str, object]]:
@@ -60,7 +61,7 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
         "kind": "deploy",
         "status": "succeeded",
         "release": rid,
-        "message": "4 new versions",
+        "message": "5 new versions",
     }
     assert status["staging"]["release"] is None and status["prod"]["release"] is None
 

@@ -515,7 +515,7 @@ def register_extra(app: typer.Typer) -> None:
                      metavar="NAME",
                      help="What to scaffold: 'blank' (one CSV source, one SQL job, its "
                           "contract and rules; DuckDB only) or 'retail' (the full example: "
-                          "SQL, Python and PySpark jobs, dev/staging/prod).")] = "blank",
+                          "SQL, Python, PySpark and Glue jobs, dev/staging/prod).")] = "blank",
                  ci: Annotated[str | None, typer.Option(
                      metavar="SYSTEM",
                      help="Also write CI: 'github' (Actions workflow) or 'codebuild' "

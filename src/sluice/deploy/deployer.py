@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, builtins, load_project
-from sluice.deploy import spark_driver
+from sluice.deploy import glue_bookmarks, spark_driver
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
@@ -280,6 +280,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         live_versions = {**kept, **new_versions}
         target.publish(live_versions, exact=True)
         step("publish", "done")
+        glue_bookmarks.commit(target, new_versions)  # what the published runs read is done
         target.activate_release(manifest.id)
         step("activate", "done")
         state.publish(env, manifest.id, live_versions, dep)
@@ -331,11 +332,12 @@ def _run_job(state: StateStore, step: Callable[[str, str, dict[str, Any] | None]
     step(f"run:{node.name}", "started", {"version": version, "outputs": list(node.outputs)})
     runner = target.runner_for(node.type) or (
         run_sql_job if node.type == "sql" else run_python_job)
-    if node.type == "pyspark" and runner is run_python_job:
+    if node.type in ("pyspark", "glue") and runner is run_python_job:
+        from sluice.deploy.glue_jobs import run_glue_job
         from sluice.deploy.spark_jobs import run_pyspark_job
 
         runner = functools.partial(
-            run_pyspark_job,
+            run_glue_job if node.type == "glue" else run_pyspark_job,
             on_progress=lambda line: on_step(f"run:{node.name}: {line}", "progress"))
     try:
         result = runner(node, cfg, release_dir, target, resolver, params, version, fingerprint)

@@ -7,6 +7,10 @@ if started with those arguments, but the process's real command line (``/proc/<p
 readable by every user of the machine) holds only ARGS: the inputs and outputs, never a
 parameter value. The file is removed as soon as it is read.
 
+With ``$SLUICE_ARGV_FILE`` naming a JSON list (0600, like the parameters file), its items are
+the script's arguments, after any ARGS: a glue job's whole argv (``--JOB_NAME``, its
+resolved arguments) may hold substituted secrets, so none of it goes on the command line.
+
 With ``$SLUICE_PROGRESS_FILE`` set, a thread polls the script's SparkContext (once the script
 has created one) through ``statusTracker()`` every half second and appends a line such as
 ``Spark job 2, stage 3/5, 120/200 tasks`` to that file whenever it changes; sluice shows the
@@ -36,6 +40,7 @@ from typing import Any
 
 PARAMS_ENV = "SLUICE_PARAMS_FILE"
 PROGRESS_ENV = "SLUICE_PROGRESS_FILE"
+ARGV_ENV = "SLUICE_ARGV_FILE"
 POLL_SECONDS = 0.5
 
 
@@ -58,11 +63,24 @@ def _read_params() -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(loaded).items()}
 
 
+def read_argv_file() -> list[str]:
+    """The arguments in ``$SLUICE_ARGV_FILE`` (a JSON list), read once and removed; none
+    without the variable."""
+    path = os.environ.pop(ARGV_ENV, None)
+    if not path:
+        return []
+    with open(path, encoding="utf-8") as fh:
+        loaded = json.load(fh)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return [str(a) for a in list(loaded)]
+
+
 def prepare_argv(script: str, args: list[str]) -> list[str]:
     """The script's ``sys.argv`` from the launcher's arguments and the files sluice left in
     the environment (the parameters file); both modes (one-shot and ``--serve``) call it, with
     the script's environment in ``os.environ``."""
-    return script_argv(script, args, _read_params())
+    return script_argv(script, args + read_argv_file(), _read_params())
 
 
 def spark_status(tracker: Any) -> str | None:

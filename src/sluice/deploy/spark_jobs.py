@@ -44,6 +44,22 @@ def java_available() -> bool:
     return bool((home and Path(home, "bin", "java").exists()) or shutil.which("java"))
 
 
+def require_spark(job: str, kind: str) -> None:
+    """Raise EngineUnavailableError unless PySpark and Java can run ``job`` (``kind``:
+    "a PySpark job", "a glue job") in a process of its own."""
+    if importlib.util.find_spec("pyspark") is None:
+        raise EngineUnavailableError(
+            f"job {job} is {kind}, but PySpark is not installed",
+            tip="pip install 'sluice-cd[spark]' (make demo and make test install it)",
+        )
+    if not java_available():
+        raise EngineUnavailableError(
+            f"job {job} is {kind} and PySpark needs Java 17, but no `java` is on "
+            "PATH and JAVA_HOME is not set",
+            tip="install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
+        )
+
+
 def launch_command(script: Path) -> list[str]:
     """The start of a PySpark job's command line: the launcher, then the script."""
     return [sys.executable, str(LAUNCHER), str(script)]
@@ -98,17 +114,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
     status lines (``Spark job 2, stage 3/5, 120/200 tasks``) while it runs."""
     job = config.jobs[node.name]
     assert isinstance(job, PySparkJob)
-    if importlib.util.find_spec("pyspark") is None:
-        raise EngineUnavailableError(
-            f"job {node.name} is a PySpark job, but PySpark is not installed",
-            tip="pip install 'sluice-cd[spark]' (make demo and make test install it)",
-        )
-    if not java_available():
-        raise EngineUnavailableError(
-            f"job {node.name} is a PySpark job and PySpark needs Java 17, but no `java` is on "
-            "PATH and JAVA_HOME is not set",
-            tip="install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
-        )
+    require_spark(node.name, "a PySpark job")
     script = (release_dir / job.script).resolve()
     if not str(script).startswith(str(release_dir.resolve())):
         raise JobError(f"job {node.name}: {job.script} is outside the release")

@@ -3,7 +3,7 @@
 ``blank`` ships inside the package (``sluice/templates/blank``): a minimal valid project
 (one source, one SQL job, its contract and rules) that runs on DuckDB alone. ``retail`` is
 the bundled example (:mod:`sluice.examples`: ``examples/retail`` in a checkout, its copy in
-the wheel): SQL, Python and PySpark jobs, three environments, an approval gate.
+the wheel): SQL, Python, PySpark and Glue jobs, three environments, an approval gate.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sluice.errors import UsageError
 #: Template names, the default first, with what each scaffolds (shown by ``--help``).
 TEMPLATES = {
     "blank": "a minimal project: one CSV source, one SQL job, its contract and rules",
-    "retail": "the retail example: SQL, Python and PySpark jobs, dev/staging/prod",
+    "retail": "the retail example: SQL, Python, PySpark and Glue jobs, dev/staging/prod",
 }
 DEFAULT_TEMPLATE = "blank"
 

@@ -1,0 +1,78 @@
+"""A glue job's output folders read back as Arrow tables, with the format it wrote them in.
+
+The runtime logs each write to the run's ``writes`` file (one JSON line: ``path``,
+``format``, ``partition_keys``, ``table``). An output is read in the format of the last
+write into its folder (Parquet when none was logged: a plain Spark ``df.write.parquet``);
+hive partition folders (``year=2024/``) become columns, as Glue's crawler would make them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+_DUCKDB_READERS = {"csv": "read_csv_auto", "json": "read_json_auto"}
+
+
+def written(log: Path) -> list[dict[str, Any]]:
+    """The writes a run logged, oldest first (none when nothing was logged)."""
+    if not log.is_file():
+        return []
+    out = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                out.append(entry)
+    return out
+
+
+def output_format(folder: Path, log: list[dict[str, Any]], dataset: str) -> str:
+    """The format of the last write into ``folder`` (or to the catalog table ``dataset``)."""
+    fmt = "parquet"
+    root = folder.resolve()
+    for entry in log:
+        path = str(entry.get("path") or "")
+        inside = False
+        if path:
+            try:
+                inside = Path(path.removeprefix("file://")).resolve().is_relative_to(root)
+            except (OSError, ValueError):
+                inside = False
+        if inside or str(entry.get("table") or "").lower() == dataset:
+            fmt = str(entry.get("format") or "parquet").lower()
+    return "json" if fmt == "jsonl" else fmt
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The files Spark wrote (``_SUCCESS``, ``.crc`` and other hidden files left out)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file()
+                  and not any(part.startswith(("_", ".")) for part in
+                              p.relative_to(folder).parts))
+
+
+def read_output(folder: Path, log: list[dict[str, Any]], dataset: str) -> Any:
+    """The output in ``folder`` as a ``pyarrow.Table``; None when nothing was written."""
+    files = data_files(folder)
+    if not files:
+        return None
+    fmt = output_format(folder, log, dataset)
+    if fmt in _DUCKDB_READERS:
+        import duckdb
+
+        listed = ", ".join(exp.Literal.string(str(f)).sql("duckdb") for f in files)
+        con = duckdb.connect()
+        try:
+            return con.sql(f"SELECT * FROM {_DUCKDB_READERS[fmt]}([{listed}], "
+                           "hive_partitioning = true)").to_arrow_table()
+        finally:
+            con.close()
+    import pyarrow.dataset as pads
+
+    return pads.dataset([str(f) for f in files], format=fmt, partitioning="hive",
+                        partition_base_dir=str(folder)).to_table()
