@@ -50,7 +50,7 @@ def pin(dataset: str, columns: str, query: str, rows: list[tuple[Any, ...]]) -> 
     return Pin(dataset, frozenset(columns.split()), query, rows)
 
 
-D = dt.date
+D, T = dt.date, dt.datetime
 
 PINS: dict[str, list[Pin]] = {
     "legislators_history": [pin(
@@ -169,8 +169,8 @@ PINS: dict[str, list[Pin]] = {
         "curated.latest_readings", "sensor country reading taken_at",
         "SELECT sensor, country, reading, taken_at FROM curated.latest_readings "
         "ORDER BY taken_at",
-        [("s2", "NL", 21.0, "2026-12-02T10:00"), ("s1", "NL", 22.0, "2026-12-03T10:00"),
-         ("s2", "NL", 20.5, "2026-12-04T11:00")])],
+        [("s2", "NL", 21.0, T(2026, 12, 2, 10)), ("s1", "NL", 22.0, T(2026, 12, 3, 10)),
+         ("s2", "NL", 20.5, T(2026, 12, 4, 11))])],
     "resolve_choice_prices": [pin(
         "curated.products", "sku title price stock",
         "SELECT sku, title, price, stock FROM curated.products ORDER BY sku",

@@ -24,7 +24,8 @@ readings.show(3)
 
 ours = readings.filter(f=lambda r: r["country"] == args["COUNTRY"])
 df = ours.toDF().selectExpr("sensor", "country", "CAST(reading AS DOUBLE) AS reading",
-                            "taken_at").orderBy("taken_at", ascending=False)
+                            "CAST(taken_at AS TIMESTAMP) AS taken_at") \
+    .orderBy("taken_at", ascending=False)
 if max_rows is not None:
     df = df.limit(max_rows)
 latest = DynamicFrame.fromDF(df, glueContext, "latest").coalesce(1)
