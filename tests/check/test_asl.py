@@ -208,7 +208,40 @@ def test_glue_task_naming_unknown_job_is_an_error(tmp_path: Path) -> None:
     [finding] = result.findings
     assert (finding.path, finding.line, finding.col) == (DEFINITION, 8, 22)
     assert finding.message == "state 'Load': unknown Glue job 'loads'; did you mean 'load'?"
-    assert finding.tip == "pyspark jobs in sluice.yaml: load"
+    assert finding.tip == "pyspark and glue jobs in sluice.yaml: load"
+
+
+GLUE_JOBS = """\
+  persons:
+    type: glue
+    script: glue/persons.py
+    inputs: [raw.events]
+    outputs: [staging.persons]
+    arguments: {--OUTPUT_PATH: "${output:staging.persons}"}
+  tidy:
+    type: sql
+    sql: models/tidy.sql
+    output: staging.tidy
+"""
+
+
+def test_glue_task_may_name_a_glue_job_but_not_a_sql_job(tmp_path: Path) -> None:
+    root = write_project(tmp_path, VALID.replace('"JobName": "load"', '"JobName": "persons"'))
+    config = CONFIG.replace("sources:", GLUE_JOBS + "sources:", 1).replace(
+        "  staging.events: {}", "  staging.events: {}\n  staging.persons: {}\n  staging.tidy: {}")
+    (root / "sluice.yaml").write_text(config)
+    (root / "glue").mkdir()
+    (root / "glue" / "persons.py").write_text("import sys\n")
+    (root / "models").mkdir()
+    (root / "models" / "tidy.sql").write_text("SELECT * FROM staging.events\n")
+    assert check(root).status == Status.PASSED
+
+    (root / DEFINITION).write_text(VALID.replace('"JobName": "load"', '"JobName": "tidy"'))
+    result = check(root)
+    [finding] = result.findings
+    assert finding.message == ("state 'Load': job 'tidy' is a sql job; only pyspark and glue "
+                               "jobs run on Glue")
+    assert finding.tip == "pyspark and glue jobs: load, persons"
 
 
 def test_glue_task_with_dynamic_job_name_is_not_checked(tmp_path: Path) -> None:

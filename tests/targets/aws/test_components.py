@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,57 @@ def test_definition_values_are_substituted_and_names_resolved(aws: str, tmp_path
                                             "Arguments": {"--note": 'say "hi", "x": 1'}}
     assert states["Notify"]["Parameters"] == {"FunctionName": "shop-dev-notify:live",
                                               "Payload": {"env": "dev"}}
+
+
+GLUE_CONFIG = """\
+project: shop
+datasets:
+  marts.persons: {}
+jobs:
+  persons:
+    type: glue
+    script: glue/persons.py
+    outputs: [marts.persons]
+    arguments: {--OUTPUT_PATH: "${output:marts.persons}", --MODE: fast}
+workflows:
+  nightly: {definition: wf.json}
+environments:
+  dev:
+    target: {type: aws, region: eu-west-1, bucket: shop-dev,
+             execution_role: "arn:aws:iam::123456789012:role/glue"}
+"""
+
+
+def test_a_glue_job_is_planned_applied_and_named_by_workflows(aws: str, tmp_path: Path) -> None:
+    (tmp_path / "glue").mkdir()
+    (tmp_path / "glue" / "persons.py").write_text("import sys\n")
+    (tmp_path / "sluice.yaml").write_text(GLUE_CONFIG)
+    (tmp_path / "wf.json").write_text(json.dumps({"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+        "Parameters": {"JobName": "persons"}, "End": True}}}))
+    cfg = load_project(tmp_path, environment="dev")
+    target = create_target("aws", "dev", tmp_path / ".sluice", region="eu-west-1",
+                           bucket="shop-dev", endpoint_url=aws,
+                           execution_role="arn:aws:iam::123456789012:role/glue")
+    assert isinstance(target, AwsTarget)
+    components = target.components()
+    states = json.loads(components.definition(cfg, tmp_path, "nightly"))["States"]
+    assert states["Run"]["Parameters"] == {"JobName": "shop-dev-persons"}
+
+    def glue_action(changes: list[Any]) -> str:
+        (action,) = [c.action for c in changes if c.kind == "glue_job"]
+        return str(action)
+
+    assert glue_action(components.plan(cfg, tmp_path)) == "create"
+    journal: list[tuple[str, dict[str, Any]]] = []
+    components.apply(cfg, tmp_path, lambda step, detail: journal.append((step, detail)))
+    job = target.aws.client("glue").get_job(JobName="shop-dev-persons")["Job"]
+    script = job["Command"]["ScriptLocation"]
+    assert script.startswith("s3://shop-dev/sluice/scripts/") and script.endswith("/persons.py")
+    assert ("component:glue_job:persons", {"changed": True, "script": script}) in journal
+    assert job["DefaultArguments"] == {"--job-language": "python", "--MODE": "fast"}
+    launcher = target.aws.client("s3").list_objects_v2(Bucket="shop-dev", Prefix="sluice/")
+    assert not [o for o in launcher["Contents"] if "launcher" in o["Key"]]  # none uploaded
+    assert glue_action(components.plan(cfg, tmp_path)) == "none"
+    (tmp_path / "glue" / "persons.py").write_text("import sys  # v2\n")
+    assert glue_action(components.plan(cfg, tmp_path)) == "update"

@@ -90,3 +90,54 @@ def test_a_stack_service_role_is_passed_not_its_resources_granted() -> None:
     sids = {s["Sid"]: s for s in policy(cfg, "prod")["Statement"]}
     assert sids["Passrole"]["Resource"] == "arn:aws:iam::123456789012:role/cfn-service"
     assert "cloudformation:CreateChangeSet" in sids["Cloudformation"]["Action"]
+
+
+def test_a_glue_job_is_granted_its_jobs_and_passes_its_role() -> None:
+    cfg = ProjectConfig.model_validate({
+        "project": "retail",
+        "datasets": {"curated.persons": {}, "curated.other": {}},
+        "jobs": {"persons": {"type": "glue", "script": "glue/persons.py",
+                             "outputs": ["curated.persons"],
+                             "arguments": {"--OUTPUT_PATH": "${output:curated.persons}"},
+                             "glue": {"role": "arn:aws:iam::123456789012:role/glue-own"}},
+                 "other": {"type": "glue", "script": "glue/other.py",
+                           "outputs": ["curated.other"]}},
+        "environments": {"prod": {"target": {
+            "type": "aws", "region": "eu-west-1", "bucket": "acme-prod", "role_arn": ROLE,
+            "execution_role": "arn:aws:iam::123456789012:role/glue-default"}}}})
+    sids = {s["Sid"]: s for s in policy(cfg, "prod")["Statement"]}
+    jobs = sids["Gluejobs"]
+    assert jobs["Resource"] == "arn:aws:glue:eu-west-1:123456789012:job/retail-prod-*"
+    assert {"glue:CreateJob", "glue:UpdateJob", "glue:StartJobRun", "glue:GetJobRun",
+            "glue:BatchStopJobRun"} <= set(jobs["Action"])
+    # its own role, and the target's for the job that names none
+    assert sids["Passrole"]["Resource"] == ["arn:aws:iam::123456789012:role/glue-default",
+                                            "arn:aws:iam::123456789012:role/glue-own"]
+
+
+def test_doctor_says_which_glue_jobs_cannot_run_as_written(aws: str, tmp_path: Path) -> None:
+    from sluice.targets.aws.doctor import _glue_jobs
+
+    cfg = ProjectConfig.model_validate({
+        "project": "retail",
+        "sources": {"raw.persons": {"format": "json", "path": "persons/*.json"}},
+        "datasets": {"curated.persons": {}, "curated.other": {}},
+        "jobs": {"persons": {"type": "glue", "script": "glue/persons.py",
+                             "inputs": ["raw.persons"], "outputs": ["curated.persons"],
+                             "arguments": {"--SRC": "${input:raw.persons}",
+                                           "--OUTPUT_PATH": "${output:curated.persons}"},
+                             "glue": {"role": "arn:aws:iam::123456789012:role/missing"}},
+                 "other": {"type": "glue", "script": "glue/other.py",
+                           "outputs": ["curated.other"]}},
+        "environments": {"prod": {"target": {"type": "aws", "region": "eu-west-1",
+                                             "bucket": "acme-prod"}}}})
+    target = create_target("aws", "prod", tmp_path, region="eu-west-1", bucket="acme-prod",
+                           endpoint_url=aws)
+    assert isinstance(target, AwsTarget)
+    found = {f.check: f for f in _glue_jobs(target, cfg)}
+    assert found["glue job persons"].status == "ok"
+    assert "1 of its 2 arguments kept" in found["glue job persons"].detail
+    assert found["glue job other"].status == "fail"
+    assert "no argument is ${output:curated.other}" in found["glue job other"].detail
+    assert found["execution role"].status == "fail"
+    assert "role/missing does not exist" in found["execution role"].detail

@@ -3,8 +3,8 @@
 One unit per workflow. Its definition gets ``${param}`` substitution with the first
 environment's parameters, then must be a state machine whose transitions resolve, whose
 states are all reachable and can all reach an end, and whose Glue and Lambda tasks name the
-project's pyspark jobs and functions. Parallel branches and Map processors are checked as
-state machines of their own.
+project's pyspark or glue jobs and functions. Parallel branches and Map processors are
+checked as state machines of their own.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ _LAMBDA_RESOURCE = re.compile(r"arn:[^:]*:lambda:")
 _LAMBDA_ARN = re.compile(  # arn:aws:lambda:<region>:<account>:function:<name>[:<alias>]
     r"arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[^:]+)(:[^:]+)?")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
+#: the job types that run as Glue jobs on AWS (a ``glue:startJobRun`` task may name them)
+GLUE_RUN_TYPES = ("pyspark", "glue")
 _REQUIRED: dict[str, tuple[str, type, str]] = {  # Type -> (field, its JSON shape, example)
     "Task": ("Resource", str, '"Resource": the ARN of the service or function to run'),
     "Choice": ("Choices", list, '"Choices": [{"Variable": …, "StringEquals": …, "Next": …}]'),
@@ -221,7 +223,8 @@ class _Validator:
         return len(self.findings) == before
 
     def task(self, state: Mapping[str, Any], path: Path, where: str) -> None:
-        """A Glue or Lambda task must name a pyspark job or function of the project."""
+        """A Glue or Lambda task must name a pyspark or glue job, or a function, of the
+        project."""
         ref = _task_ref(state)
         if ref is None:
             return
@@ -233,16 +236,19 @@ class _Validator:
             return
         name = _name(ref)
         if ref.kind == "job":
-            pyspark = sorted(n for n, t in self.jobs.items() if t == "pyspark")
+            runnable = sorted(n for n, t in self.jobs.items() if t in GLUE_RUN_TYPES)
             if name is None:
                 self.error(at, f"{where}: {field} {ref.value!r} is not a job name",
-                           "write the name of a pyspark job of sluice.yaml")
-            elif self.jobs.get(name, "pyspark") != "pyspark":
+                           "write the name of a pyspark or glue job of sluice.yaml")
+            elif self.jobs.get(name, "glue") not in GLUE_RUN_TYPES:
                 self.error(at, f"{where}: job {name!r} is a {self.jobs[name]} job; only pyspark "
-                           "jobs run on Glue", f"pyspark jobs: {', '.join(pyspark) or 'none'}")
+                           "and glue jobs run on Glue",
+                           f"pyspark and glue jobs: {', '.join(runnable) or 'none'}")
             elif name not in self.jobs:
-                self.error(at, f"{where}: unknown Glue job {name!r}{did_you_mean(name, pyspark)}",
-                           f"pyspark jobs in sluice.yaml: {', '.join(pyspark) or 'none'}")
+                self.error(at, f"{where}: unknown Glue job {name!r}"
+                           f"{did_you_mean(name, runnable)}",
+                           f"pyspark and glue jobs in sluice.yaml: "
+                           f"{', '.join(runnable) or 'none'}")
         elif name is None:
             self.error(at, f"{where}: {field} {ref.value!r} is not a function name or ARN",
                        "write a function of sluice.yaml, by name or as "
@@ -291,7 +297,7 @@ class AslCheck:
         if cfg is None:
             return []
         jobs = {name: job.type for name, job in cfg.jobs.items()}
-        pyspark = sorted(n for n, t in jobs.items() if t == "pyspark")
+        runnable = sorted(n for n, t in jobs.items() if t in GLUE_RUN_TYPES)
         functions = sorted(cfg.functions)
         units = []
         for name, workflow in cfg.workflows.items():
@@ -303,8 +309,8 @@ class AslCheck:
             units.append(Unit(
                 self.kind, name, _runner(ctx, name, rel, jobs, functions),
                 files=(rel, CONFIG_FILE),
-                nodes=frozenset(n for n in refs if n in {*pyspark, *functions}),
-                key={"workflow": workflow.model_dump(mode="json"), "jobs": pyspark,
+                nodes=frozenset(n for n in refs if n in {*runnable, *functions}),
+                key={"workflow": workflow.model_dump(mode="json"), "jobs": runnable,
                      "functions": functions, "params": ctx.params}))
         return units
 

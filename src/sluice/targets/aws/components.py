@@ -1,5 +1,5 @@
 """The components of a release on AWS besides data: CloudFormation stacks, Glue jobs (one per
-``pyspark`` job), Lambda functions and Step Functions workflows.
+``pyspark`` or ``glue`` job), Lambda functions and Step Functions workflows.
 
 Resources are named ``<project>-<env>-<name>``. ``plan`` only reads (stacks: a change set,
 which is what a stack plan is); ``apply`` deploys stacks one after another first (they may
@@ -26,9 +26,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sluice.config import ProjectConfig, PySparkJob, qualify, substitute
+from sluice.config import GlueJob, ProjectConfig, PySparkJob, qualify, substitute
 from sluice.errors import ConfigError
-from sluice.targets.aws import crawlers, events, functions, gluejobs, stacks, workflows
+from sluice.targets.aws import (
+    crawlers,
+    events,
+    functions,
+    glue_arguments,
+    gluejobs,
+    stacks,
+    workflows,
+)
 from sluice.targets.aws.session import aws_errors
 
 if TYPE_CHECKING:
@@ -107,12 +115,15 @@ class AwsComponents:
     # ------------------------------------------------------------------ specs
     def glue_specs(self, cfg: ProjectConfig, release_dir: Path) -> dict[str, gluejobs.GlueJobSpec]:
         return {name: self.glue_spec(cfg, release_dir, name)
-                for name, job in sorted(cfg.jobs.items()) if isinstance(job, PySparkJob)}
+                for name, job in sorted(cfg.jobs.items())
+                if isinstance(job, PySparkJob | GlueJob)}
 
     def glue_spec(self, cfg: ProjectConfig, release_dir: Path,
                   name: str) -> gluejobs.GlueJobSpec:
-        """The Glue job of one PySpark job."""
+        """The Glue job of one PySpark job (through the launcher) or glue job (as written)."""
         job = cfg.jobs[name]
+        if isinstance(job, GlueJob):
+            return self._glue_script_spec(cfg, release_dir, name, job)
         assert isinstance(job, PySparkJob)
         params = public_parameters(cfg.environment(self.target.env).parameters)
         args = {"--sluice-job": name, **{f"--{k}": v for k, v in params.items()},
@@ -123,6 +134,21 @@ class AwsComponents:
             role_arn=self._role(job.glue.role, f"job {name}"),
             glue_version=job.glue.glue_version, worker_type=job.glue.worker_type,
             workers=job.glue.workers, arguments=args, description=f"sluice job {name}")
+
+    def _glue_script_spec(self, cfg: ProjectConfig, release_dir: Path, name: str,
+                          job: GlueJob) -> gluejobs.GlueJobSpec:
+        """A glue job: its script is the job's ScriptLocation, its version-free arguments
+        the DefaultArguments (no sluice argument: the script parses them itself)."""
+        glue_arguments.check_outputs(cfg, name, release_dir)
+        glue_arguments.refuse_secrets(name, job.arguments, release_dir)
+        args = glue_arguments.default_arguments(cfg, name, self.target.objects_url())
+        return gluejobs.GlueJobSpec(
+            name=self.resource(cfg, name), script=(release_dir / job.script).read_bytes(),
+            script_name=Path(job.script).name,
+            role_arn=self._role(job.glue.role, f"job {name}"),
+            glue_version=job.glue.version, worker_type=job.glue.worker_type,
+            workers=job.glue.workers, arguments=args, description=f"sluice glue job {name}",
+            launcher=False)
 
     def source_prefix(self, cfg: ProjectConfig, source: str, what: str) -> str:
         """The S3 key prefix under which a file source's files land (for crawlers and
@@ -158,7 +184,7 @@ class AwsComponents:
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{wf.definition}:{exc.lineno}:{exc.colno}: not valid JSON: "
                                   f"{exc.msg}", tip="sluice check --only asl") from exc
-        jobs = {j for j, spec in cfg.jobs.items() if isinstance(spec, PySparkJob)}
+        jobs = {j for j, spec in cfg.jobs.items() if isinstance(spec, PySparkJob | GlueJob)}
         self._resolve(data, cfg, jobs, set(cfg.functions))
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -321,7 +347,7 @@ class AwsComponents:
         glue_specs = self.glue_specs(cfg, release_dir)
         function_specs = self.function_specs(cfg, release_dir)
         crawler_specs = self.crawler_specs(cfg)
-        if glue_specs:
+        if any(spec.launcher for spec in glue_specs.values()):
             gluejobs.upload_launcher(self.aws, self.target.bucket, self.target.prefix, extra)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             done += self._journal([pool.submit(glue, i) for i in glue_specs.items()]

@@ -1,7 +1,8 @@
 """Dataset versions as Parquet prefixes in S3, with a local read cache.
 
 A version lives under ``<prefix>/envs/<env>/versions/<dataset>/<version>/``: its Parquet files
-(``data.parquet`` when sluice writes it, Spark's part files when a Glue job does) and then
+(``data.parquet`` when sluice writes it, Spark's part files when a Glue job does, in Hive
+partition folders when it wrote with partition keys) and then
 ``_version.json`` (fingerprint, rows, columns, created_at). The marker is written last with
 ``If-None-Match: *``, so a version exists exactly when its marker does and two writers can
 never both create it. Athena, Spectrum and Spark skip ``_``-prefixed files, so the prefix is
@@ -164,7 +165,8 @@ class S3Versions:
         return bool(self.parts(dataset, version))
 
     def download(self, dataset: str, version: str) -> Path:
-        """A local copy of a version's Parquet files (fetched once: versions never change)."""
+        """A local copy of a version's Parquet files (fetched once: versions never change);
+        read it with :func:`parquet_glob`."""
         folder = self.local(dataset, version)
         if folder.is_dir():
             return folder
@@ -177,14 +179,21 @@ class S3Versions:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         s3 = self.aws.client("s3")
+        prefix, root = self.prefix(dataset, version), tmp.resolve()
 
-        def fetch(item: tuple[int, str]) -> None:
-            with aws_errors(f"download s3://{self.bucket}/{item[1]}"):
-                # numbered: nested keys (Hive partitions) must not collide in one folder
-                s3.download_file(self.bucket, item[1], str(tmp / f"{item[0]:05d}.parquet"))
+        def fetch(key: str) -> None:
+            # at its path under the prefix: Hive partition folders (country=de/) keep the
+            # values of a Glue job's partitionKeys, which DuckDB reads back as columns
+            path = (root / key[len(prefix):]).resolve()
+            if not path.is_relative_to(root):
+                raise SluiceError(f"s3://{self.bucket}/{key}: the key leaves its version's "
+                                  "folder", tip="remove the object from the version's prefix")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with aws_errors(f"download s3://{self.bucket}/{key}"):
+                s3.download_file(self.bucket, key, str(path))
 
         with ThreadPoolExecutor(max_workers=_READ_WORKERS) as pool:
-            list(pool.map(fetch, enumerate(keys)))
+            list(pool.map(fetch, keys))
         tmp.replace(folder)
         return folder
 
@@ -238,6 +247,12 @@ class S3Versions:
                     "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
         self._markers.pop(prefix + MARKER, None)
         shutil.rmtree(self.local(dataset, version), ignore_errors=True)
+
+
+def parquet_glob(folder: Path) -> str:
+    """Every Parquet file of a downloaded version, partition folders included (DuckDB detects
+    Hive partitioning from the paths)."""
+    return str(folder / "**" / "*.parquet")
 
 
 VERSION_ID = re.compile(r"[A-Za-z0-9_]+")

@@ -1,6 +1,7 @@
 """``sluice doctor ENV``: can this machine deploy to an AWS environment? Credentials (and the
-role assumed), the bucket, the execution role, then every permission the deploy needs,
-checked with IAM's policy simulator against the deployer role."""
+role assumed), the bucket, the execution role (and the roles glue jobs name), whether each
+glue job's arguments can be given to Glue in this environment, then every permission the
+deploy needs, checked with IAM's policy simulator against the deployer role."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from sluice.config import ProjectConfig
+from sluice.config import GlueJob, ProjectConfig
 from sluice.errors import SluiceError
+from sluice.targets.aws import glue_arguments
 from sluice.targets.aws.permissions import grants
 from sluice.targets.aws.target import AwsTarget
 
@@ -50,6 +52,7 @@ def diagnose(target: AwsTarget, cfg: ProjectConfig) -> list[Finding]:
     found.append(_bucket(target))
     if target.execution_role:
         found.append(_role(target, target.execution_role))
+    found += _glue_jobs(target, cfg)
     found += _permissions(target, cfg, principal_arn(who["arn"]))
     return found
 
@@ -86,6 +89,30 @@ def _role(target: AwsTarget, arn: str) -> Finding:
             return Finding("execution role", "fail", f"{arn} does not exist")
         return Finding("execution role", "warn", f"{arn}: cannot check ({_code(exc)})")
     return Finding("execution role", "ok", arn)
+
+
+def _glue_jobs(target: AwsTarget, cfg: ProjectConfig) -> list[Finding]:
+    """Each glue job: its arguments resolve here and may be sent to Glue (no secret, every
+    output an ``${output:…}`` location), and the role it names, if any, exists."""
+    out: list[Finding] = []
+    roles: set[str] = set()
+    for name, job in sorted(cfg.jobs.items()):
+        if not isinstance(job, GlueJob):
+            continue
+        try:
+            glue_arguments.check_outputs(cfg, name)
+            glue_arguments.refuse_secrets(name, job.arguments)
+            kept = glue_arguments.default_arguments(cfg, name, target.objects_url())
+        except SluiceError as exc:
+            out.append(Finding(f"glue job {name}", "fail", exc.message))
+            continue
+        out.append(Finding(f"glue job {name}", "ok",
+                           f"runs {job.script} as written; {len(kept)} of its "
+                           f"{len(job.arguments)} arguments kept on the job"))
+        if job.glue.role and job.glue.role != target.execution_role:
+            roles.add(job.glue.role)
+    out += [_role(target, role) for role in sorted(roles)]
+    return out
 
 
 def _permissions(target: AwsTarget, cfg: ProjectConfig, principal: str) -> list[Finding]:

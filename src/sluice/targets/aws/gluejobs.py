@@ -1,18 +1,19 @@
-"""Glue jobs for ``pyspark`` jobs: the script under a content-addressed S3 key (uploaded once
-per digest), the job created or updated with its Glue version, worker type and count, and
-DefaultArguments from the environment's parameters. A job whose definition did not change
-makes no write call. Glue keeps no versions, so rollback updates the job back to the earlier
-release's definition (whose script is still at its key).
+"""Glue jobs for ``pyspark`` and ``glue`` jobs: the script under a content-addressed S3 key
+(uploaded once per digest), the job created or updated with its Glue version, worker type and
+count, and its DefaultArguments. A job whose definition did not change makes no write call.
+Glue keeps no versions, so rollback updates the job back to the earlier release's definition
+(whose script is still at its key).
 
-The job's ScriptLocation is sluice's launcher (``glue/launcher.py``), which runs the
-project's script (``--sluice_script``) with the arguments it gets locally; see
-:mod:`sluice.targets.aws.glue_runs` for a run."""
+A ``pyspark`` job's ScriptLocation is sluice's launcher (``glue/launcher.py``), which runs the
+project's script (``--sluice_script``) with the arguments it gets locally. A ``glue`` job's
+ScriptLocation is the project's script itself (``launcher=False``): Glue runs it as written,
+with the job's own arguments. See :mod:`sluice.targets.aws.glue_runs` for runs."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ class GlueJobSpec:
     workers: int = 2
     arguments: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    #: run through sluice's launcher (pyspark jobs) or as the job's own script (glue jobs)
+    launcher: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,21 @@ def launcher_key(prefix: str) -> str:
     return content_key(prefix, _launcher(), "sluice_glue_launcher.py")
 
 
+def script_url(bucket: str, prefix: str, spec: GlueJobSpec) -> str:
+    """Where the project's script of ``spec`` lives in S3 (content-addressed)."""
+    return f"s3://{bucket}/{script_key(prefix, spec)}"
+
+
 def job_update(spec: GlueJobSpec, bucket: str, prefix: str) -> dict[str, Any]:
     """The JobUpdate (and, with Name, the CreateJob input) of a spec."""
+    script = script_url(bucket, prefix, spec)
+    own = {"--sluice_script": script} if spec.launcher else {}
     return {
         "Role": spec.role_arn,
         "Command": {"Name": "glueetl", "PythonVersion": "3",
-                    "ScriptLocation": f"s3://{bucket}/{launcher_key(prefix)}"},
-        "DefaultArguments": {"--job-language": "python",
-                             "--sluice_script": f"s3://{bucket}/{script_key(prefix, spec)}",
+                    "ScriptLocation": f"s3://{bucket}/{launcher_key(prefix)}"
+                    if spec.launcher else script},
+        "DefaultArguments": {"--job-language": "python", **own,
                              **dict(sorted(spec.arguments.items()))},
         "GlueVersion": spec.glue_version,
         "WorkerType": spec.worker_type,
@@ -115,7 +125,8 @@ def ensure_runnable(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec
     passes the script and the workers as run arguments). Returns the script's URL."""
     from botocore.exceptions import ClientError
 
-    upload_launcher(aws, bucket, prefix, extra)
+    if spec.launcher:
+        upload_launcher(aws, bucket, prefix, extra)
     upload_once(aws, bucket, script_key(prefix, spec), spec.script, extra)
     glue = aws.client("glue")
     with aws_errors(f"look up Glue job {spec.name}"):
@@ -126,7 +137,28 @@ def ensure_runnable(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec
                 raise
             glue.create_job(Name=spec.name, Tags={"sluice:job": spec.name},
                             **job_update(spec, bucket, prefix))
-    return f"s3://{bucket}/{script_key(prefix, spec)}"
+    return script_url(bucket, prefix, spec)
+
+
+#: the suffix of the job a glue job's runs inside write-audit-publish go through
+RUN_JOB_SUFFIX = ".wap"
+
+
+def run_job_spec(spec: GlueJobSpec) -> GlueJobSpec:
+    """The run job of a glue job: the same definition under ``<job>.wap`` (a name no
+    ``<project>-<env>-<name>`` resource has: those hold no dot)."""
+    return replace(spec, name=spec.name + RUN_JOB_SUFFIX,
+                   description=f"{spec.description}: runs inside write-audit-publish")
+
+
+def sync_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
+             extra: dict[str, Any] | None = None) -> bool:
+    """Give the job ``spec.name`` exactly the spec's definition (script uploaded first):
+    created if missing, updated if it differs, untouched otherwise. Returns whether it
+    wrote. A ``glue`` job's run goes through such a job of its own (see glue_runs)."""
+    if spec.launcher:
+        upload_launcher(aws, bucket, prefix, extra)
+    return deploy_glue_job(aws, bucket, prefix, spec, extra).changed
 
 
 def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec,
@@ -137,7 +169,7 @@ def deploy_glue_job(aws: AwsSession, bucket: str, prefix: str, spec: GlueJobSpec
 
     glue = aws.client("glue")
     wanted = job_update(spec, bucket, prefix)
-    location = wanted["DefaultArguments"]["--sluice_script"]
+    location = script_url(bucket, prefix, spec)
     with aws_errors(f"deploy Glue job {spec.name}"):
         try:
             live: dict[str, Any] | None = glue.get_job(JobName=spec.name)["Job"]

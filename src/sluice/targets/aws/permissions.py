@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.config import AwsTarget, ProjectConfig, PySparkJob
+from sluice.config import AwsTarget, GlueJob, ProjectConfig, PySparkJob
 from sluice.targets.aws.events import topic_name
 
 
@@ -80,10 +80,12 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
                      (f"{glue}:catalog", f"{glue}:database/{db_prefix}*",
                       f"{glue}:table/{db_prefix}*/*")))
     roles = _execution_roles(cfg, spec)
-    if any(isinstance(j, PySparkJob) for j in cfg.jobs.values()):
-        out.append(Grant("GlueJobs", "a Glue job per PySpark job",
+    if any(isinstance(j, PySparkJob | GlueJob) for j in cfg.jobs.values()):
+        # the resource covers a glue job's run job too (<project>-<env>-<name>.wap)
+        out.append(Grant("GlueJobs", "a Glue job per pyspark or glue job, and its runs",
                          ("glue:GetJob", "glue:CreateJob", "glue:UpdateJob", "glue:TagResource",
-                          "glue:StartJobRun", "glue:GetJobRun"), (f"{glue}:job/{named}",)))
+                          "glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"),
+                         (f"{glue}:job/{named}",)))
     if cfg.crawlers:
         out.append(Grant("GlueCrawlers", "crawlers over sources",
                          ("glue:GetCrawler", "glue:CreateCrawler", "glue:UpdateCrawler"),
@@ -155,14 +157,14 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
 def _execution_roles(cfg: ProjectConfig, spec: AwsTarget) -> set[str]:
     roles = {w.role for w in cfg.workflows.values() if w.role}
     roles |= {f.role for f in cfg.functions.values() if f.role}
-    roles |= {j.glue.role for j in cfg.jobs.values() if isinstance(j, PySparkJob) and j.glue.role}
+    glue_jobs = [j for j in cfg.jobs.values() if isinstance(j, PySparkJob | GlueJob)]
+    roles |= {j.glue.role for j in glue_jobs if j.glue.role}
     roles |= {c.role for c in cfg.crawlers.values() if c.role}
     roles |= {s.role for s in cfg.stacks.values() if s.role}
     uses_default = (any(not w.role for w in cfg.workflows.values())
                     or any(not f.role for f in cfg.functions.values())
                     or any(not c.role for c in cfg.crawlers.values())
-                    or any(isinstance(j, PySparkJob) and not j.glue.role
-                           for j in cfg.jobs.values()))
+                    or any(not j.glue.role for j in glue_jobs))
     if uses_default and spec.execution_role:
         roles.add(spec.execution_role)
     return roles

@@ -37,7 +37,13 @@ from sluice.release import ArtifactStore, Manifest, materialize
 from sluice.state.locks import dead_local_owner
 from sluice.targets.aws.artifacts import S3Artifacts
 from sluice.targets.aws.catalog import CatalogObject, GlueTables
-from sluice.targets.aws.datasets import VERSION_ID, S3Versions, get_json, is_missing
+from sluice.targets.aws.datasets import (
+    VERSION_ID,
+    S3Versions,
+    get_json,
+    is_missing,
+    parquet_glob,
+)
 from sluice.targets.aws.redshift import RedshiftDataSession, RedshiftTarget
 from sluice.targets.aws.session import AwsSession, AwsSettings, aws_errors, sse_kms
 from sluice.targets.base import Capabilities, Target, VersionInfo
@@ -254,7 +260,7 @@ class AwsTarget(Target):
     def _view(self, dataset: str, version: str) -> None:
         if (dataset, version) in self._views or self._engine is None:
             return
-        files = str(self.data.download(dataset, version) / "*.parquet")
+        files = parquet_glob(self.data.download(dataset, version))
         self._engine.con.execute(
             f"CREATE OR REPLACE VIEW {self._version_name(dataset, version)} AS SELECT * FROM "
             f"read_parquet({exp.Literal.string(files).sql('duckdb')})")
@@ -325,7 +331,7 @@ class AwsTarget(Target):
         self._version_name(dataset, version)  # validates the id
         if self.data.get(dataset, version) is not None:
             raise SluiceError(f"version {version} of {dataset} exists; versions are immutable")
-        columns, rows = self._shape(str(self.data.download(dataset, version) / "*.parquet"))
+        columns, rows = self._shape(parquet_glob(self.data.download(dataset, version)))
         self.data.register(dataset, version, fingerprint, rows, columns)
         self._registered(dataset, version, columns)
         return rows
@@ -468,10 +474,18 @@ class AwsTarget(Target):
 
     # ------------------------------------------------------------------ components
     def runner_for(self, job_type: str) -> Any:
-        if job_type == "pyspark" and self.pyspark == "glue":
+        """PySpark and glue jobs run as Glue job runs (with ``pyspark: local``, on the
+        deploying machine like on the local target)."""
+        if self.pyspark != "glue":
+            return None
+        if job_type == "pyspark":
             from sluice.targets.aws.glue_runs import run_glue_job
 
             return run_glue_job
+        if job_type == "glue":
+            from sluice.targets.aws.glue_runs import run_glue_script
+
+            return run_glue_script
         return None
 
     def components(self) -> AwsComponents:
