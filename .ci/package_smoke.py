@@ -64,6 +64,8 @@ def check_archives(dist: Path, ver: str, problems: list[str]) -> Path:
         problems.append(f"wheel METADATA does not name {DIST} {ver}")
     if "sluice = sluice.cli.app:main" not in entry:
         problems.append("wheel has no `sluice` console script")
+    if "sluice.glue.pytest_plugin = sluice.glue.pytest_plugin" not in entry:
+        problems.append("wheel has no pytest11 entry point for sluice.glue.pytest_plugin")
     missing = [p for p in tracked_package_files() if p not in names]
     problems += [f"wheel lacks {p}" for p in missing]
     # force-include copies the folders whole: exactly the files git tracks, no local state

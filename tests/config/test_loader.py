@@ -72,8 +72,8 @@ CASES = [
     (
         "bad-job-type",
         "sluice.yaml:6:11: jobs.orders: unknown type 'sqll'; expected one of: sql, python, "
-        "pyspark; did you mean 'sql'?\n"
-        "sluice.yaml:8:3: jobs.other: missing 'type' (one of: sql, python, pyspark)",
+        "pyspark, glue; did you mean 'sql'?\n"
+        "sluice.yaml:8:3: jobs.other: missing 'type' (one of: sql, python, pyspark, glue)",
     ),
     (
         "written-twice",

@@ -3,11 +3,11 @@ Lambda functions, and the ``checks:`` section that configures ``sluice check``."
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from sluice.config.base import ConfigModel
+from sluice.config.base import ConfigModel, Loc, duplicates, problems_error
 from sluice.config.names import DatasetKey, ParamValue, RelPath
 
 
@@ -80,13 +80,45 @@ class Acknowledgement(ConfigModel):
     reason: str = Field(min_length=1)
 
 
+class UnitChecks(ConfigModel):
+    """The ``unit`` check: the project's pytest folders and the packages its tests need."""
+
+    folders: list[RelPath] = Field(default_factory=lambda: ["tests"], min_length=1)
+    #: a pip requirements file, installed into a cached virtual environment the tests run in
+    requirements: RelPath | None = None
+
+    @model_validator(mode="after")
+    def _check_folders(self) -> Self:
+        problems: list[tuple[Loc, str]] = [
+            (("folders", i), f"{f!r} is listed twice")
+            for i, f in duplicates([f.rstrip("/") for f in self.folders])]
+        if problems:
+            raise problems_error("UnitChecks", problems)
+        return self
+
+
 class Checks(ConfigModel):
     """Settings of ``sluice check``."""
 
     samples: RelPath | None = None  # folder laid out like an environment's objects/ (data/)
     tests: RelPath | None = None  # the project's pytest folder (default: tests/ when present)
+    unit: UnitChecks | None = None  # several test folders, test requirements (replaces tests)
     acknowledge: list[Acknowledgement] = Field(default_factory=list)
     timeout: int = Field(default=900, ge=1)  # seconds, per tool run (pytest, cfn-lint …)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_tests(self) -> Self:
+        if self.tests is not None and self.unit is not None:
+            raise problems_error("Checks", [(("tests",), (
+                "give the test folder either here or in checks.unit.folders, not both "
+                f"(e.g. checks.unit.folders: [{self.tests}])"))])
+        return self
+
+    def unit_folders(self) -> list[str]:
+        """The pytest folders of the ``unit`` check, as configured (default ``tests``)."""
+        if self.unit is not None:
+            return [f.rstrip("/") for f in self.unit.folders]
+        return [self.tests.rstrip("/") if self.tests else "tests"]
 
 
 class Migrations(ConfigModel):

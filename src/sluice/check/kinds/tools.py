@@ -1,11 +1,13 @@
 """Checks that run the project's own tools in their own processes: ruff over its Python
-(jobs, functions, tests; honouring the project's ruff config) and its pytest suite."""
+(jobs, functions, tests; honouring the project's ruff config) and its pytest suites (one
+pytest run over every ``checks.unit.folders`` entry, with sluice's Glue pytest plugin, in
+the cached environment of ``checks.unit.requirements`` when there is one)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import re
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,18 +16,21 @@ from pathlib import Path
 
 from sluice.check.base import Unit, UnitOutcome, findings_outcome, skipped
 from sluice.check.context import CheckContext, tool_version
+from sluice.check.kinds.pytest_findings import case_finding, no_report_finding
+from sluice.check.kinds.unit_env import ensure_env
 from sluice.check.model import Finding, TestCase
+from sluice.config import CONFIG_FILE
 from sluice.errors import SluiceError
 
 CHECK_EXTRA_TIP = "pip install 'sluice-cd[check]' (ruff and pytest, the tools sluice check runs)"
 RUFF_CONFIGS = ("pyproject.toml", "ruff.toml", ".ruff.toml")
-_TRACE_LINE = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): ", re.MULTILINE)
 
 
-def _run(args: list[str], cwd: Path, timeout: int, what: str) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], cwd: Path, timeout: int, what: str,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, env=env)
     except subprocess.TimeoutExpired as exc:
         raise SluiceError(f"{what} ran longer than {timeout}s and was stopped",
                           tip="raise checks.timeout in sluice.yaml") from exc
@@ -69,44 +74,97 @@ class LintCheck:
 
 class UnitTestCheck:
     kind = "unit"
-    description = "the project's pytest suite, in its own process, results per test"
+    description = "the project's pytest suites (checks.unit.folders), results per test"
 
     def units(self, ctx: CheckContext) -> list[Unit]:
         cfg = ctx.config
-        folder = cfg.checks.tests if cfg is not None and cfg.checks.tests else "tests"
-        if not ctx.files_under(".py", folder=folder):
-            return []
+        unit_cfg = cfg.checks.unit if cfg is not None else None
+        folders = cfg.checks.unit_folders() if cfg is not None else ["tests"]
+        requirements = unit_cfg.requirements if unit_cfg is not None else None
         timeout = cfg.checks.timeout if cfg is not None else 900
+        name = ",".join(folders)
+        problems = _config_problems(ctx, folders, requirements, configured=unit_cfg is not None)
+        if problems:  # not cached: creating the folder fixes it without touching sluice.yaml
+            return [Unit("unit", name, lambda: findings_outcome(problems), files=(CONFIG_FILE,),
+                         always=True, cacheable=False)]
+        present = [f for f in folders if ctx.files_under(".py", folder=f)]
+        if not present:
+            return []
+        key: dict[str, object] = {"pytest": tool_version("pytest"), "folders": present,
+                                  "plugin": _PLUGIN}
+        if requirements is not None:
+            key["requirements"] = {requirements: ctx.files.get(requirements, "")}
 
         def run() -> UnitOutcome:
-            # pytest runs under this interpreter: without it every test would "fail" to import
-            if importlib.util.find_spec("pytest") is None:
-                raise SluiceError("pytest is not installed", tip=CHECK_EXTRA_TIP)
-            with tempfile.TemporaryDirectory(prefix="sluice-pytest-") as tmp:
-                report = Path(tmp) / "junit.xml"
-                proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             *_own_config(ctx.root, Path(tmp)),
-                             f"--junitxml={report}", "-o", "junit_family=xunit1", folder],
-                            ctx.root, timeout, "pytest")
-                if proc.returncode == 5:
-                    return skipped(f"pytest collected no tests in {folder}/")
-                if not report.is_file():
-                    tail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
-                    raise SluiceError("pytest did not run: " + " | ".join(tail))
-                cases = parse_junit(report)
-            findings = [_case_finding(c, folder) for c in cases
-                        if c.outcome in {"failed", "error"}]
-            if proc.returncode not in (0, 1) and not findings:
-                findings.append(Finding(f"pytest exited with {proc.returncode}",
-                                        tip=proc.stdout.strip().splitlines()[-1]
-                                        if proc.stdout.strip() else ""))
-            passed = sum(c.outcome == "passed" for c in cases)
-            out = findings_outcome(findings, f"{passed}/{len(cases)} tests passed", cases)
-            return out
+            return _run_pytest(ctx, present, requirements, timeout)
 
         # a test may read any file of the project (data, SQL, code): all of them are inputs
-        return [Unit("unit", folder, run, files=tuple(ctx.files),
-                     key={"pytest": tool_version("pytest")})]
+        return [Unit("unit", name, run, files=tuple(ctx.files), key=key)]
+
+
+#: the pytest plugin every run loads: the ``spark`` and ``glue_context`` fixtures, awsglue
+_PLUGIN = "sluice.glue.pytest_plugin"
+
+
+def _config_problems(ctx: CheckContext, folders: list[str], requirements: str | None, *,
+                     configured: bool) -> list[Finding]:
+    """A configured test folder or requirements file that is not there, at its line in
+    sluice.yaml (the default ``tests`` folder may be absent: then there is nothing to run)."""
+    out: list[Finding] = []
+    if configured or (ctx.config is not None and ctx.config.checks.tests):
+        for i, folder in enumerate(folders):
+            if not (ctx.root / folder).is_dir():
+                path = ("checks", "unit", "folders", i) if configured else ("checks", "tests")
+                file, line, col = ctx.locate(*path)
+                out.append(Finding(f"checks: the test folder {folder!r} does not exist", file,
+                                   line, col, tip="create it or fix the path in sluice.yaml"))
+    if requirements is not None and not (ctx.root / requirements).is_file():
+        file, line, col = ctx.locate("checks", "unit", "requirements")
+        out.append(Finding(f"checks.unit.requirements: file not found: {requirements!r}",
+                           file, line, col, tip="create it or fix the path in sluice.yaml"))
+    return out
+
+
+def _run_pytest(ctx: CheckContext, folders: list[str], requirements: str | None,
+                timeout: int) -> UnitOutcome:
+    # pytest runs under this interpreter: without it every test would "fail" to import
+    if importlib.util.find_spec("pytest") is None:
+        raise SluiceError("pytest is not installed", tip=CHECK_EXTRA_TIP)
+    python, env_note = Path(sys.executable), ""
+    if requirements is not None:
+        test_env = ensure_env(ctx.root, ctx.home, requirements, timeout)
+        python = test_env.python
+        env_note = f", {'new' if test_env.created else 'cached'} environment for {requirements}"
+    with tempfile.TemporaryDirectory(prefix="sluice-pytest-") as tmp:
+        report = Path(tmp) / "junit.xml"
+        proc = _run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", _PLUGIN,
+                     "--continue-on-collection-errors", *_own_config(ctx.root, Path(tmp)),
+                     f"--junitxml={report}", "-o", "junit_family=xunit1", *folders],
+                    ctx.root, timeout, "pytest", env=_test_env())
+        if proc.returncode == 5:
+            return skipped(f"pytest collected no tests in {', '.join(folders)}")
+        if not report.is_file():
+            finding = no_report_finding(proc.returncode, proc.stdout + "\n" + proc.stderr,
+                                        ctx.root, folders)
+            return findings_outcome([finding], f"pytest exited with {proc.returncode}")
+        cases = parse_junit(report)
+    findings = [case_finding(c, ctx.root, folders) for c in cases
+                if c.outcome in {"failed", "error"}]
+    if proc.returncode not in (0, 1) and not findings:
+        findings.append(no_report_finding(proc.returncode, proc.stdout + "\n" + proc.stderr,
+                                          ctx.root, folders))
+    passed = sum(c.outcome == "passed" for c in cases)
+    return findings_outcome(findings, f"{passed}/{len(cases)} tests passed{env_note}", cases)
+
+
+def _test_env() -> dict[str, str]:
+    """The tests' environment: a Spark that a test starts itself (``SparkContext.getOrCreate()``
+    at a module's top, as Glue's samples do) is as small as the plugin's ``spark`` fixture."""
+    env = dict(os.environ)
+    env.setdefault("PYSPARK_SUBMIT_ARGS",
+                   "--master local[2] --conf spark.ui.enabled=false "
+                   "--conf spark.sql.shuffle.partitions=2 pyspark-shell")
+    return env
 
 
 _PYTEST_CONFIGS = (("pytest.ini", ""), (".pytest.ini", ""), ("pyproject.toml", "[tool.pytest"),
@@ -145,14 +203,3 @@ def parse_junit(path: Path) -> list[TestCase]:
                               float(tc.get("time") or 0.0),
                               (where + "\n" + message.strip()).strip()))
     return cases
-
-
-def _case_finding(case: TestCase, folder: str) -> Finding:
-    first, _, rest = case.message.partition("\n")
-    # the innermost traceback line inside the tests folder is where the test failed
-    hits = [m for m in _TRACE_LINE.finditer(rest) if m["path"].startswith(folder)]
-    path, line = (hits[-1]["path"], int(hits[-1]["line"])) if hits else \
-        (first.split(":")[0] or None, int(first.split(":")[1]) if ":" in first else None)
-    summary = rest.strip().splitlines()[0] if rest.strip() else case.outcome
-    return Finding(f"{case.classname}::{case.name} {case.outcome}: {summary}", path, line,
-                   tip="run the project's tests:  python -m pytest " + folder)
