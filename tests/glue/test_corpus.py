@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from sluice.deploy.deployer import DeployOutcome, deploy
+from sluice.deploy.jobs import JobError
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
 
@@ -296,6 +297,34 @@ def test_with_bookmarks_the_second_run_reads_only_the_new_daily_file(
         ("e301", 4, "/", "2026-12-03T06:10:00Z"), ("e302", 4, "/pricing", "2026-12-03T06:12:00Z"),
         ("e303", 5, "/docs", "2026-12-03T13:40:00Z"),
         ("e304", 1, "/signup", "2026-12-03T18:00:00Z")]
+
+
+JDBC_LOAD = """
+# the sample's last step: load every relational table into Redshift
+for name in dfc.keys():
+    glueContext.write_dynamic_frame.from_jdbc_conf(
+        frame=dfc.select(name), catalog_connection="redshift-legislators",
+        connection_options={"dbtable": name, "database": "legislators"},
+        redshift_tmp_dir=args["TempDir"])
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("glue_project", ["legislators_relationalize"], indirect=True)
+def test_an_unsupported_glue_api_fails_the_deploy_naming_it_and_publishes_nothing(
+        glue_project: tuple[Path, Workspace]) -> None:
+    root, ws = glue_project
+    script = root / "glue" / "relationalize_persons.py"
+    script.write_text(script.read_text(encoding="utf-8") + JDBC_LOAD, encoding="utf-8")
+    _git(root, "commit", "-qam", "load into redshift")
+    with pytest.raises(JobError) as info:
+        deploy_release(ws)
+    message = info.value.message
+    assert "write_dynamic_frame.from_jdbc_conf is not supported" in message, message
+    assert "docs/glue.md" in message
+    assert "glue/relationalize_persons.py:" in message  # where the script called it
+    assert ws.target("dev").catalog() == {}
+    assert ws.state.live("dev") is None
 
 
 @pytest.mark.spark
