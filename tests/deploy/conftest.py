@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from sluice.deploy import spark_driver
 from sluice.deploy.deployer import KILL_AT_VAR, deploy
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
@@ -78,6 +79,16 @@ class Project:
         with self.ws() as ws:
             manifest, _ = make_release(ws)
         return manifest.id
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_spark_driver() -> Iterator[None]:
+    """One Spark driver for every in-process deploy of these tests (started only if a PySpark
+    job runs): each deploy's own scope nests in this one, so Spark starts once per session.
+    Safe: every script gets a fresh session, environment, cwd and modules (test_spark_driver
+    pins that), and scripts of another Spark configuration get their own driver."""
+    with spark_driver.shared():
+        yield
 
 
 @pytest.fixture(autouse=True)

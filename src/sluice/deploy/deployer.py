@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sluice.config import ProjectConfig, builtins, load_project
+from sluice.deploy import spark_driver
 from sluice.deploy.audit import AuditResult, audit_version
 from sluice.deploy.jobs import JobError, JobResult, Resolver, run_python_job, run_sql_job
 from sluice.deploy.plan import DeployPlan, make_plan
@@ -47,7 +48,7 @@ from sluice.state.locks import TAKEOVER_EVENT, dead_local_owner
 from sluice.targets.base import Target
 
 if TYPE_CHECKING:
-    from sluice.flow.decision import GateDecision
+    from sluice.flow.decision import GateDecision, GateRequest
 
 Step = Callable[[str, str], None]
 
@@ -157,6 +158,14 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
         ws.state.event("promotion_started", env=env, actor=actor, release_id=first.release_id,
                        payload={"from": source})
     on_step("verify", "done")
+    with spark_driver.shared():  # every Spark job of this deployment: one Spark start
+        return _deploy_gated(ws, env, request, kind, wait, force_all, on_step, sample_limit)
+
+
+def _deploy_gated(ws: Workspace, env: str, request: GateRequest, kind: str, wait: float,
+                  force_all: bool, on_step: Step, sample_limit: int) -> DeployOutcome:
+    from sluice.flow.decision import decide_gates
+
     state = ws.state
     owner = ws.owner()
     acquire_env_lock(ws, env, owner, wait=wait)
@@ -165,7 +174,7 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
         ensure_in_sync(ws, env)
         decision = decide_gates(ws, request)
         on_step("gates", "done")
-        dep = state.start_deployment(env, decision.release_id, kind, actor)
+        dep = state.start_deployment(env, decision.release_id, kind, request.actor)
         try:
             return _deploy_locked(ws, env, decision.manifest, dep, force_all, on_step,
                                   sample_limit, decision)

@@ -7,7 +7,8 @@ command line (``/proc/<pid>/cmdline`` is readable by every user): sluice starts
 temporary folder and adds them to the script's ``sys.argv``. Inputs are exported from the
 warehouse to Parquet and outputs read back into new dataset versions through Arrow, so a
 PySpark job runs on any warehouse (DuckDB or PostgreSQL) inside the same write-audit-publish
-cycle as every other job.
+cycle as every other job. Inside a deploy, the scripts share one long-lived Spark driver
+(:mod:`sluice.deploy.spark_driver`), so Spark starts once per deploy, not once per job.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from sluice.config import ProjectConfig, PySparkJob
+from sluice.deploy import spark_driver
 from sluice.deploy.jobs import JobError, JobResult, Resolver
 from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
+from sluice.deploy.spark_driver import LAUNCHER, Progress
 from sluice.errors import EngineUnavailableError
 from sluice.project.graph import JobNode
 from sluice.targets.base import Target
 
 JOB_TIMEOUT = 3600
-LAUNCHER = Path(__file__).with_name("pyspark_launcher.py")
 
 
 def java_available() -> bool:
@@ -61,22 +63,16 @@ def run_script(args: list[str], cwd: Path, env: Mapping[str, str], progress_file
                timeout: float = JOB_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run the launcher ``args``; while it runs, pass each new line the launcher appends to
     ``progress_file`` (its Spark status) to ``on_progress``. Raises ``TimeoutExpired`` after
-    ``timeout`` seconds (the process is killed)."""
+    ``timeout`` seconds (the process is killed).
+
+    Inside :func:`sluice.deploy.spark_driver.shared` (a deploy, a run, a check's integration
+    run) a launcher command runs in the scope's long-lived driver instead of a new process,
+    with the same result: exit status, stdout and stderr as a process would give them."""
+    shared = spark_driver.run(args, cwd, env, progress_file, on_progress, timeout)
+    if shared is not None:
+        return shared
     deadline = time.monotonic() + timeout
-    seen = 0
-
-    def forward() -> None:
-        nonlocal seen
-        if on_progress is None or not progress_file.exists():
-            return
-        with progress_file.open(encoding="utf-8") as fh:
-            text = fh.read()
-        lines = text[:text.rfind("\n") + 1].splitlines()  # a line being written waits
-        fresh = lines[seen:]
-        seen = len(lines)
-        if fresh:
-            on_progress(fresh[-1])  # only the newest matters to a live line
-
+    progress = Progress(progress_file, on_progress)
     with subprocess.Popen(list(args), cwd=cwd, env={**env, PROGRESS_ENV: str(progress_file)},
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         while True:
@@ -85,12 +81,12 @@ def run_script(args: list[str], cwd: Path, env: Mapping[str, str], progress_file
                                                         max(deadline - time.monotonic(), 0)))
                 break
             except subprocess.TimeoutExpired:
-                forward()
+                progress.forward()
                 if time.monotonic() >= deadline:
                     proc.kill()
                     proc.communicate()
                     raise
-        forward()
+        progress.forward()
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 

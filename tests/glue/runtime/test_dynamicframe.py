@@ -193,6 +193,30 @@ def test_map_type_conflicts_become_string_and_error_records_are_left_out(
         out.assertErrorThreshold()
 
 
+def test_map_and_filter_see_maps_as_dicts_and_timestamps_as_rows_do(spark: Any) -> None:
+    import datetime as dt
+
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.sql("SELECT 1 AS id, map('a', 1, 'b', 2) AS m, "
+                   "TIMESTAMP'2024-05-01 10:00:00' AS ts UNION ALL "
+                   "SELECT 2, map('c', 3), TIMESTAMP'2023-01-01 00:00:00'")
+    frame = DynamicFrame.fromDF(df, None, "t")
+    expected = {r["id"]: (r["m"], r["ts"]) for r in df.collect()}  # what a Row gives
+    recent = frame.filter(lambda r: r["ts"] > dt.datetime(2024, 1, 1) and "a" in r["m"])
+    assert [r["id"] for r in recent.toDF().collect()] == [1]
+
+    def total(rec: dict[str, Any]) -> dict[str, Any]:
+        rec["sum"] = sum(rec["m"].values())
+        rec["m"]["z"] = 0
+        return rec
+
+    out = {r["id"]: r for r in frame.map(total).toDF().collect()}
+    assert out[1]["sum"] == 3 and out[2]["sum"] == 3
+    assert out[1]["m"] == {"a": 1, "b": 2, "z": 0}
+    assert {i: out[i]["ts"] for i in out} == {i: expected[i][1] for i in expected}
+
+
 def test_join_keeps_both_frames_fields(frame_of: Any) -> None:
     persons = frame_of([{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}], "persons")
     members = frame_of([{"person_id": 1, "org_id": "o1"}, {"person_id": 1, "org_id": "o2"},

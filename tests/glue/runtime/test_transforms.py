@@ -140,3 +140,37 @@ def test_unnest_and_unsupported_transforms(frame_of: Any) -> None:
     for transform in (Unbox, SplitRows):
         with pytest.raises(GlueUnsupportedError, match=rf"{transform.__name__}.*docs/glue\.md"):
             transform.apply(frame=flat)
+
+
+def test_the_medicare_data_cleaning_sample(spark: Any) -> None:
+    """Glue's data-cleaning sample: field names with spaces, a choice resolved with
+    ``cast:long``, a Map that strips dollar signs, and ApplyMapping into nested fields."""
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame(
+        [("039 - EXTRACRANIAL", "10001", "AL", "$32963.07"),
+         ("039 - EXTRACRANIAL", "ABC", "AL", "$15131.85"),
+         ("057 - DEGENERATIVE", "10005", "GA", "$37560.37")],
+        "`drg definition` string, `provider id` string, `provider state` string, "
+        "`average covered charges` string")
+    medicare = DynamicFrame.fromDF(df, None, "medicare")
+    medicare_res = medicare.resolveChoice(specs=[("provider id", "cast:long")])
+    assert medicare_res.toDF().where("`provider id` IS NULL").count() == 1
+
+    def chop(rec: dict[str, Any]) -> dict[str, Any]:
+        rec["average covered charges"] = rec["average covered charges"][1:]
+        return rec
+
+    chopped = medicare_res.map(chop)
+    nested = chopped.apply_mapping([
+        ("drg definition", "string", "drg", "string"),
+        ("provider id", "long", "provider.id", "long"),
+        ("provider state", "string", "provider.state", "string"),
+        ("average covered charges", "string", "charges.covered", "double"),
+    ])
+    assert nested.toDF().schema.simpleString() == (
+        "struct<drg:string,provider:struct<id:bigint,state:string>,"
+        "charges:struct<covered:double>>")
+    got = sorted((r["provider"]["id"] or 0, r["charges"]["covered"])
+                 for r in nested.toDF().collect())
+    assert got == [(0, 15131.85), (10001, 32963.07), (10005, 37560.37)]

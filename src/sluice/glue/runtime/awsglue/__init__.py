@@ -4,3 +4,7 @@ What it supports and where its semantics differ from AWS Glue: docs/glue.md. Mod
 relative imports only, so the package works both as ``awsglue`` (in a job's process) and as
 ``sluice.glue.runtime.awsglue`` (for mypy and ruff).
 """
+
+from .dynamicframe import DynamicFrame, DynamicFrameCollection  # as awsglue exports them
+
+__all__ = ["DynamicFrame", "DynamicFrameCollection"]

@@ -34,6 +34,15 @@ _WIDENS = {"int": {"int", "long", "double"}, "long": {"long", "double"},
            "double": {"double"}, "boolean": {"boolean"}, "string": {"string"}}
 
 
+def try_cast(col: Any, spark_type_name: str) -> Any:
+    """``col`` cast to the type, null where a value does not convert: ``Column.try_cast``
+    (PySpark 4); on PySpark 3.5, a plain cast, which gives null unless ANSI mode is on."""
+    # On the class: a Column answers any unknown attribute with a struct field access.
+    if getattr(type(col), "try_cast", None) is not None:
+        return col.try_cast(spark_type_name)
+    return col.cast(spark_type_name)
+
+
 def spark_type(glue_type: str) -> str:
     name = glue_type.strip().lower()
     return _SPARK_TYPE.get(name, name)
@@ -44,13 +53,13 @@ def kind_of(col: Any) -> Any:
     from pyspark.sql import functions as F
 
     text = F.trim(col)
-    as_long = text.try_cast("bigint")
+    as_long = try_cast(text, "bigint")
     return (F.when(col.isNull(), F.lit(None))
             .when(F.lower(text).isin("true", "false"), F.lit("boolean"))
             .when(text.rlike(r"^[+-]?\d+$") & as_long.isNotNull()
                   & as_long.between(-(2**31), 2**31 - 1), F.lit("int"))
             .when(text.rlike(r"^[+-]?\d+$") & as_long.isNotNull(), F.lit("long"))
-            .when(text.try_cast("double").isNotNull()
+            .when(try_cast(text, "double").isNotNull()
                   & ~F.lower(text).isin("nan", "infinity", "-infinity", "inf", "-inf"),
                   F.lit("double"))
             .otherwise(F.lit("string")))
@@ -103,7 +112,7 @@ def _typed(col: Any, kind: str) -> Any:
         return F.lower(F.trim(col)) == F.lit("true")
     if kind == "string":
         return col
-    return F.trim(col).try_cast(spark_type(kind))
+    return try_cast(F.trim(col), spark_type(kind))
 
 
 def _project(col: Any, kind_col: Any, target: str) -> Any:
@@ -115,8 +124,8 @@ def _project(col: Any, kind_col: Any, target: str) -> Any:
         return col
     fitting = [k for k, wider in _WIDENS.items() if glue_target in wider]
     if not fitting:
-        return F.trim(col).try_cast(spark_type(target))
-    return F.when(kind_col.isin(*fitting), F.trim(col).try_cast(spark_type(target)))
+        return try_cast(F.trim(col), spark_type(target))
+    return F.when(kind_col.isin(*fitting), try_cast(F.trim(col), spark_type(target)))
 
 
 def resolve(df: Any, specs: list[tuple[str, str]], choice: str, database: str | None,
@@ -152,12 +161,12 @@ def resolve(df: Any, specs: list[tuple[str, str]], choice: str, database: str | 
             continue
         col = F.col(_paths.quote(parts))
         if action == "cast":
-            df = _paths.put(df, parts, col.try_cast(spark_type(target)))
+            df = _paths.put(df, parts, try_cast(col, spark_type(target)))
         elif action == "project":
             if isinstance(_paths.type_at(df.schema, parts), T.StringType):
                 df = _paths.put(df, parts, _project(col, kind_of(col), target))
             else:
-                df = _paths.put(df, parts, col.try_cast(spark_type(target)))
+                df = _paths.put(df, parts, try_cast(col, spark_type(target)))
         elif not isinstance(_paths.type_at(df.schema, parts), T.StringType):
             continue  # one type already: nothing to split
         elif action == "make_struct":
@@ -195,5 +204,5 @@ def _match_catalog(df: Any, database: str | None, table_name: str | None,
     for name in df.columns:
         target = columns.get(name.lower())
         col = F.col(_paths.quote([name]))
-        out.append(col.try_cast(spark_type(target)).alias(name) if target else col)
+        out.append(try_cast(col, spark_type(target)).alias(name) if target else col)
     return df.select(*out)

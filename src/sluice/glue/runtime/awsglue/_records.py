@@ -31,22 +31,10 @@ def to_record(row: Any) -> dict[str, Any]:
     return dict(row.asDict(recursive=True))
 
 
-def keep(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], bool]:
-    """Filter's predicate on Rows. As in Glue, a record whose test raises is left out: a
-    KeyError, ValueError or TypeError (a missing field, a null compared with a number) just
-    fails the test, any other exception makes it an error record (:func:`filter_errors`)."""
-
-    def test(row: Any) -> bool:
-        try:
-            return bool(f(to_record(row)))
-        except Exception:
-            return False
-
-    return test
-
-
 def filter_errors(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], int]:
-    """1 for a record Glue's Filter would make an error record, else 0."""
+    """1 for a record Glue's Filter would make an error record, else 0. As in Glue, a
+    KeyError, ValueError or TypeError (a missing field, a null compared with a number) just
+    fails the test; any other exception makes an error record."""
 
     def count(row: Any) -> int:
         try:
@@ -68,18 +56,6 @@ def _mapped(f: Callable[[dict[str, Any]], Any], row: Any) -> dict[str, Any] | No
     except Exception:
         return None
     return out if isinstance(out, dict) else None
-
-
-def apply(f: Callable[[dict[str, Any]], Any]) -> Callable[[Iterable[Any]], Iterator[Any]]:
-    """Map's function over a partition of Rows, without its error records."""
-
-    def run(rows: Iterable[Any]) -> Iterator[Any]:
-        for row in rows:
-            out = _mapped(f, row)
-            if out is not None:
-                yield out
-
-    return run
 
 
 def map_errors(f: Callable[[dict[str, Any]], Any]) -> Callable[[Any], int]:
@@ -180,18 +156,6 @@ def merge(a: Any, b: Any) -> Any:
     return T.StringType()
 
 
-def schema_of(hint: Any) -> Callable[[Iterable[dict[str, Any]]], Iterator[Any]]:
-    """The merged type of one partition's records (one value per partition)."""
-
-    def run(records: Iterable[dict[str, Any]]) -> Iterator[Any]:
-        acc: Any = T.NullType()
-        for rec in records:
-            acc = merge(acc, infer(rec, hint))
-        yield acc
-
-    return run
-
-
 def convert(value: Any, dtype: Any) -> Any:
     """``value`` shaped for a column of ``dtype`` (dicts to tuples in field order, values of
     a type merged into ``string`` to their text)."""
@@ -216,8 +180,125 @@ def convert(value: Any, dtype: Any) -> Any:
     return value
 
 
-def to_row(schema: Any) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    def run(rec: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(convert(rec.get(f.name), f.dataType) for f in schema.fields)
+# ---------------------------------------------------------------------- Arrow batches
+#
+# Map and Filter move records between Spark and Python as Arrow batches (mapInArrow): far
+# cheaper than Rows through an RDD, and the result keeps its Spark types without a schema
+# check per row.
+
+
+def _needs_fix(dtype: Any) -> bool:
+    """Whether Arrow's Python values differ from Row's somewhere in ``dtype`` (maps come as
+    lists of pairs, timestamps carry a time zone)."""
+    if isinstance(dtype, (T.MapType, T.TimestampType)):
+        return True
+    if isinstance(dtype, T.StructType):
+        return any(_needs_fix(f.dataType) for f in dtype.fields)
+    if isinstance(dtype, T.ArrayType):
+        return _needs_fix(dtype.elementType)
+    return False
+
+
+def _from_arrow(value: Any, dtype: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(dtype, T.StructType):
+        return {f.name: _from_arrow(value.get(f.name), f.dataType) for f in dtype.fields}
+    if isinstance(dtype, T.ArrayType):
+        return [_from_arrow(v, dtype.elementType) for v in value]
+    if isinstance(dtype, T.MapType):
+        pairs = value.items() if isinstance(value, dict) else value
+        return {k: _from_arrow(v, dtype.valueType) for k, v in pairs}
+    if isinstance(dtype, T.TimestampType) and getattr(value, "tzinfo", None) is not None:
+        return value.astimezone().replace(tzinfo=None)  # naive local time, as in a Row
+    return value
+
+
+def records_of(batch: Any, schema: Any) -> list[dict[str, Any]]:
+    """The records of an Arrow batch, shaped as :func:`to_record` shapes a Row."""
+    recs: list[dict[str, Any]] = batch.to_pylist()
+    if _needs_fix(schema):
+        return [_from_arrow(r, schema) for r in recs]
+    return recs
+
+
+def filter_batches(f: Callable[[dict[str, Any]], Any],
+                   schema: Any) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Filter over Arrow batches: each batch cut down to the records that pass."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            mask = []
+            for rec in records_of(batch, schema):
+                try:
+                    mask.append(bool(f(rec)))
+                except Exception:
+                    mask.append(False)
+            yield batch.filter(pa.array(mask, pa.bool_()))
+
+    return run
+
+
+def _mapped_batch(f: Callable[[dict[str, Any]], Any], batch: Any,
+                  schema: Any) -> Iterator[dict[str, Any]]:
+    for rec in records_of(batch, schema):
+        try:
+            out = f(rec)
+        except Exception:
+            continue
+        if isinstance(out, dict):
+            yield out
+
+
+def map_schema(f: Callable[[dict[str, Any]], Any],
+               schema: Any) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Map's first pass: one row per partition holding the JSON of the merged type of its
+    results."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        acc: Any = T.NullType()
+        for batch in batches:
+            for out in _mapped_batch(f, batch, schema):
+                # Most records have the shape of the ones before: checking is cheaper.
+                if not (isinstance(acc, T.StructType) and _fits(out, acc)):
+                    acc = merge(acc, infer(out, schema))
+        yield pa.RecordBatch.from_pylist([{"t": acc.json()}],
+                                         schema=pa.schema([("t", pa.string())]))
+
+    return run
+
+
+def _to_arrow(value: Any, dtype: Any) -> Any:
+    """``value`` as ``pyarrow`` takes it for ``dtype`` (structs as dicts, maps as pairs)."""
+    if value is None:
+        return None
+    if isinstance(dtype, T.StructType):
+        if not isinstance(value, dict):
+            return None
+        return {f.name: _to_arrow(value.get(f.name), f.dataType) for f in dtype.fields}
+    if isinstance(dtype, T.ArrayType):
+        return [_to_arrow(v, dtype.elementType) for v in value]
+    if isinstance(dtype, T.MapType):
+        return [(k, _to_arrow(v, dtype.valueType)) for k, v in value.items()]
+    if isinstance(dtype, T.TimestampType) and isinstance(value, _dt.datetime):
+        return value.astimezone()  # naive is local time, as in a Row; Arrow's carry a zone
+    return convert(value, dtype)
+
+
+def map_batches(f: Callable[[dict[str, Any]], Any], schema: Any, out_schema: Any,
+                arrow_schema: Any) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Map's second pass: the results as Arrow batches of ``out_schema``."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for batch in batches:
+            rows = [{fl.name: _to_arrow(out.get(fl.name), fl.dataType)
+                     for fl in out_schema.fields} for out in _mapped_batch(f, batch, schema)]
+            yield pa.RecordBatch.from_pylist(rows, schema=arrow_schema)
 
     return run

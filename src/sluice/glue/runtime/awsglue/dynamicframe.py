@@ -8,14 +8,16 @@ DataFrame, so Spark plans the whole chain at once; only ``map``, ``filter`` and
 differ from Glue's (choice types above all): docs/glue.md, section 3.
 
 The signatures are Glue's, including the ``transformation_ctx``, ``info``,
-``stageThreshold`` and ``totalThreshold`` arguments, which are accepted and ignored: this
-runtime keeps no per-transform state, and counts error records (``errorsCount()``) only for
-Map and Filter, whose functions are the only place one can arise here.
+``stageThreshold`` and ``totalThreshold`` arguments. This runtime keeps no per-transform
+state, so ``transformation_ctx`` and ``info`` are accepted and unused; error records arise
+only in Map and Filter (a function that raises), so only their thresholds are checked, by
+``assertErrorThreshold()``.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -178,7 +180,7 @@ class DynamicFrame:
             col = F.col(_paths.quote(found))
             if target_type is not None and not _same_type(_paths.type_at(schema, found),
                                                           target_type):
-                col = col.try_cast(_choice.spark_type(target_type))
+                col = _choice.try_cast(col, _choice.spark_type(target_type))
             exprs.append((_paths.split(target), col))
         if all(len(p) == 1 for p, _ in exprs):
             return self._new(self._df.select(*[c.alias(p[0]) for p, c in exprs]))
@@ -290,8 +292,7 @@ class DynamicFrame:
         """The records for which ``f(record)`` is true; ``record`` is a dict (nested dicts
         for structs). A record whose test raises is left out (see :func:`._records.keep`)."""
         df = self._df
-        rdd = df.rdd.filter(_records.keep(f))
-        frame = self._new(df.sparkSession.createDataFrame(rdd, df.schema))
+        frame = self._new(_map_in_arrow(df, _records.filter_batches(f, df.schema), df.schema))
         frame._stage_errors = lambda: int(df.rdd.map(_records.filter_errors(f)).sum())
         frame._thresholds = (int(stageThreshold), int(totalThreshold))
         return frame
@@ -302,18 +303,22 @@ class DynamicFrame:
         """``f(record)`` for every record: it returns the (changed) record, fields may be
         added, removed or change type; the new schema is read from the results. A record
         ``f`` raises on or returns no dict for is an error record, left out."""
-        from pyspark import StorageLevel
         from pyspark.sql import types as T
+        from pyspark.sql.pandas.types import to_arrow_schema
 
         df = self._df
-        results = df.rdd.mapPartitions(_records.apply(f))
-        results.persist(StorageLevel.MEMORY_AND_DISK)
         merged: Any = T.NullType()
-        for part in results.mapPartitions(_records.schema_of(df.schema)).collect():
-            merged = _records.merge(merged, part)
+        parts = _map_in_arrow(df, _records.map_schema(f, df.schema), "t string").collect()
+        for part in parts:
+            merged = _records.merge(merged, T._parse_datatype_json_string(part["t"]))
         schema = _writable(merged if isinstance(merged, T.StructType) else df.schema)
-        frame = self._new(df.sparkSession.createDataFrame(
-            results.map(_records.to_row(schema)), schema))
+        zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+        try:
+            arrow_schema = to_arrow_schema(schema, timezone=zone)
+        except TypeError:  # PySpark 3.5: no time zone argument (timestamps in UTC)
+            arrow_schema = to_arrow_schema(schema)
+        batches = _records.map_batches(f, df.schema, schema, arrow_schema)
+        frame = self._new(_map_in_arrow(df, batches, schema))
         frame._stage_errors = lambda: int(df.rdd.map(_records.map_errors(f)).sum())
         frame._thresholds = (int(stageThreshold), int(totalThreshold))
         return frame
@@ -507,6 +512,15 @@ class DynamicFrameCollection:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _map_in_arrow(df: Any, func: Any, schema: Any) -> Any:
+    """``df.mapInArrow(func, schema)`` without PySpark's warning about the pandas version:
+    Arrow batches do not go through pandas."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                                FutureWarning)
+        return df.mapInArrow(func, schema)
 
 
 def _session(glue_ctx: Any, frames: dict[str, DynamicFrame]) -> Any:

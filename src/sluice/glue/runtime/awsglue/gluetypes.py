@@ -211,3 +211,14 @@ def from_spark(dtype: Any) -> DataType:
     if isinstance(dtype, T.DecimalType):
         return DecimalType(dtype.precision, dtype.scale)
     return _ATOMIC.get(dtype.typeName(), UnknownType)()
+
+
+def _create_dynamic_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as Map/Filter functions see it; here a plain dict (some scripts build
+    their own with this private helper of Glue's)."""
+    return dict(record)
+
+
+def _revert_to_dict(record: dict[str, Any]) -> dict[str, Any]:
+    """The plain dict of a record: records already are dicts in this runtime."""
+    return dict(record)

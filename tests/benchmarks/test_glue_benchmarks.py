@@ -1,0 +1,54 @@
+"""benchmarks/glue --smoke: both Glue benchmarks run and state their goals.
+
+Only that it completes and prints a verdict per goal; its timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parents[2] / "benchmarks" / "glue"
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_deploy_jobs_benchmark_prints_its_goals(tmp_path: Path, spark_runtime: None) -> None:
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(HERE / "deploy_jobs.py"), "--smoke",
+                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    stdout = proc.stdout
+    assert re.search(r"^load average \d", stdout, re.M), stdout
+    for name in ("deploy 1 job", "deploy 5 jobs"):
+        assert re.search(rf"^{name} +median +\d+\.\d+s  spark starts \d+$", stdout, re.M), stdout
+    assert re.search(r"^spark starts per 5-job deploy +\d+  (PASS|MISS) \(goal 1\)$",
+                     stdout, re.M), stdout
+    assert re.search(r"^5 jobs / 1 job +\d+\.\d+x  (PASS|MISS) \(goal <= 1\.5x\)$",
+                     stdout, re.M), stdout
+    assert json.loads(out.read_text())["smoke"] is True
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_runtime_overhead_benchmark_prints_its_goal(tmp_path: Path, spark_runtime: None) -> None:
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(HERE / "runtime_overhead.py"), "--smoke",
+                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    stdout = proc.stdout
+    assert re.search(r"^load average \d", stdout, re.M), stdout
+    assert re.search(r"^spark_startup_s \d+\.\d+s \(once, excluded from the ratio\)$",
+                     stdout, re.M), stdout
+    for name in ("glue_script_s", "plain_pyspark_s"):
+        assert re.search(rf"^{name} +median \d+\.\d+s", stdout, re.M), stdout
+    assert re.search(r"^glue_vs_plain +\d+\.\d+x  (PASS|MISS) \(goal <= 1\.2x\)$",
+                     stdout, re.M), stdout
+    assert json.loads(out.read_text())["smoke"] is True
