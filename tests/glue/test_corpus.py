@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sluice.deploy import spark_driver
 from sluice.deploy.deployer import DeployOutcome, deploy
 from sluice.deploy.jobs import JobError
 from sluice.flow.releases import make_release
@@ -210,9 +211,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLUICE_USER", "tester")
 
 
+@pytest.fixture(scope="session")
+def one_spark_driver() -> Iterator[None]:
+    """One Spark driver for every deploy of the corpus: each deploy's own scope nests in this
+    one, so Spark starts once for the whole corpus, not once per case."""
+    with spark_driver.shared():
+        yield
+
+
 @pytest.fixture
 def glue_project(request: pytest.FixtureRequest, tmp_path: Path, clean_env: None,
-                 spark_runtime: None) -> Iterator[tuple[Path, Workspace]]:
+                 spark_runtime: None,
+                 one_spark_driver: None) -> Iterator[tuple[Path, Workspace]]:
     root = make_project(request.param, tmp_path)
     ws = Workspace.open(root)
     try:
