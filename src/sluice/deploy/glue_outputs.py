@@ -74,5 +74,17 @@ def read_output(folder: Path, log: list[dict[str, Any]], dataset: str) -> Any:
             con.close()
     import pyarrow.dataset as pads
 
-    return pads.dataset([str(f) for f in files], format=fmt, partitioning="hive",
-                        partition_base_dir=str(folder)).to_table()
+    return pads.dataset([str(f) for f in files], format=arrow_format(fmt),
+                        partitioning="hive", partition_base_dir=str(folder)).to_table()
+
+
+def arrow_format(fmt: str) -> Any:
+    """pyarrow's reader for ``fmt``. Spark writes Parquet timestamps as INT96 by default,
+    which pyarrow would read as nanoseconds (a ``TIMESTAMP_NS`` column no contract says):
+    they are read as microseconds, Spark's own precision."""
+    import pyarrow.dataset as pads
+
+    if fmt != "parquet":
+        return fmt
+    return pads.ParquetFileFormat(
+        read_options=pads.ParquetReadOptions(coerce_int96_timestamp_unit="us"))

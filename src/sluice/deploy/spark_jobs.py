@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy import spark_driver
+from sluice.deploy.glue_outputs import arrow_format
 from sluice.deploy.jobs import JobError, JobResult, Resolver
 from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
 from sluice.deploy.spark_driver import LAUNCHER, Progress
@@ -152,7 +153,8 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
                 raise JobError(f"job {node.name} wrote no Parquet files for {d} at {p}",
                                tip="write every --output path with df.write.parquet(path)")
             # a folder as Spark writes it: part files, hive partitions, _SUCCESS/.crc ignored
-            table = pads.dataset(str(p), format="parquet", partitioning="hive").to_table()
+            table = pads.dataset(str(p), format=arrow_format("parquet"),
+                                 partitioning="hive").to_table()
             rows[d] = target.create_version_from(d, version, fingerprint, table)
     return JobResult(node.name, {d: version for d in node.outputs}, rows,
                      time.perf_counter() - started)
