@@ -241,3 +241,19 @@ environments:
                        "options": {"multiline": True}, "columns": {}},
         "raw.rates": {"path": f"{objects}/rates.csv", "format": "csv",
                       "options": {"withHeader": True, "separator": ","}, "columns": {}}}
+
+
+def test_temp_dir_is_the_runs_own_and_bookmark_options_are_checked() -> None:
+    import pydantic
+
+    from sluice.config import GlueJob
+    from sluice.glue.arguments import glue_argv
+
+    job = {"type": "glue", "script": "g.py", "outputs": ["a.b"],
+           "arguments": {"--TempDir": "/etc", "--job-bookmark-option": "job-bookmark-enable"}}
+    argv = glue_argv("g.py", "g", GlueJob.model_validate(job).arguments, temp_dir="/run/tmp")
+    assert argv[argv.index("--TempDir") + 1] == "/run/tmp" and argv.count("--TempDir") == 1
+    assert argv[argv.index("--job-bookmark-option") + 1] == "job-bookmark-enable"
+    job["arguments"] = {"--job-bookmark-option": "job-bookmark-bogus"}
+    with pytest.raises(pydantic.ValidationError, match="not a bookmark option"):
+        GlueJob.model_validate(job)

@@ -369,3 +369,40 @@ def test_a_jvm_that_dies_fails_that_job_and_the_next_gets_a_fresh_driver(
     assert "Traceback" in proc.stderr
     assert int(proc.stdout) not in spark_driver.pids()  # it ended: its JVM is gone
     assert _facts(_run(fine, env=env))["pid"] != int(proc.stdout)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_what_a_script_changes_on_the_shared_context_does_not_reach_the_next(
+    tmp_path: Path, spark_runtime: None
+) -> None:
+    # the review's leak: Hadoop settings, local properties and the umask carried over, and a
+    # script that replaced json.dumps broke the driver's reply (a traceback in sluice)
+    changes = _script(tmp_path, "changes.py", """
+        import json, os
+        from pyspark import SparkContext
+        sc = SparkContext.getOrCreate()
+        sc._jsc.hadoopConfiguration().set("leak.key", "SECRET123")
+        sc.setLocalProperty("leak.prop", "p1")
+        os.umask(0)
+        print(json.dumps({"pid": os.getpid()}))
+        json.dumps = lambda *a, **k: "PATCHED"
+    """)
+    looks = _script(tmp_path, "looks.py", """
+        import json, os
+        from pyspark import SparkContext
+        sc = SparkContext.getOrCreate()
+        mask = os.umask(0o022)
+        os.umask(mask)
+        # (json.JSONEncoder: the first script's json.dumps patch stays, a documented limit)
+        print(json.JSONEncoder().encode({"pid": os.getpid(), "umask": mask,
+                                         "hconf": sc._jsc.hadoopConfiguration().get("leak.key"),
+                                         "prop": sc.getLocalProperty("leak.prop")}))
+    """)
+    before = os.umask(0o022)
+    os.umask(before)
+    first = _run(changes)
+    assert first.returncode == 0, first.stderr[-2000:]  # the driver's own reply survived
+    after = _facts(_run(looks))
+    assert after["pid"] == _facts(first)["pid"]  # one driver served both
+    assert after["hconf"] is None and after["prop"] is None and after["umask"] == before

@@ -102,6 +102,10 @@ GLUE_RESERVED = frozenset({"--JOB_NAME", "--JOB_ID", "--JOB_RUN_ID", "--conf", "
                            "--mode"})
 
 
+#: The values of ``--job-bookmark-option`` Glue knows.
+BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
+
+
 class GlueJobOptions(ConfigModel):
     """How a glue job runs as a Glue job on the aws target."""
 
@@ -131,6 +135,9 @@ class GlueJob(_MultiOutputJob):
                 problems.append((where, f"{key!r}: a Glue argument is named --NAME"))
             elif key in GLUE_RESERVED:
                 problems.append((where, f"{key} is set by Glue itself; do not set it"))
+            elif key == "--job-bookmark-option" and value not in BOOKMARK_OPTIONS:
+                problems.append((where, f"{value!r} is not a bookmark option (one of: "
+                                        f"{', '.join(BOOKMARK_OPTIONS)})"))
             for m in GLUE_REFERENCE.finditer(value):
                 kind, name = m["kind"], qualify(m["name"]) if m["name"] else ""
                 declared = self.inputs if kind == "input" else self.outputs

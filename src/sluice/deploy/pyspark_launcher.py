@@ -43,6 +43,9 @@ PROGRESS_ENV = "SLUICE_PROGRESS_FILE"
 ARGV_ENV = "SLUICE_ARGV_FILE"
 POLL_SECONDS = 0.5
 
+# the driver's own channel must survive a script that patches the standard library
+_dumps, _loads, _write_fd = json.dumps, json.loads, os.write
+
 
 def script_argv(script: str, args: list[str], params: dict[str, str]) -> list[str]:
     """The argv the script gets: its own arguments, then one ``--param`` per parameter."""
@@ -149,6 +152,7 @@ def _keep_spark_alive() -> None:
         init(self, *args, **kwargs)  # a failed start stops itself, for real
         self._sluice_kept = True
         _STATE["spark_starts"] += 1
+        _STATE["hadoop"] = _hadoop_settings(self)  # what every later script starts from
 
     def keep(self: Any) -> None:
         if not getattr(self, "_sluice_kept", False):
@@ -205,6 +209,38 @@ def _reset_spark(worker_path: str | None) -> bool:
     return True
 
 
+def _hadoop_settings(context: Any) -> dict[str, str] | None:
+    """The context's Hadoop configuration (s3a keys, committers …) as it is before a script."""
+    if context is None:
+        return None
+    try:
+        return {str(k): str(v) for k, v in
+                dict(context._jsc.hadoopConfiguration().getValByRegex(".*")).items()}
+    except Exception:
+        return None
+
+
+def _restore_context(context: Any, hadoop: dict[str, str] | None) -> None:
+    """Put back what a script changed on the shared SparkContext itself: the Hadoop
+    configuration (as :func:`_hadoop_settings` saw it; a context the script started gets the
+    defaults it started with) and the thread's local properties (job groups, pools)."""
+    if context is None:
+        return
+    with contextlib.suppress(Exception):
+        conf = context._jsc.hadoopConfiguration()
+        if hadoop is not None:
+            now = {str(k): str(v) for k, v in dict(conf.getValByRegex(".*")).items()}
+            for key in set(now) - set(hadoop):
+                conf.unset(key)
+            for key, value in hadoop.items():
+                if now.get(key) != value:
+                    conf.set(key, value)
+    with contextlib.suppress(Exception):
+        props = context._jsc.sc().getLocalProperties()
+        for key in list(props.stringPropertyNames()):
+            context.setLocalProperty(str(key), None)
+
+
 def _exit_code(exc: SystemExit) -> int:
     """The exit status ``sys.exit(code)`` gives a process."""
     if exc.code is None:
@@ -226,6 +262,9 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
     its PYTHONPATH (and ``awsglue*``), and Spark's per-script state (:func:`_reset_spark`)."""
     saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
     saved_path, modules = list(sys.path), set(sys.modules)
+    saved_umask = os.umask(0o022)
+    os.umask(saved_umask)
+    saved_hadoop = _hadoop_settings(_spark_context())
     script = str(request["script"])
     folder = os.path.dirname(os.path.abspath(script))
     os.environ.clear()
@@ -256,6 +295,9 @@ def _run_request(request: dict[str, Any], base_path: list[str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         healthy = _reset_spark(worker_path)
+        if healthy:
+            _restore_context(_spark_context(), saved_hadoop or _STATE.get("hadoop"))
+        os.umask(saved_umask)
         for name in set(sys.modules) - modules:
             module = sys.modules.get(name)
             files = [getattr(module, "__file__", None),  # a namespace package: its folders
@@ -282,9 +324,9 @@ def serve(requests: int, replies: int) -> None:
     with os.fdopen(requests, "rb") as incoming, os.fdopen(replies, "wb", buffering=0) as out:
         for line in incoming:
             before = _STATE["spark_starts"]
-            code = _run_request(json.loads(line), base_path)
+            code = _run_request(_loads(line), base_path)
             broken = bool(_STATE.get("broken"))
-            out.write(json.dumps({"returncode": code, "pid": os.getpid(),
+            out.write(_dumps({"returncode": code, "pid": os.getpid(),
                                   "spark_started": _STATE["spark_starts"] > before,
                                   "broken": broken}).encode() + b"\n")
             if broken:

@@ -217,7 +217,12 @@ class Driver:
         else:
             code = int(reply["returncode"])
             STATS.spark_starts += bool(reply.get("spark_started"))
-        if reply is None or reply.get("broken"):
+        if reply is not None and reply.get("garbled"):
+            err += ("\nsluice: the Spark driver answered something unreadable after this "
+                    "script (did it replace part of the standard library?); the driver was "
+                    "ended and the next job gets a fresh one\n")
+            self.kill()
+        elif reply is None or reply.get("broken"):
             self.close()
         return subprocess.CompletedProcess(args, code, out, err)
 
@@ -237,7 +242,10 @@ class Driver:
                     return None
                 data += chunk
                 if data.endswith(b"\n"):
-                    return dict(json.loads(data))
+                    try:
+                        return dict(json.loads(data))
+                    except (ValueError, TypeError):  # a script broke the driver's own json
+                        return {"returncode": 1, "broken": True, "garbled": True}
             progress.forward()
 
     @staticmethod

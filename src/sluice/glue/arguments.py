@@ -38,11 +38,13 @@ def glue_argv(script: str, job_name: str, arguments: Mapping[str, str], *,
               temp_dir: str, ids: tuple[str, str] | None = None) -> list[str]:
     """``sys.argv`` as a Glue job run passes it: the script, Glue's own arguments
     (``--JOB_ID``, ``--JOB_RUN_ID``, ``--job-bookmark-option``, ``--TempDir``, ``--JOB_NAME``),
-    then each argument as ``--NAME VALUE``."""
+    then each argument as ``--NAME VALUE``. ``--TempDir`` is always ``temp_dir`` (the run's
+    own folder, the one the runtime lets a script write and purge): a ``--TempDir`` of the
+    job's arguments is Glue's on AWS, not a local run's."""
     job_id, run_id = ids or run_ids()
     own = {"--JOB_ID": job_id, "--JOB_RUN_ID": run_id,
            BOOKMARK_OPTION: arguments.get(BOOKMARK_OPTION, BOOKMARK_DEFAULT),
-           "--TempDir": arguments.get("--TempDir", temp_dir), "--JOB_NAME": job_name}
+           "--TempDir": temp_dir, "--JOB_NAME": job_name}
     argv = [script]
     for key, value in {**own, **{k: v for k, v in arguments.items() if k not in own}}.items():
         argv += [key, value]

@@ -57,3 +57,14 @@ def test_listing_skips_hidden_files_and_keeps_mtimes(tmp_path: Path) -> None:
                                                                               "k=1/b.csv"]
     assert all(f.root == str(tmp_path) and f.mtime_ns > 0 for f in found)
     assert list_files([str(tmp_path / "missing")], recurse=True, exclusions=[]) == []
+
+
+def test_a_dot_dot_in_an_s3_uri_never_counts_as_inside(tmp_path: Path) -> None:
+    run = RunContext(job="j", outputs={"cur.b": "s3://b/envs/dev/tmp/out/x/"},
+                     temp_dir="s3://b/envs/dev/tmp/")
+    where = Locations(run)
+    where.check_writable("s3://b/envs/dev/tmp/out/x/part-0", "write")
+    for sneaky in ("s3://b/envs/dev/tmp/out/x/../../../published/",
+                   "s3://b/envs/dev/tmp/./out/x/"):
+        with pytest.raises(GlueLocationError, match="outside this run's outputs"):
+            where.check_writable(sneaky, "write")

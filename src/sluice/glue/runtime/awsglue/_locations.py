@@ -41,6 +41,9 @@ def _norm(path: str) -> str:
 
 def _inside(path: str, folder: str) -> bool:
     if is_remote(path) or is_remote(folder):
+        # no normalising of URLs: a '.' or '..' segment could climb out, so it is never inside
+        if any(part in (".", "..") for part in path.split("://", 1)[-1].split("/")):
+            return False
         base = folder.rstrip("/")
         return path.rstrip("/") == base or path.startswith(base + "/")
     path, folder = _norm(path), _norm(folder)
