@@ -35,3 +35,9 @@ def dist_versions(python: str | Path, dists: list[str]) -> dict[str, str]:
     p = subprocess.run([str(python), "-c", code, *dists], capture_output=True, text=True,
                        check=False)
     return dict(json.loads(p.stdout)) if p.returncode == 0 else {}
+
+
+def load_line() -> str:
+    """The load average line every benchmark prints before its figures."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"

@@ -29,7 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from shared import ensure_project_python  # noqa: E402
+from shared import ensure_project_python, load_line  # noqa: E402
 
 GOAL_RATIO = 1.5
 STARTS_ENV = "BENCH_SPARK_STARTS_FILE"
@@ -94,11 +94,6 @@ def make_project(where: Path, jobs: int, rows: int) -> Path:
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "initial")
     return root
-
-
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
 def timed_deploy(root: Path, starts: Path, shared: bool) -> tuple[float, int]:

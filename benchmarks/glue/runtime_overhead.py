@@ -30,15 +30,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from shared import ensure_project_python  # noqa: E402
+from shared import ensure_project_python, load_line  # noqa: E402
 
 GOAL = 1.2
 COUNTRIES = ("DE", "FR", "NL", "SE", "PL", "IT")
-
-
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
 def generate(folder: Path, rows: int) -> tuple[Path, Path]:

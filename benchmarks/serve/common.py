@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from shared import load_line  # noqa: F401  (the scripts import it from here)
+
 
 def git(root: Path, *args: str) -> str:
     """Run git in ``root`` without the machine's or the user's git config."""
@@ -42,6 +44,3 @@ def new_commit(root: Path, note: str) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
-def load_line() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
