@@ -47,8 +47,8 @@ def test_runtime_overhead_benchmark_prints_its_goal(tmp_path: Path, spark_runtim
     assert re.search(r"^load average \d", stdout, re.M), stdout
     assert re.search(r"^spark_startup_s \d+\.\d+s \(once, excluded from the ratio\)$",
                      stdout, re.M), stdout
-    for name in ("glue_script_s", "plain_pyspark_s"):
-        assert re.search(rf"^{name} +median \d+\.\d+s", stdout, re.M), stdout
-    assert re.search(r"^glue_vs_plain +\d+\.\d+x  (PASS|MISS) \(goal <= 1\.2x\)$",
-                     stdout, re.M), stdout
+    for fmt in ("csv", "parquet"):
+        assert re.search(rf"^orders as {fmt} +glue median \d+\.\d+s  plain median \d+\.\d+s  "
+                         r"glue_vs_plain \d+\.\d+x  (PASS|MISS) \(goal <= 1\.2x\)$",
+                         stdout, re.M), stdout
     assert json.loads(out.read_text())["smoke"] is True
