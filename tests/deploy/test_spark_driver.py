@@ -401,8 +401,10 @@ def test_what_a_script_changes_on_the_shared_context_does_not_reach_the_next(
     """)
     before = os.umask(0o022)
     os.umask(before)
-    first = _run(changes)
+    # a driver of its own (SPARK_* settings key drivers): the json patch stays in it
+    env = _env(SPARK_SLUICE_LEAK_TEST="1")
+    first = _run(changes, env=env)
     assert first.returncode == 0, first.stderr[-2000:]  # the driver's own reply survived
-    after = _facts(_run(looks))
+    after = _facts(_run(looks, env=env))
     assert after["pid"] == _facts(first)["pid"]  # one driver served both
     assert after["hconf"] is None and after["prop"] is None and after["umask"] == before

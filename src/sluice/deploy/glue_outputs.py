@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlglot import exp
 
+from sluice.deploy.jobs import JobError
+
 _DUCKDB_READERS = {"csv": "read_csv_auto", "json": "read_json_auto"}
 
 
@@ -22,9 +24,16 @@ def written(log: Path) -> list[dict[str, Any]]:
     if not log.is_file():
         return []
     out = []
-    for line in log.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
-            entry = json.loads(line)
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise JobError(
+                    f"the Glue runtime's log of writes is unreadable at line {number} "
+                    f"({line[:60]!r}): sluice cannot tell what the script wrote",
+                    tip="does the script (or one before it in this deploy) replace "
+                        "json.dumps or another part of the standard library?") from None
             if isinstance(entry, dict):
                 out.append(entry)
     return out
