@@ -57,6 +57,14 @@ def _param_name(value: str) -> str:
     return value
 
 
+def source_folder(path: str) -> str:
+    """Where a file source's files are, as a folder Glue or Spark can read: its path up to
+    the last ``/`` before the first wildcard (``raw/orders/*.csv`` → ``raw/orders/``, ``*.csv``
+    → ``""``); a path without a wildcard is used whole (one file, or a folder)."""
+    static = re.split(r"[*?\[]", path, maxsplit=1)[0]
+    return path if static == path else static[:static.rfind("/") + 1]
+
+
 def check_relative_path(value: str) -> str:
     """Validate a path that must stay inside the project; return it unchanged.
 

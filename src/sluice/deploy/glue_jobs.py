@@ -36,6 +36,7 @@ from typing import Any
 from sluice import secrecy
 from sluice.config import GlueJob, ProjectConfig
 from sluice.config.datasets import Contract
+from sluice.config.names import source_folder
 from sluice.deploy import glue_bookmarks
 from sluice.deploy.glue_outputs import read_output, written
 from sluice.deploy.jobs import JobError, JobResult, Resolver, target_env
@@ -62,19 +63,10 @@ def write_private_json(path: Path, value: Any) -> Path:
 
 
 def source_location(objects: str, pattern: str) -> str:
-    """Where a file source's files are: the object store joined with ``pattern`` up to its
-    first wildcard (``raw/orders/*.csv`` → ``…/objects/raw/orders/``); a path without one is
-    used whole (one file, or a folder)."""
-    parts = pattern.split("/")
-    plain = []
-    for part in parts:
-        if any(c in part for c in "*?["):
-            break
-        plain.append(part)
-    base = objects.rstrip("/")
-    if len(plain) == len(parts):
-        return f"{base}/{pattern}"
-    return f"{base}/{'/'.join(plain)}/" if plain else f"{base}/"
+    """Where a file source's files are in the object store ``objects``
+    (:func:`sluice.config.names.source_folder`: ``raw/orders/*.csv`` →
+    ``…/objects/raw/orders/``)."""
+    return f"{objects.rstrip('/')}/{source_folder(pattern)}"
 
 
 def spark_columns(contract: Contract | None, dialect: str) -> dict[str, str]:

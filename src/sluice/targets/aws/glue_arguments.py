@@ -20,21 +20,18 @@ parameter, an ``SLUICE_ENV_*`` override: :mod:`sluice.secrecy`) is refused, neve
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sluice.config import GlueJob, ProjectConfig, qualify
 from sluice.config.jobs import GLUE_REFERENCE
+from sluice.config.names import source_folder
 from sluice.errors import ConfigError
 from sluice.glue.arguments import resolve
 from sluice.secrecy import contains_secret
 
 __all__ = ["check_outputs", "default_arguments", "refuse_secrets", "run_arguments",
            "source_url"]
-
-_WILDCARD = re.compile(r"[*?\[]")
-
 
 def _where(release_dir: Path | None, job: str, key: str | None) -> str:
     """``sluice.yaml:LINE:COL`` of a job's argument (or of its arguments), when it is known."""
@@ -58,11 +55,7 @@ def source_url(cfg: ProjectConfig, objects_url: str, source: str, job: str) -> s
         raise ConfigError(f"job {job}: ${{input:{source}}} is a table source, which has no S3 "
                           "location on the aws target",
                           tip="declare the table's S3 location as a parquet source instead")
-    path = spec.path
-    if _WILDCARD.search(path):
-        static = _WILDCARD.split(path, maxsplit=1)[0]
-        path = static[:static.rfind("/") + 1]
-    return objects_url + path
+    return objects_url + source_folder(spec.path)
 
 
 def _version_free(value: str, cfg: ProjectConfig) -> bool:
