@@ -16,39 +16,37 @@ import pytest
 HERE = Path(__file__).resolve().parents[2] / "benchmarks" / "glue"
 
 
+def _smoke(script: str, tmp_path: Path) -> str:
+    """``script --smoke``'s stdout, once it exited 0, printed the load and saved its JSON."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(HERE / script), "--smoke", "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^load average \d", proc.stdout, re.M), proc.stdout
+    assert json.loads(out.read_text())["smoke"] is True
+    return proc.stdout
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 def test_deploy_jobs_benchmark_prints_its_goals(tmp_path: Path, spark_runtime: None) -> None:
-    out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, str(HERE / "deploy_jobs.py"), "--smoke",
-                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    stdout = proc.stdout
-    assert re.search(r"^load average \d", stdout, re.M), stdout
+    stdout = _smoke("deploy_jobs.py", tmp_path)
     for name in ("deploy 1 job", "deploy 5 jobs"):
         assert re.search(rf"^{name} +median +\d+\.\d+s  spark starts \d+$", stdout, re.M), stdout
     assert re.search(r"^spark starts per 5-job deploy +\d+  (PASS|MISS) \(goal 1\)$",
                      stdout, re.M), stdout
     assert re.search(r"^5 jobs / 1 job +\d+\.\d+x  (PASS|MISS) \(goal <= 1\.5x\)$",
                      stdout, re.M), stdout
-    assert json.loads(out.read_text())["smoke"] is True
 
 
 @pytest.mark.spark
 @pytest.mark.slow
 def test_runtime_overhead_benchmark_prints_its_goal(tmp_path: Path, spark_runtime: None) -> None:
-    out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, str(HERE / "runtime_overhead.py"), "--smoke",
-                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    stdout = proc.stdout
-    assert re.search(r"^load average \d", stdout, re.M), stdout
+    stdout = _smoke("runtime_overhead.py", tmp_path)
     assert re.search(r"^spark_startup_s \d+\.\d+s \(once, excluded from the ratio\)$",
                      stdout, re.M), stdout
     for fmt in ("csv", "parquet"):
         assert re.search(rf"^orders as {fmt} +glue median \d+\.\d+s  plain median \d+\.\d+s  "
                          r"glue_vs_plain \d+\.\d+x  (PASS|MISS) \(goal <= 1\.2x\)$",
                          stdout, re.M), stdout
-    assert json.loads(out.read_text())["smoke"] is True
