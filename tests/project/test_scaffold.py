@@ -137,3 +137,24 @@ def test_templates_ship_inside_the_package() -> None:
     wheel = hatch["build"]["targets"]["wheel"]
     assert "src/sluice" in wheel["packages"]  # carries src/sluice/templates/blank
     assert wheel["force-include"]["examples/retail"] == "sluice/_examples/retail"
+
+
+def test_the_blank_templates_commented_glue_job_is_a_valid_glue_job() -> None:
+    """The glue example in the blank sluice.yaml's comments validates as written, so a
+    newcomer who uncomments it gets no config error from the job itself."""
+    import yaml
+
+    from sluice.config.jobs import GlueJob
+
+    text = (template_dir("blank") / "sluice.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "#   signups_clean:")
+    block = []
+    for line in lines[start + 1:]:
+        if not line.startswith("#     "):
+            break
+        block.append(line[1:])
+    job = GlueJob.model_validate(yaml.safe_load("\n".join(block)))
+    assert job.script == "glue/signups_clean.py"
+    assert set(job.arguments) == {"--SOURCE_PATH", "--OUTPUT_PATH"}
+    assert job.outputs == ["curated.signups"]
