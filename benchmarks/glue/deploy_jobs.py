@@ -1,11 +1,14 @@
-"""Spark once per deploy: a deploy of 5 PySpark jobs against a deploy of 1 job, both with the
-shared Spark driver, and (beside them, not with --smoke) the 5 jobs with one process each.
+"""Spark once per deploy: a deploy of 5 PySpark and Glue jobs against a deploy of 1 job, both
+with the shared Spark driver, and (beside them, not with --smoke) the 5 jobs with one process
+each.
 
     python benchmarks/glue/deploy_jobs.py [--rows N] [--repeat N] [--json FILE] [--smoke]
 
 Builds, in a temporary git repository, two projects over the same CSV source of ``--rows``
 rows: ``one`` with one PySpark job, ``five`` with five (each a different aggregate of the
-source, each its own dataset with a contract). Every repeat deploys each of them again
+source, each its own dataset with a contract): three PySpark jobs and, between them, two Glue
+scripts (getResolvedOptions, GlueContext, Job.init/commit, a DynamicFrame read of the source's
+CSV folder and write to ``${output:}``). Every repeat deploys each of them again
 (``force_all``: every job recomputes), round-robin, timing the whole ``deploy()`` call: gates,
 export to Parquet, Spark, audits, publish. Each deploy opens its own scope, so each starts its
 own driver and Spark: start-up is in both numbers, as a user sees it. The jobs count the
@@ -58,13 +61,41 @@ events = spark.read.parquet(inputs["raw.events"])
 spark.stop()
 """
 
+GLUE_JOB = """\
+import os, sys
+from awsglue.context import GlueContext
+from awsglue.dynamicframe import DynamicFrame
+from awsglue.job import Job
+from awsglue.utils import getResolvedOptions
+from pyspark.context import SparkContext
+from pyspark.sql import functions as F
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "EVENTS_PATH", "OUTPUT_PATH"])
+if SparkContext._active_spark_context is None:
+    with open(os.environ["{starts}"], "a") as fh:
+        fh.write("start\\n")
+glue = GlueContext(SparkContext.getOrCreate())
+job = Job(glue)
+job.init(args["JOB_NAME"], args)
+events = glue.create_dynamic_frame.from_options(
+    connection_type="s3", connection_options={{"paths": [args["EVENTS_PATH"]]}},
+    format="csv", format_options={{"withHeader": True}}, transformation_ctx="events").toDF()
+agg = (events.groupBy((F.col("id").cast("long") % {modulus}).alias("bucket"))
+       .agg(F.count("*").alias("n"), F.sum(F.col("amount").cast("double")).alias("total")))
+glue.write_dynamic_frame.from_options(
+    frame=DynamicFrame.fromDF(agg, glue, "agg"), connection_type="s3",
+    connection_options={{"path": args["OUTPUT_PATH"]}}, format="parquet")
+job.commit()
+"""
+
 
 def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 def make_project(where: Path, jobs: int, rows: int) -> Path:
-    """A git project of ``jobs`` PySpark jobs over one CSV source, sample data in dev."""
+    """A git project of ``jobs`` PySpark and Glue jobs over one CSV source, sample data in
+    dev."""
     root = where / f"jobs{jobs}"
     (root / "jobs").mkdir(parents=True)
     lines = ["project: bench", "sources:", "  raw.events: {format: csv, path: events/*.csv}",
@@ -76,10 +107,16 @@ def make_project(where: Path, jobs: int, rows: int) -> Path:
                   "        total: {type: DOUBLE}", "      primary_key: [bucket]"]
     lines.append("jobs:")
     for i in range(jobs):
-        lines += [f"  agg_{i}:", "    type: pyspark", f"    script: jobs/agg_{i}.py",
-                  "    inputs: [raw.events]", f"    outputs: [marts.agg_{i}]"]
+        glue = i % 2 == 1  # in the 5-job project, jobs 1 and 3 are Glue scripts
+        lines += [f"  agg_{i}:", f"    type: {'glue' if glue else 'pyspark'}",
+                  f"    script: jobs/agg_{i}.py", "    inputs: [raw.events]",
+                  f"    outputs: [marts.agg_{i}]"]
+        if glue:
+            lines += ["    arguments:", "      --EVENTS_PATH: ${input:raw.events}",
+                      f"      --OUTPUT_PATH: ${{output:marts.agg_{i}}}"]
         (root / "jobs" / f"agg_{i}.py").write_text(
-            JOB.format(starts=STARTS_ENV, modulus=7 + i, i=i), encoding="utf-8")
+            (GLUE_JOB if glue else JOB).format(starts=STARTS_ENV, modulus=7 + i, i=i),
+            encoding="utf-8")
     lines += ["environments:", "  dev: {target: {type: local}}", ""]
     (root / "sluice.yaml").write_text("\n".join(lines), encoding="utf-8")
     (root / ".gitignore").write_text(".sluice/\n__pycache__/\n", encoding="utf-8")
