@@ -296,6 +296,8 @@ def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         _, rows = target.engine().fetch("SELECT id, name, country FROM curated.persons "
                                         "ORDER BY id")
         assert rows == [(1, "Ann", "de"), (2, "Bo", "se"), (3, "Cy", "de")]
+        # ... and the Glue table is partitioned as the files are, so Athena sees them too
+        assert _partitions(glue, persons_v) == {("de",): "country=de/", ("se",): "country=se/"}
 
         # the pyspark job is unaffected: the launcher runs its script
         events = glue.get_job(JobName="gluey-dev-events")["Job"]
@@ -336,6 +338,7 @@ def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         assert back["Command"]["ScriptLocation"] == script
         assert back["DefaultArguments"] == job["DefaultArguments"]
         assert target.catalog()["curated.persons"] == persons_v
+        assert _partitions(glue, persons_v) == {("de",): "country=de/", ("se",): "country=se/"}
 
         # every Glue call of these deploys is granted by the exported policy
         document = policy(ws.config("dev"), "dev")
@@ -344,6 +347,19 @@ def test_a_glue_script_runs_as_written_inside_write_audit_publish(
         assert set(calls) - allowed == {"glue:GetJobRuns"}  # only this test lists runs
     finally:
         ws.close()
+
+
+def _partitions(glue: Any, version: str) -> dict[tuple[str, ...], str]:
+    """The partitions of curated.persons' Glue table (values → folder under ``version``),
+    after checking the table has the partition column as a key, not as a column."""
+    table = glue.get_table(DatabaseName="dev_curated", Name="persons")["Table"]
+    assert table["PartitionKeys"] == [{"Name": "country", "Type": "string"}]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "name"]
+    url = table["StorageDescriptor"]["Location"]
+    assert url.endswith(f"/curated.persons/{version}/")
+    found = glue.get_partitions(DatabaseName="dev_curated", TableName="persons")["Partitions"]
+    return {tuple(p["Values"]): p["StorageDescriptor"]["Location"].removeprefix(url)
+            for p in found}
 
 
 def _stubbed_run(project: Path, tmp_path: Path, written: dict[str, bytes]) -> tuple[

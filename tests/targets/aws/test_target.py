@@ -260,3 +260,58 @@ def test_no_credentials_is_a_clear_error(aws: str, tmp_path: Path,
     with pytest.raises(SluiceError, match="no AWS credentials found") as info:
         t.ensure_bucket()
     assert info.value.tip is not None and "AWS_PROFILE" in info.value.tip
+
+
+def test_hive_partitions_are_read_from_the_files_paths() -> None:
+    from sluice.targets.aws.catalog import hive_partitions
+
+    assert hive_partitions(["data.parquet"]) == ([], {})
+    assert hive_partitions(["y=2024/m=1/a.parquet", "y=2024/m=2/b.parquet",
+                            "y=2024/m=1/c.parquet"]) == (
+        ["y", "m"], {"y=2024/m=1/": ("2024", "1"), "y=2024/m=2/": ("2024", "2")})
+    # values are kept unescaped, as Glue keeps them; folders as written
+    assert hive_partitions(["city=S%C3%A3o Paulo/a.parquet"]) == (
+        ["city"], {"city=S%C3%A3o Paulo/": ("São Paulo",)})
+    # files outside partition folders, or two layouts: not a partitioned version
+    assert hive_partitions(["k=1/a.parquet", "b.parquet"]) == ([], {})
+    assert hive_partitions(["k=1/a.parquet", "j=1/b.parquet"]) == ([], {})
+    assert hive_partitions(["tmp/a.parquet"]) == ([], {})
+
+
+def test_a_partitioned_version_gets_a_partitioned_glue_table_and_back(aws: str,
+                                                                     tmp_path: Path) -> None:
+    """Partition columns are not in Hive-partitioned Parquet files: the table takes them as
+    partition keys with one partition per folder, replaced when the table moves on."""
+    import pyarrow as pa
+
+    t = make(aws, tmp_path)
+    t.create_version("marts.sales", "flat", "fp", rows("x", 1))
+    s3, glue = t.aws.client("s3"), t.aws.client("glue")
+    for version, countries in (("p1", ("de", "se")), ("p2", ("fr",))):
+        for country in countries:
+            buf = io.BytesIO()
+            pq.write_table(pa.table({"id": [1, 2], "tag": ["a", "b"]}), buf)
+            s3.put_object(Bucket=BUCKET, Key=f"{t.data.prefix('marts.sales', version)}"
+                          f"country={country}/part-0.parquet", Body=buf.getvalue())
+        t.data.register("marts.sales", version, "fp", 2 * len(countries),
+                        [("id", "BIGINT"), ("tag", "VARCHAR"), ("country", "VARCHAR")])
+
+    def partitions() -> dict[tuple[str, ...], str]:
+        found = glue.get_partitions(DatabaseName="dev_marts", TableName="sales")["Partitions"]
+        return {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in found}
+
+    url = f"s3://{BUCKET}/sluice/envs/dev/versions/marts.sales"
+    t.publish({"marts.sales": "p1"})
+    table = glue.get_table(DatabaseName="dev_marts", Name="sales")["Table"]
+    assert table["PartitionKeys"] == [{"Name": "country", "Type": "string"}]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "tag"]
+    assert partitions() == {("de",): f"{url}/p1/country=de/", ("se",): f"{url}/p1/country=se/"}
+    t.publish({"marts.sales": "p2"})
+    assert partitions() == {("fr",): f"{url}/p2/country=fr/"}
+    t.publish({"marts.sales": "flat"})  # unpartitioned again: a plain table, no partitions
+    table = glue.get_table(DatabaseName="dev_marts", Name="sales")["Table"]
+    assert not table.get("PartitionKeys")
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "tag", "amount"]
+    assert partitions() == {}
+    t.publish({"marts.sales": "p1"})
+    assert partitions() == {("de",): f"{url}/p1/country=de/", ("se",): f"{url}/p1/country=se/"}

@@ -76,7 +76,9 @@ def grants(cfg: ProjectConfig, env: str) -> list[Grant]:
     db_prefix = f"{env}_" if spec.glue_database_prefix is None else spec.glue_database_prefix
     out.append(Grant("GlueCatalog", "Glue tables follow the published versions",
                      ("glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable",
-                      "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"),
+                      "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
+                      "glue:GetPartitions", "glue:BatchCreatePartition",
+                      "glue:BatchDeletePartition"),
                      (f"{glue}:catalog", f"{glue}:database/{db_prefix}*",
                       f"{glue}:table/{db_prefix}*/*")))
     roles = _execution_roles(cfg, spec)

@@ -387,8 +387,7 @@ class AwsTarget(Target):
             for dataset in sorted(changes):
                 record = stored[dataset]
                 assert record is not None
-                self.glue.point(dataset, changes[dataset],
-                                self.data.url(dataset, changes[dataset]), record.columns)
+                self._point(dataset, changes[dataset], record.columns)
             for dataset in dropped:
                 self.glue.drop(dataset)
         except SluiceError as exc:
@@ -400,13 +399,19 @@ class AwsTarget(Target):
                                       "versions") from exc
         self._show(changes, dropped)
 
+    def _point(self, dataset: str, version: str, columns: list[tuple[str, str]]) -> None:
+        """The dataset's Glue table at a version, partitioned as its files are."""
+        prefix = self.data.prefix(dataset, version)
+        self.glue.point(dataset, version, self.data.url(dataset, version), columns,
+                        [key[len(prefix):] for key in self.data.parts(dataset, version)])
+
     def _put_back(self, previous: Mapping[str, str], switched: list[str], etag: str) -> None:
         """Undo a publish whose Glue switch failed: tables first, then the catalog object."""
         for dataset in switched:
             version = previous.get(dataset)
             record = self.data.get(dataset, version) if version else None
             if version and record:
-                self.glue.point(dataset, version, self.data.url(dataset, version), record.columns)
+                self._point(dataset, version, record.columns)
             else:
                 self.glue.drop(dataset)
         self.catalog_object.write(previous, etag)
