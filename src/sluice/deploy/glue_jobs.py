@@ -22,7 +22,6 @@ when the deploy that read the new files publishes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -41,7 +40,13 @@ from sluice.deploy import glue_bookmarks
 from sluice.deploy.glue_outputs import read_output, written
 from sluice.deploy.jobs import JobError, JobResult, Resolver, target_env
 from sluice.deploy.pyspark_launcher import ARGV_ENV
-from sluice.deploy.spark_jobs import JOB_TIMEOUT, launch_command, require_spark, run_script
+from sluice.deploy.spark_jobs import (
+    JOB_TIMEOUT,
+    launch_command,
+    require_spark,
+    run_script,
+    write_private_json,
+)
 from sluice.glue import arguments as glue_arguments
 from sluice.glue import runtime_path
 from sluice.project.graph import JobNode
@@ -52,14 +57,6 @@ from sluice.targets.base import Target
 _SOURCE_OPTIONS: dict[str, dict[str, Any]] = {
     "csv": {"withHeader": True, "separator": ","}, "json": {}, "parquet": {}}
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
-
-
-def write_private_json(path: Path, value: Any) -> Path:
-    """``value`` as JSON in a new file of mode 0600 (refusing to reuse one)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(value, fh)
-    return path
 
 
 def source_location(objects: str, pattern: str) -> str:

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
@@ -66,13 +67,17 @@ def launch_command(script: Path) -> list[str]:
     return [sys.executable, str(LAUNCHER), str(script)]
 
 
-def write_params(folder: Path, params: Mapping[str, str]) -> Path:
-    """The parameters as JSON in ``folder`` (a private temporary folder), mode 0600."""
-    path = folder / "params.json"
+def write_private_json(path: Path, value: Any) -> Path:
+    """``value`` as JSON in a new file of mode 0600 (refusing to reuse one)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(sorted(params.items())), fh)
+        json.dump(value, fh)
     return path
+
+
+def write_params(folder: Path, params: Mapping[str, str]) -> Path:
+    """The parameters as JSON in ``folder`` (a private temporary folder), mode 0600."""
+    return write_private_json(folder / "params.json", dict(sorted(params.items())))
 
 
 def run_script(args: list[str], cwd: Path, env: Mapping[str, str], progress_file: Path,
