@@ -38,7 +38,7 @@ from sluice.config.datasets import Contract
 from sluice.config.names import source_folder
 from sluice.deploy import glue_bookmarks
 from sluice.deploy.glue_outputs import read_output, written
-from sluice.deploy.jobs import JobError, JobResult, Resolver, target_env
+from sluice.deploy.jobs import JobError, JobResult, Resolver, release_file, target_env
 from sluice.deploy.pyspark_launcher import ARGV_ENV
 from sluice.deploy.spark_jobs import (
     JOB_TIMEOUT,
@@ -171,9 +171,7 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
     job = config.jobs[node.name]
     assert isinstance(job, GlueJob)
     require_spark(node.name, "a glue job")
-    script = (release_dir / job.script).resolve()
-    if not script.is_relative_to(release_dir.resolve()):
-        raise JobError(f"job {node.name}: {job.script} is outside the release")
+    script = release_file(release_dir, node.name, job.script)
     env_name = target_env(target)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp_name:

@@ -36,6 +36,15 @@ class JobError(SluiceError):
     """A job failed; the deploy stops before publishing anything."""
 
 
+def release_file(release_dir: Path, job: str, rel: str) -> Path:
+    """``rel`` (a job's script or module) resolved inside the release; JobError when it
+    resolves outside it, even into a folder beside it whose name starts the same."""
+    path = (release_dir / rel).resolve()
+    if not path.is_relative_to(release_dir.resolve()):
+        raise JobError(f"job {job}: {rel} is outside the release")
+    return path
+
+
 _MAX_FRAMES = 8  # callers shown under a job's error; a deep recursion would bury the message
 
 
@@ -203,9 +212,7 @@ def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, targ
     job = config.jobs[node.name]
     assert isinstance(job, PythonJob)
     file, _, func_name = job.function.partition(":")
-    path = (release_dir / file).resolve()
-    if not str(path).startswith(str(release_dir.resolve())):
-        raise JobError(f"job {node.name}: {file} is outside the release")
+    path = release_file(release_dir, node.name, file)
     started = time.perf_counter()
     module_name = f"sluice_job_{node.name}_{version}"
     spec = importlib.util.spec_from_file_location(module_name, path)

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy import spark_driver
 from sluice.deploy.glue_outputs import arrow_format
-from sluice.deploy.jobs import JobError, JobResult, Resolver
+from sluice.deploy.jobs import JobError, JobResult, Resolver, release_file
 from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
 from sluice.deploy.spark_driver import LAUNCHER, Progress
 from sluice.errors import EngineUnavailableError
@@ -121,9 +121,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
     job = config.jobs[node.name]
     assert isinstance(job, PySparkJob)
     require_spark(node.name, "a PySpark job")
-    script = (release_dir / job.script).resolve()
-    if not str(script).startswith(str(release_dir.resolve())):
-        raise JobError(f"job {node.name}: {job.script} is outside the release")
+    script = release_file(release_dir, node.name, job.script)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp:
         args = launch_command(script)
