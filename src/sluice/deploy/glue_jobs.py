@@ -38,7 +38,14 @@ from sluice.config.datasets import Contract
 from sluice.config.names import source_folder
 from sluice.deploy import glue_bookmarks
 from sluice.deploy.glue_outputs import read_output, written
-from sluice.deploy.jobs import JobError, JobResult, Resolver, release_file, target_env
+from sluice.deploy.jobs import (
+    JobError,
+    JobResult,
+    Resolver,
+    relative_to_release,
+    release_file,
+    target_env,
+)
 from sluice.deploy.pyspark_launcher import ARGV_ENV
 from sluice.deploy.spark_jobs import (
     JOB_TIMEOUT,
@@ -146,15 +153,13 @@ def failure_message(job: str, script: str, stderr: str, release_dir: Path,
     block = lines[starts[-1]:] if starts else []
     where, error = script, ""
     root = release_dir.resolve()
-    for i, line in enumerate(block[1:], 1):
+    for line in block[1:]:
         m = _FRAME.match(line)
         if m:
-            try:
-                rel = Path(m["file"]).resolve().relative_to(root).as_posix()
+            rel = relative_to_release(m["file"], root)
+            if rel is not None:
                 where = f"{rel}:{m['line']}"
-            except (ValueError, OSError):
-                pass
-        elif line and not line[0].isspace() and i > 0:
+        elif line and not line[0].isspace():
             error = line
             break
     if not error:

@@ -54,17 +54,18 @@ def user_frames(exc: BaseException, release_dir: Path) -> list[str]:
     root = release_dir.resolve()
     frames: list[str] = []
     for frame in traceback.extract_tb(exc.__traceback__):
-        rel = _relative(frame.filename, root)
+        rel = relative_to_release(frame.filename, root)
         if rel is not None:
             frames.append(f"{rel}:{frame.lineno} in {frame.name}")
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        rel = _relative(exc.filename, root)
+        rel = relative_to_release(exc.filename, root)
         if rel is not None:
             frames.append(f"{rel}:{exc.lineno}")
     return frames
 
 
-def _relative(filename: str, root: Path) -> str | None:
+def relative_to_release(filename: str, root: Path) -> str | None:
+    """``filename`` relative to the (resolved) release folder ``root``; None outside it."""
     try:
         return Path(filename).resolve().relative_to(root).as_posix()
     except (ValueError, OSError):
