@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from sluice.deploy import glue_bookmarks
 from sluice.deploy.deployer import acquire_env_lock, deploy, recover
 from sluice.errors import LockError
 from sluice.project.workspace import Workspace
@@ -175,6 +176,24 @@ def test_crash_after_state_publish_is_completed_not_rolled_back(project: Project
         assert ws.state.events("dev", kind="recovered")[0].payload == {
             "deployment": dep, "outcome": "completed"}
         assert_serves(ws, project.a, project.a_versions)
+
+
+def test_crash_after_state_publish_commits_the_staged_glue_bookmarks(project: Project) -> None:
+    """Killed after recording the live state but before committing the bookmarks its glue
+    runs staged: they read data that is now published, so recovery commits them (and drops
+    a run's that never published)."""
+    with project.ws() as ws:
+        version = next(iter(project.a_versions.values()))
+        marks = glue_bookmarks.folder_of(ws.target("dev"))
+        assert marks is not None
+        marks.mkdir()
+        (marks / f"daily@{version}.pending.json").write_text('{"files": ["a.csv"]}')
+        (marks / "other@v_unpublished.pending.json").write_text('{"files": ["b.csv"]}')
+        dep = ws.state.start_deployment("dev", project.a, "run", "tester")
+        ws.state.publish("dev", project.a, project.a_versions, dep)
+        assert recover(ws, "dev") == [dep]
+        assert (marks / "daily.json").read_text() == '{"files": ["a.csv"]}'
+        assert sorted(p.name for p in marks.iterdir()) == ["daily.json"]
 
 
 def _dead_pid() -> int:

@@ -22,8 +22,10 @@ import pytest
 
 from sluice.deploy.deployer import AuditFailed, deploy, plan_deploy
 from sluice.deploy.jobs import JobError
+from sluice.errors import SluiceError
 from sluice.flow.releases import make_release
 from sluice.project.workspace import Workspace
+from sluice.targets.local.target import LocalTarget
 
 TOKEN = "glue-tok-5f0c2a9e71"
 
@@ -160,9 +162,15 @@ class Daily:
     second: list[tuple[object, ...]]
     audit_error: str
     state_after_failure: dict[str, object]
+    late_error: str
+    state_after_late_failure: dict[str, object]
     fourth: list[tuple[object, ...]]
     state: dict[str, object]
     staged_left: list[str]
+
+
+def _refuse_activation(self: LocalTarget, release_id: str) -> None:
+    raise SluiceError(f"activating {release_id} failed (test)")
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +200,17 @@ def daily(tmp_path_factory: pytest.TempPathFactory, spark_runtime: None) -> Dail
             after_failure = json.loads(marks.read_text())
             assert state == after_failure
             day(objects, "2024-01-03", [("lyon", "EUR", 3.0)])
+            # the catalog already points at the new version when activating fails: the
+            # deploy is rolled back, so what its run read must be read again
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(LocalTarget, "activate_release", _refuse_activation)
+                with pytest.raises(SluiceError) as late:
+                    deploy(ws, "dev", release.id, actor="ann", kind="run", force_all=True)
+            after_late_failure = json.loads(marks.read_text())
             deploy(ws, "dev", release.id, actor="ann", kind="run", force_all=True)
             fourth = sales_rows(ws)
-        return Daily(root, first, second, str(failed.value), state, fourth,
+        return Daily(root, first, second, str(failed.value), after_failure,
+                     late.value.message, after_late_failure, fourth,
                      json.loads(marks.read_text()),
                      sorted(p.name for p in marks.parent.glob("*.pending.json")))
     finally:
@@ -233,6 +249,13 @@ def test_a_failed_audit_leaves_the_bookmark_so_the_day_is_read_again(daily: Dail
     assert [Path(str(f)).name for f in daily.state["files"]] == [  # type: ignore[union-attr]
         "2024-01-01.csv", "2024-01-02.csv", "2024-01-03.csv"]
     assert daily.staged_left == []
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_deploy_failing_after_the_catalog_swap_leaves_the_bookmark(daily: Daily) -> None:
+    assert "failed (test)" in daily.late_error
+    assert daily.state_after_late_failure == daily.state_after_failure
 
 
 @pytest.mark.spark

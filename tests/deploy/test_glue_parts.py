@@ -23,10 +23,10 @@ from sluice.deploy.glue_jobs import (
     glue_databases,
     source_location,
     spark_columns,
-    write_private_json,
 )
 from sluice.deploy.glue_outputs import read_output, written
 from sluice.deploy.pyspark_launcher import ARGV_ENV, PARAMS_ENV
+from sluice.deploy.spark_jobs import write_private_json
 from sluice.targets.local.target import LocalTarget
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from sluice.deploy.jobs import JobError, Resolver, rewrite_sql
+from sluice.deploy.jobs import JobError, Resolver, release_file, rewrite_sql
 from sluice.errors import ConfigError
 
 
@@ -38,3 +40,17 @@ def test_a_file_read_is_refused_where_the_job_runs() -> None:
     with pytest.raises(ConfigError) as caught:
         _rewrite("SELECT * FROM raw.orders, read_text('/etc/passwd')")
     assert caught.value.message.startswith("jobs/j.sql:1:27: table function read_text()")
+
+
+def test_a_job_file_resolving_beside_the_release_is_outside_it(tmp_path: Path) -> None:
+    """Python, PySpark and glue jobs share this rule: a symlink into a folder whose name
+    merely starts like the release's (``v1`` / ``v1-other``) is outside it too."""
+    release, beside = tmp_path / "v1", tmp_path / "v1-other"
+    (release / "jobs").mkdir(parents=True)
+    beside.mkdir()
+    (beside / "steal.py").write_text("")
+    (release / "jobs" / "steal.py").symlink_to(beside / "steal.py")
+    with pytest.raises(JobError, match=r"job counts: jobs/steal\.py is outside the release"):
+        release_file(release, "counts", "jobs/steal.py")
+    (release / "jobs" / "ok.py").write_text("")
+    assert release_file(release, "counts", "jobs/ok.py") == (release / "jobs" / "ok.py").resolve()

@@ -280,10 +280,12 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         live_versions = {**kept, **new_versions}
         target.publish(live_versions, exact=True)
         step("publish", "done")
-        glue_bookmarks.commit(target, new_versions)  # what the published runs read is done
         target.activate_release(manifest.id)
         step("activate", "done")
         state.publish(env, manifest.id, live_versions, dep)
+        # only now is the publish final (a failure or crash before this is rolled back): what
+        # the published glue runs read is done; a crash from here on is finished by recover()
+        glue_bookmarks.commit(target, new_versions)
         from sluice.flow.decision import record_protection
 
         record_protection(ws, decision, dep)
@@ -517,6 +519,8 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
         _restore(ws, env, dep.id)
         live = ws.state.live(env)
         if live is not None and live.deployment_id == dep.id:
+            # it may have died before committing its glue runs' bookmarks: they are published
+            glue_bookmarks.commit(ws.target(env), live.versions)
             ws.state.finish_deployment(dep.id, "succeeded",
                                        "interrupted after publishing; completed on recovery")
             outcome = "completed"

@@ -3,7 +3,8 @@
 A glue job run reads the job's committed bookmark state (``<env>/glue-bookmarks/JOB.json``)
 and its ``Job.commit()`` writes the new state to a pending file in the run's temporary folder.
 The run stages that file beside the state, named after the version it computed; the deploy
-makes it the state just after publishing (:func:`commit`). A failed audit or deploy never
+makes it the state once its publish is recorded (:func:`commit`; ``recover()`` does it for a
+deploy that died right after). A failed audit or deploy never
 publishes, so its staged file is dropped and the next run reads the same new files again —
 what Glue does for a job run that fails before ``Job.commit()``.
 

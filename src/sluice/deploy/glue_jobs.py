@@ -22,7 +22,6 @@ when the deploy that read the new files publishes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -39,9 +38,22 @@ from sluice.config.datasets import Contract
 from sluice.config.names import source_folder
 from sluice.deploy import glue_bookmarks
 from sluice.deploy.glue_outputs import read_output, written
-from sluice.deploy.jobs import JobError, JobResult, Resolver, target_env
+from sluice.deploy.jobs import (
+    JobError,
+    JobResult,
+    Resolver,
+    relative_to_release,
+    release_file,
+    target_env,
+)
 from sluice.deploy.pyspark_launcher import ARGV_ENV
-from sluice.deploy.spark_jobs import JOB_TIMEOUT, launch_command, require_spark, run_script
+from sluice.deploy.spark_jobs import (
+    JOB_TIMEOUT,
+    launch_command,
+    require_spark,
+    run_script,
+    write_private_json,
+)
 from sluice.glue import arguments as glue_arguments
 from sluice.glue import runtime_path
 from sluice.project.graph import JobNode
@@ -52,14 +64,6 @@ from sluice.targets.base import Target
 _SOURCE_OPTIONS: dict[str, dict[str, Any]] = {
     "csv": {"withHeader": True, "separator": ","}, "json": {}, "parquet": {}}
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
-
-
-def write_private_json(path: Path, value: Any) -> Path:
-    """``value`` as JSON in a new file of mode 0600 (refusing to reuse one)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(value, fh)
-    return path
 
 
 def source_location(objects: str, pattern: str) -> str:
@@ -149,15 +153,13 @@ def failure_message(job: str, script: str, stderr: str, release_dir: Path,
     block = lines[starts[-1]:] if starts else []
     where, error = script, ""
     root = release_dir.resolve()
-    for i, line in enumerate(block[1:], 1):
+    for line in block[1:]:
         m = _FRAME.match(line)
         if m:
-            try:
-                rel = Path(m["file"]).resolve().relative_to(root).as_posix()
+            rel = relative_to_release(m["file"], root)
+            if rel is not None:
                 where = f"{rel}:{m['line']}"
-            except (ValueError, OSError):
-                pass
-        elif line and not line[0].isspace() and i > 0:
+        elif line and not line[0].isspace():
             error = line
             break
     if not error:
@@ -174,9 +176,7 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
     job = config.jobs[node.name]
     assert isinstance(job, GlueJob)
     require_spark(node.name, "a glue job")
-    script = (release_dir / job.script).resolve()
-    if not script.is_relative_to(release_dir.resolve()):
-        raise JobError(f"job {node.name}: {job.script} is outside the release")
+    script = release_file(release_dir, node.name, job.script)
     env_name = target_env(target)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp_name:

@@ -36,6 +36,15 @@ class JobError(SluiceError):
     """A job failed; the deploy stops before publishing anything."""
 
 
+def release_file(release_dir: Path, job: str, rel: str) -> Path:
+    """``rel`` (a job's script or module) resolved inside the release; JobError when it
+    resolves outside it, even into a folder beside it whose name starts the same."""
+    path = (release_dir / rel).resolve()
+    if not path.is_relative_to(release_dir.resolve()):
+        raise JobError(f"job {job}: {rel} is outside the release")
+    return path
+
+
 _MAX_FRAMES = 8  # callers shown under a job's error; a deep recursion would bury the message
 
 
@@ -45,17 +54,18 @@ def user_frames(exc: BaseException, release_dir: Path) -> list[str]:
     root = release_dir.resolve()
     frames: list[str] = []
     for frame in traceback.extract_tb(exc.__traceback__):
-        rel = _relative(frame.filename, root)
+        rel = relative_to_release(frame.filename, root)
         if rel is not None:
             frames.append(f"{rel}:{frame.lineno} in {frame.name}")
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        rel = _relative(exc.filename, root)
+        rel = relative_to_release(exc.filename, root)
         if rel is not None:
             frames.append(f"{rel}:{exc.lineno}")
     return frames
 
 
-def _relative(filename: str, root: Path) -> str | None:
+def relative_to_release(filename: str, root: Path) -> str | None:
+    """``filename`` relative to the (resolved) release folder ``root``; None outside it."""
     try:
         return Path(filename).resolve().relative_to(root).as_posix()
     except (ValueError, OSError):
@@ -203,9 +213,7 @@ def run_python_job(node: JobNode, config: ProjectConfig, release_dir: Path, targ
     job = config.jobs[node.name]
     assert isinstance(job, PythonJob)
     file, _, func_name = job.function.partition(":")
-    path = (release_dir / file).resolve()
-    if not str(path).startswith(str(release_dir.resolve())):
-        raise JobError(f"job {node.name}: {file} is outside the release")
+    path = release_file(release_dir, node.name, file)
     started = time.perf_counter()
     module_name = f"sluice_job_{node.name}_{version}"
     spec = importlib.util.spec_from_file_location(module_name, path)

@@ -108,8 +108,7 @@ def _watch(path: str, stop: threading.Event) -> None:
     """Append the Spark status to ``path`` whenever it changes, until ``stop``."""
     last = None
     while not stop.wait(POLL_SECONDS):
-        pyspark = sys.modules.get("pyspark")  # imported by the script, never by us
-        context = getattr(getattr(pyspark, "SparkContext", None), "_active_spark_context", None)
+        context = _spark_context()
         if context is None:
             continue
         try:
@@ -124,7 +123,7 @@ def _watch(path: str, stop: threading.Event) -> None:
 
 def _spark_context() -> Any:
     """The running SparkContext, if the scripts imported PySpark and created one."""
-    pyspark = sys.modules.get("pyspark")
+    pyspark = sys.modules.get("pyspark")  # imported by the script, never by us
     return getattr(getattr(pyspark, "SparkContext", None), "_active_spark_context", None)
 
 

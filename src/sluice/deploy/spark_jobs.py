@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 from sluice.config import ProjectConfig, PySparkJob
 from sluice.deploy import spark_driver
 from sluice.deploy.glue_outputs import arrow_format
-from sluice.deploy.jobs import JobError, JobResult, Resolver
+from sluice.deploy.jobs import JobError, JobResult, Resolver, release_file
 from sluice.deploy.pyspark_launcher import PARAMS_ENV, POLL_SECONDS, PROGRESS_ENV
 from sluice.deploy.spark_driver import LAUNCHER, Progress
 from sluice.errors import EngineUnavailableError
@@ -66,13 +67,17 @@ def launch_command(script: Path) -> list[str]:
     return [sys.executable, str(LAUNCHER), str(script)]
 
 
-def write_params(folder: Path, params: Mapping[str, str]) -> Path:
-    """The parameters as JSON in ``folder`` (a private temporary folder), mode 0600."""
-    path = folder / "params.json"
+def write_private_json(path: Path, value: Any) -> Path:
+    """``value`` as JSON in a new file of mode 0600 (refusing to reuse one)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(sorted(params.items())), fh)
+        json.dump(value, fh)
     return path
+
+
+def write_params(folder: Path, params: Mapping[str, str]) -> Path:
+    """The parameters as JSON in ``folder`` (a private temporary folder), mode 0600."""
+    return write_private_json(folder / "params.json", dict(sorted(params.items())))
 
 
 def run_script(args: list[str], cwd: Path, env: Mapping[str, str], progress_file: Path,
@@ -116,9 +121,7 @@ def run_pyspark_job(node: JobNode, config: ProjectConfig, release_dir: Path, tar
     job = config.jobs[node.name]
     assert isinstance(job, PySparkJob)
     require_spark(node.name, "a PySpark job")
-    script = (release_dir / job.script).resolve()
-    if not str(script).startswith(str(release_dir.resolve())):
-        raise JobError(f"job {node.name}: {job.script} is outside the release")
+    script = release_file(release_dir, node.name, job.script)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"sluice-{node.name}-") as tmp:
         args = launch_command(script)

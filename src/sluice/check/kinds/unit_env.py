@@ -71,9 +71,12 @@ def ensure_env(root: Path, home: Path, requirements: str, timeout: int) -> TestE
         if (target / READY).is_file():
             return TestEnv(python, False, digest)
         shutil.rmtree(target, ignore_errors=True)  # a half-built one from a crashed check
+        # pip comes from the running interpreter (`pip --python`) when it has one: no copy
+        # of it per environment
+        host_pip = importlib.util.find_spec("pip") is not None
         try:
-            _create(target, timeout)
-            _install(root, python, requirements, timeout)
+            _create(target, timeout, with_pip=not host_pip)
+            _install(root, python, requirements, timeout, host_pip)
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
@@ -99,11 +102,9 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _create(target: Path, timeout: int) -> None:
-    # pip comes from the running interpreter (`pip --python`): no copy of it per environment
-    args = [sys.executable, "-m", "venv", "--system-site-packages", str(target)]
-    if importlib.util.find_spec("pip") is not None:
-        args.insert(4, "--without-pip")
+def _create(target: Path, timeout: int, *, with_pip: bool) -> None:
+    args = [sys.executable, "-m", "venv", "--system-site-packages",
+            *([] if with_pip else ["--without-pip"]), str(target)]
     proc = _call(args, target.parent, timeout, "python -m venv")
     if proc.returncode != 0:
         raise SluiceError(f"cannot create the test environment {target}: "
@@ -122,13 +123,14 @@ def _parent_site_dirs() -> list[str]:
     return [d for d in dict.fromkeys(dirs) if Path(d).is_dir()]
 
 
-def _install(root: Path, python: Path, requirements: str, timeout: int) -> None:
+def _install(root: Path, python: Path, requirements: str, timeout: int,
+             host_pip: bool) -> None:
     lines = (ln.split("#", 1)[0].strip() for ln in
              (root / requirements).read_text(encoding="utf-8", errors="replace").splitlines())
     if not any(lines):  # pip refuses a file of comments only; there is nothing to install
         return
-    pip = [sys.executable, "-m", "pip", "--python", str(python)] \
-        if importlib.util.find_spec("pip") is not None else [str(python), "-m", "pip"]
+    pip = [sys.executable, "-m", "pip", "--python", str(python)] if host_pip \
+        else [str(python), "-m", "pip"]
     proc = _call([*pip, "install", "--disable-pip-version-check", "--no-input", "-r",
                   requirements], root, timeout, "pip install")
     if proc.returncode != 0:

@@ -30,7 +30,7 @@ from sluice.deploy.jobs import JobError, JobResult, Resolver
 from sluice.project.graph import JobNode
 from sluice.targets.aws import glue_arguments
 from sluice.targets.aws.components import public_parameters
-from sluice.targets.aws.gluejobs import ensure_runnable, run_job_spec, sync_job
+from sluice.targets.aws.gluejobs import GlueJobSpec, ensure_runnable, run_job_spec, sync_job
 from sluice.targets.aws.session import aws_errors
 from sluice.targets.aws.target import AwsTarget
 from sluice.targets.base import Target
@@ -88,23 +88,37 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
     for k, v in public_parameters(params).items():
         argv += ["--param", f"{k}={v}"]
     spec = target.components().glue_spec(config, release_dir, node.name)
-    name = spec.name
     # the live job's definition changes only after the audits (the components step): this
     # run gets the release's script and workers as its own arguments
     script = ensure_runnable(target.aws, target.bucket, target.prefix, spec,
                              target.encryption())
+    arguments = {**spec.arguments, "--sluice_script": script, "--sluice_argv": json.dumps(argv)}
+
+    def not_written(run_id: str, d: str) -> JobError:
+        return JobError(f"job {node.name}: Glue run {run_id} succeeded but wrote no Parquet "
+                        f"files for {d} at {target.data.url(d, version)}",
+                        tip="write every --output path with df.write.parquet(path)")
+
+    return _run(target, node, spec.name, spec, arguments, version, fingerprint, not_written,
+                started, sleep, timeout)
+
+
+def _run(target: AwsTarget, node: JobNode, name: str, spec: GlueJobSpec,
+         arguments: dict[str, str], version: str, fingerprint: str,
+         not_written: Callable[[str, str], JobError], started: float,
+         sleep: Callable[[float], None], timeout: float) -> JobResult:
+    """Start Glue job ``name`` with ``arguments`` on ``spec``'s workers, follow the run to
+    its end and register what it wrote for each output as the new version;
+    ``not_written(run_id, dataset)`` is the error for an output left without Parquet files."""
     glue = target.aws.client("glue")
     with aws_errors(f"start Glue job {name}"):
-        run_id = glue.start_job_run(
-            JobName=name, WorkerType=spec.worker_type, NumberOfWorkers=spec.workers,
-            Arguments={**spec.arguments, "--sluice_script": script,
-                       "--sluice_argv": json.dumps(argv)})["JobRunId"]
+        run_id = glue.start_job_run(JobName=name, WorkerType=spec.worker_type,
+                                    NumberOfWorkers=spec.workers,
+                                    Arguments=arguments)["JobRunId"]
     _follow(glue, name, run_id, node.name, sleep, timeout)
     for d in node.outputs:
         if not target.data.has_data(d, version):
-            raise JobError(f"job {node.name}: Glue run {run_id} succeeded but wrote no Parquet "
-                           f"files for {d} at {target.data.url(d, version)}",
-                           tip="write every --output path with df.write.parquet(path)")
+            raise not_written(run_id, d)
     rows = {d: target.register_version(d, version, fingerprint) for d in node.outputs}
     return JobResult(node.name, {d: version for d in node.outputs}, rows,
                      time.perf_counter() - started)
@@ -183,15 +197,6 @@ def run_glue_script(node: JobNode, config: ProjectConfig, release_dir: Path, tar
     glue_arguments.refuse_secrets(node.name, arguments, release_dir)
     runner = run_job_spec(spec)
     sync_job(target.aws, target.bucket, target.prefix, runner, target.encryption())
-    glue = target.aws.client("glue")
-    with aws_errors(f"start Glue job {runner.name}"):
-        run_id = glue.start_job_run(
-            JobName=runner.name, WorkerType=spec.worker_type, NumberOfWorkers=spec.workers,
-            Arguments=arguments)["JobRunId"]
-    _follow(glue, runner.name, run_id, node.name, sleep, timeout)
-    for d in node.outputs:
-        if not target.data.has_data(d, version):
-            raise _not_written(target, job, node.name, run_id, d, version)
-    rows = {d: target.register_version(d, version, fingerprint) for d in node.outputs}
-    return JobResult(node.name, {d: version for d in node.outputs}, rows,
-                     time.perf_counter() - started)
+    return _run(target, node, runner.name, spec, arguments, version, fingerprint,
+                lambda run_id, d: _not_written(target, job, node.name, run_id, d, version),
+                started, sleep, timeout)
