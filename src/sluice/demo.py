@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from sluice.deploy import spark_driver
 from sluice.deploy.deployer import AuditFailed, deploy
 from sluice.errors import SluiceError
 from sluice.examples import examples_root
@@ -109,95 +110,102 @@ def run_demo(dest: Path) -> int:
     story.chapter(f"A pipeline repository: the retail example copied to {dest}")
     _fresh_workspace(dest)
     ws = Workspace.open(dest)
-    try:
-        story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders "
-                   "(SQL), marts.customer_orders (SQL), marts.product_sales (Python), "
-                   "marts.daily_revenue (PySpark, local mode), marts.country_revenue (an AWS "
-                   "Glue script, run unmodified on sluice's awsglue runtime)")
-        for env in ("dev", "staging", "prod"):
-            shutil.copytree(dest / "data", ws.home / "envs" / env / "objects", dirs_exist_ok=True)
-        story.ok("sample data loaded into each environment's object storage (objects/)")
-
-        story.chapter("Build an immutable release from the git tree")
-        first, _ = make_release(ws)
-        story.ok(f"release {first.id}: {len(first.files)} files, {len(first.jobs)} jobs, "
-                 f"content-addressed in .sluice/artifacts")
-
-        story.chapter("Deploy it to dev: write → audit → publish")
-        deploy(ws, "dev", first.id, actor="dana", on_step=_steps(story))
-        story.ok(f"dev serves staging.orders ({_count(ws, 'dev', 'staging.orders')} rows)")
-        story.ok(f"the Glue job glue/country_revenue.py wrote marts.country_revenue "
-                 f"partitioned by country ({_count(ws, 'dev', 'marts.country_revenue')} "
-                 "countries), audited before it was published")
-
-        story.chapter("Promote the same release to staging (never rebuilt)")
-        promote(ws, "dev", "staging", on_step=_steps(story))
-        story.ok(f"staging runs release {first.id}")
-
-        story.chapter("Promote to prod: a protected environment")
+    # one Spark driver for the whole story: its five deploys would each start their own
+    with spark_driver.shared():
         try:
-            promote(ws, "staging", "prod")
-        except GateError as exc:
-            story.bad(f"gate: {exc.message}")
-        os.environ["SLUICE_USER"] = "priya"
-        decide(ws, "prod", None, approve=True, comment="numbers match finance")
-        story.ok("approval recorded: priya approved the release for prod")
-        os.environ["SLUICE_USER"] = "dana"
-        promote(ws, "staging", "prod", on_step=_steps(story))
-        story.ok(f"prod runs release {first.id}")
-
-        story.chapter("A bad batch of raw orders lands in staging")
-        good = _count(ws, "staging", "staging.orders")
-        _generate_bad_batch(ws.home / "envs" / "staging" / "objects")
-        try:
-            deploy(ws, "staging", first.id, kind="run", actor="scheduler", force_all=True,
-                   on_step=_steps(story))
-        except AuditFailed as exc:
-            for audit in exc.audits:
-                for line in audit.failures()[:3]:
-                    story.bad(line)
-            now = _count(ws, "staging", "staging.orders")
-            story.ok(f"nothing was published: staging.orders still serves {now} rows "
-                     f"({good} before the bad batch)")
-
-        story.chapter("A second release changes one job")
-        sql = dest / "jobs" / "customer_orders.sql"
-        # a comment alone would not count (fingerprints ignore comments): change the result
-        sql.write_text(sql.read_text().replace("coalesce(sum(o.amount), 0) AS revenue",
-                                               "round(coalesce(sum(o.amount), 0), 2) AS revenue"))
-        _git(dest, "commit", "-q", "-am", "revenue rounded to cents")
-        second, _ = make_release(ws)
-        outcome = deploy(ws, "dev", second.id, actor="dana", on_step=_steps(story))
-        reused = len(outcome.plan.jobs) - len(outcome.plan.recompute)
-        story.ok(f"release {second.id}: recomputed {', '.join(outcome.plan.recompute)}; "
-                 f"reused {reused} unchanged jobs' data")
-        promote(ws, "dev", "staging")
-        os.environ["SLUICE_USER"] = "priya"
-        decide(ws, "prod", None, approve=True, comment="rounding only")
-        os.environ["SLUICE_USER"] = "dana"
-        promote(ws, "staging", "prod")
-        story.ok(f"prod runs release {second.id}")
-
-        story.chapter("Roll prod back in one step")
-        t0 = time.perf_counter()
-        back = rollback(ws, "prod")
-        story.ok(f"prod: {back.from_release} → {back.to_release} in "
-                 f"{(time.perf_counter() - t0) * 1000:.0f} ms, no data recomputed")
-
-        story.chapter("Where things stand")
-        _status(ws)
-        console.print()
-        spark = _pyspark_seconds(ws)
-        console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s "
-                           f"({spark:.1f}s of it in PySpark and Glue jobs, mostly JVM "
-                           "start-up).",
-                           style="bold"))
-        console.print(Text(f"Explore it: cd {dest}", style="bold"), soft_wrap=True)
-        for command in EXPLORE:
-            console.print(Text(f"  {command}"), soft_wrap=True)
-    finally:
-        ws.close()
+            _tell(story, ws, dest)
+        finally:
+            ws.close()
     return 0
+
+
+def _tell(story: _Story, ws: Workspace, dest: Path) -> None:
+    """The story's chapters, each a real command of the library on the demo project."""
+    story.note("raw orders (CSV), customers (JSON), products (CSV) → staging.orders "
+               "(SQL), marts.customer_orders (SQL), marts.product_sales (Python), "
+               "marts.daily_revenue (PySpark, local mode), marts.country_revenue (an AWS "
+               "Glue script, run unmodified on sluice's awsglue runtime)")
+    for env in ("dev", "staging", "prod"):
+        shutil.copytree(dest / "data", ws.home / "envs" / env / "objects", dirs_exist_ok=True)
+    story.ok("sample data loaded into each environment's object storage (objects/)")
+
+    story.chapter("Build an immutable release from the git tree")
+    first, _ = make_release(ws)
+    story.ok(f"release {first.id}: {len(first.files)} files, {len(first.jobs)} jobs, "
+             f"content-addressed in .sluice/artifacts")
+
+    story.chapter("Deploy it to dev: write → audit → publish")
+    deploy(ws, "dev", first.id, actor="dana", on_step=_steps(story))
+    story.ok(f"dev serves staging.orders ({_count(ws, 'dev', 'staging.orders')} rows)")
+    story.ok(f"the Glue job glue/country_revenue.py wrote marts.country_revenue "
+             f"partitioned by country ({_count(ws, 'dev', 'marts.country_revenue')} "
+             "countries), audited before it was published")
+
+    story.chapter("Promote the same release to staging (never rebuilt)")
+    promote(ws, "dev", "staging", on_step=_steps(story))
+    story.ok(f"staging runs release {first.id}")
+
+    story.chapter("Promote to prod: a protected environment")
+    try:
+        promote(ws, "staging", "prod")
+    except GateError as exc:
+        story.bad(f"gate: {exc.message}")
+    os.environ["SLUICE_USER"] = "priya"
+    decide(ws, "prod", None, approve=True, comment="numbers match finance")
+    story.ok("approval recorded: priya approved the release for prod")
+    os.environ["SLUICE_USER"] = "dana"
+    promote(ws, "staging", "prod", on_step=_steps(story))
+    story.ok(f"prod runs release {first.id}")
+
+    story.chapter("A bad batch of raw orders lands in staging")
+    good = _count(ws, "staging", "staging.orders")
+    _generate_bad_batch(ws.home / "envs" / "staging" / "objects")
+    try:
+        deploy(ws, "staging", first.id, kind="run", actor="scheduler", force_all=True,
+               on_step=_steps(story))
+    except AuditFailed as exc:
+        for audit in exc.audits:
+            for line in audit.failures()[:3]:
+                story.bad(line)
+        now = _count(ws, "staging", "staging.orders")
+        story.ok(f"nothing was published: staging.orders still serves {now} rows "
+                 f"({good} before the bad batch)")
+
+    story.chapter("A second release changes one job")
+    sql = dest / "jobs" / "customer_orders.sql"
+    # a comment alone would not count (fingerprints ignore comments): change the result
+    sql.write_text(sql.read_text().replace("coalesce(sum(o.amount), 0) AS revenue",
+                                           "round(coalesce(sum(o.amount), 0), 2) AS revenue"))
+    _git(dest, "commit", "-q", "-am", "revenue rounded to cents")
+    second, _ = make_release(ws)
+    outcome = deploy(ws, "dev", second.id, actor="dana", on_step=_steps(story))
+    reused = len(outcome.plan.jobs) - len(outcome.plan.recompute)
+    story.ok(f"release {second.id}: recomputed {', '.join(outcome.plan.recompute)}; "
+             f"reused {reused} unchanged jobs' data")
+    promote(ws, "dev", "staging")
+    os.environ["SLUICE_USER"] = "priya"
+    decide(ws, "prod", None, approve=True, comment="rounding only")
+    os.environ["SLUICE_USER"] = "dana"
+    promote(ws, "staging", "prod")
+    story.ok(f"prod runs release {second.id}")
+
+    story.chapter("Roll prod back in one step")
+    t0 = time.perf_counter()
+    back = rollback(ws, "prod")
+    story.ok(f"prod: {back.from_release} → {back.to_release} in "
+             f"{(time.perf_counter() - t0) * 1000:.0f} ms, no data recomputed")
+
+    story.chapter("Where things stand")
+    _status(ws)
+    console.print()
+    spark = _pyspark_seconds(ws)
+    console.print(Text(f"Done in {time.perf_counter() - story.started:.1f}s "
+                       f"({spark:.1f}s of it in PySpark and Glue jobs, on one Spark "
+                       "driver started once).",
+                       style="bold"))
+    console.print(Text(f"Explore it: cd {dest}", style="bold"), soft_wrap=True)
+    for command in EXPLORE:
+        console.print(Text(f"  {command}"), soft_wrap=True)
 
 
 def _pyspark_seconds(ws: Workspace) -> float:
