@@ -1,4 +1,4 @@
-"""benchmarks/glue --smoke: both Glue benchmarks run and state their goals.
+"""benchmarks/glue --smoke: the Glue benchmarks run and state their goals.
 
 Only that it completes and prints a verdict per goal; its timings are never asserted.
 """
@@ -50,3 +50,14 @@ def test_runtime_overhead_benchmark_prints_its_goal(tmp_path: Path, spark_runtim
         assert re.search(rf"^orders as {fmt} +glue median \d+\.\d+s  plain median \d+\.\d+s  "
                          r"glue_vs_plain \d+\.\d+x  (PASS|MISS) \(goal <= 1\.2x\)$",
                          stdout, re.M), stdout
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_csv_profile_prints_jobs_and_the_inference_share(tmp_path: Path,
+                                                          spark_runtime: None) -> None:
+    stdout = _smoke("csv_profile.py", tmp_path)
+    for name in ("glue script", "plain script", "csv read, inferSchema", "csv read, strings"):
+        assert re.search(rf"^{name} +median \d+\.\d+s  spark jobs [\d/]+$", stdout, re.M), stdout
+    assert re.search(r"^glue - plain -?\d+\.\d+s; inference pass -?\d+\.\d+s \(", stdout,
+                     re.M), stdout
