@@ -336,3 +336,7 @@ def test_an_output_never_written_names_its_argument(tmp_path: Path,
                                                     spark_runtime: None) -> None:
     error = _deploy_error(_small_project(tmp_path, SILENT))
     assert "--OUTPUT_PATH (${output:curated.sales}) was never written" in error.message
+    # the job's own advice reaches the user, before the command that reproduces the deploy
+    assert error.tip is not None
+    assert error.tip.startswith("write it to the path of that argument"), error.tip
+    assert "--debug` reproduces this deployment" in error.tip

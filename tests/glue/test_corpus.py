@@ -360,3 +360,29 @@ def test_sluice_check_runs_the_scripts_own_tests_with_the_glue_context_fixture(
     [integration] = by_kind["integration"]  # the glue job on the sample data, audited
     assert integration["status"] == "passed", integration
     assert proc.returncode == 0 and report["passed"] is True, proc.stdout
+
+
+@pytest.mark.spark
+def test_the_integration_check_reads_every_sample_in_each_run_of_a_bookmarked_job(
+        tmp_path: Path, clean_env: None, spark_runtime: None, one_spark_driver: None) -> None:
+    """A check's bookmarks never carry over: after an edit, the bookmarked job runs on the
+    samples again and reads them all (not 'no new files', an empty output)."""
+    from sluice.check.context import CheckOptions
+    from sluice.check.registry import all_checks
+    from sluice.check.runner import run_checks
+
+    root = make_project("clickstream_bookmarks", tmp_path)
+    options = CheckOptions(only=frozenset({"integration"}))
+
+    def integration() -> Any:
+        report = run_checks(root, root / ".sluice", options, all_checks())
+        [result] = report.results
+        return result
+
+    first = integration()
+    assert first.status == "passed", first
+    script = root / "glue" / "incremental_clicks.py"
+    script.write_text(script.read_text() + "# an edit: the job runs again\n")
+    second = integration()
+    assert second.status == "passed", second
+    assert "1/1 jobs ran" in second.detail and "(0 rows)" not in second.detail, second.detail

@@ -180,6 +180,8 @@ def _deploy_gated(ws: Workspace, env: str, request: GateRequest, kind: str, wait
                                   sample_limit, decision)
         except BaseException as exc:
             undo_deployment(ws, env, dep, exc)
+            if isinstance(exc, JobError) and exc.advice is None:
+                exc.advice = exc.tip
             if isinstance(exc, (JobError, AuditFailed)):
                 exc.tip = reproduce_tip(exc, env, decision.release_id, kind)
             raise
@@ -191,7 +193,9 @@ def reproduce_tip(exc: SluiceError, env: str, release_id: str, kind: str) -> str
     """The command that runs this very deployment again: the same release to the same
     environment (``sluice run`` would take whatever is live, not what failed)."""
     again = f"sluice run {env}" if kind == "run" else f"sluice deploy {env} --release {release_id}"
-    what = "fix the data or the job" if isinstance(exc, AuditFailed) else "fix the job"
+    # the job's own advice first (what to write where), when it has some
+    what = (exc.advice if isinstance(exc, JobError) else None) or (
+        "fix the data or the job" if isinstance(exc, AuditFailed) else "fix the job")
     return (f"{what}; `{again} --debug` reproduces this deployment (the environment still "
             "serves its previous data)")
 

@@ -37,7 +37,7 @@ from sluice.config import GlueJob, ProjectConfig
 from sluice.config.datasets import Contract
 from sluice.config.names import source_folder
 from sluice.deploy import glue_bookmarks
-from sluice.deploy.glue_outputs import read_output, written
+from sluice.deploy.glue_outputs import last_write, read_output, written
 from sluice.deploy.jobs import (
     JobError,
     JobResult,
@@ -215,12 +215,18 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         if proc.returncode != 0:
             message, _ = failure_message(node.name, job.script, proc.stderr, release_dir,
                                          proc.returncode)
-            raise JobError(message, tip=f"fix {job.script}; the environment still serves its "
-                                        "previous data")
+            raise JobError(message, tip=f"fix {job.script}")
         rows: dict[str, int] = {}
         log = written(writes)
         for d, folder in outputs.items():
             table = read_output(folder, log, d)
+            if table is None and (last_write(folder, log, d) or {}).get("columns") == 0:
+                raise JobError(f"job {node.name} wrote only a frame without columns for "
+                               f"output {d} (a read that found no files, such as a bookmarked "
+                               "read with no new files, gives one)",
+                               tip="give a frame without rows the output's columns "
+                                   "(spark.createDataFrame([], schema)), or run without "
+                                   "--job-bookmark-option to read every file")
             if table is None:
                 raise JobError(_never_written(node.name, job, d, folder),
                                tip="write it to the path of that argument "

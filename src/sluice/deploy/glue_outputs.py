@@ -39,9 +39,9 @@ def written(log: Path) -> list[dict[str, Any]]:
     return out
 
 
-def output_format(folder: Path, log: list[dict[str, Any]], dataset: str) -> str:
-    """The format of the last write into ``folder`` (or to the catalog table ``dataset``)."""
-    fmt = "parquet"
+def last_write(folder: Path, log: list[dict[str, Any]], dataset: str) -> dict[str, Any] | None:
+    """The last logged write into ``folder`` (or to the catalog table ``dataset``)."""
+    found = None
     root = folder.resolve()
     for entry in log:
         path = str(entry.get("path") or "")
@@ -52,7 +52,14 @@ def output_format(folder: Path, log: list[dict[str, Any]], dataset: str) -> str:
             except (OSError, ValueError):
                 inside = False
         if inside or str(entry.get("table") or "").lower() == dataset:
-            fmt = str(entry.get("format") or "parquet").lower()
+            found = entry
+    return found
+
+
+def output_format(folder: Path, log: list[dict[str, Any]], dataset: str) -> str:
+    """The format of the last write into ``folder``: Parquet when none was logged."""
+    entry = last_write(folder, log, dataset) or {}
+    fmt = str(entry.get("format") or "parquet").lower()
     return "json" if fmt == "jsonl" else fmt
 
 
@@ -66,10 +73,12 @@ def data_files(folder: Path) -> list[Path]:
 
 
 def read_output(folder: Path, log: list[dict[str, Any]], dataset: str) -> Any:
-    """The output in ``folder`` as a ``pyarrow.Table``; None when nothing was written."""
+    """The output in ``folder`` as a ``pyarrow.Table``; None when nothing was written. A
+    logged write of a frame without rows that left no file (partitioned) is an empty table
+    of the frame's columns."""
     files = data_files(folder)
     if not files:
-        return None
+        return _empty(last_write(folder, log, dataset))
     fmt = output_format(folder, log, dataset)
     if fmt in _DUCKDB_READERS:
         import duckdb
@@ -85,6 +94,22 @@ def read_output(folder: Path, log: list[dict[str, Any]], dataset: str) -> Any:
 
     return pads.dataset([str(f) for f in files], format=arrow_format(fmt),
                         partitioning="hive", partition_base_dir=str(folder)).to_table()
+
+
+def _empty(entry: dict[str, Any] | None) -> Any:
+    """The empty table of a logged write's columns (None: no write, or no columns)."""
+    schema = (entry or {}).get("schema")
+    if not isinstance(schema, str):
+        return None
+    import base64
+
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(schema))).empty_table()
+    except (ValueError, pa.ArrowException):
+        raise JobError("the Glue runtime's log of writes holds an unreadable schema: sluice "
+                       "cannot tell what the script wrote") from None
 
 
 def arrow_format(fmt: str) -> Any:

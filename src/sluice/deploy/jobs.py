@@ -35,6 +35,9 @@ def target_env(target: Target) -> str:
 class JobError(SluiceError):
     """A job failed; the deploy stops before publishing anything."""
 
+    #: the job's own advice (what to fix, where), kept when a caller's tip replaces it
+    advice: str | None = None
+
 
 def release_file(release_dir: Path, job: str, rel: str) -> Path:
     """``rel`` (a job's script or module) resolved inside the release; JobError when it

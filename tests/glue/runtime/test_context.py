@@ -301,7 +301,7 @@ def test_write_to_an_output_logs_format_and_partition_keys(spark: Any,
     assert sorted((r["id"], r["country"]) for r in back.collect()) == [(1, "PT"), (2, "ES")]
     assert read_writes(run["writes"]) == [{
         "path": str(run["out"]), "format": "json", "partition_keys": ["country"],
-        "table": "curated.persons"}]
+        "table": "curated.persons", "schema": None, "columns": len(persons.toDF().columns)}]
 
 
 def test_catalog_write_and_sink_land_in_the_output(spark: Any, run: dict[str, Path]) -> None:
@@ -376,4 +376,33 @@ def test_an_empty_frame_writes_an_empty_output(spark: Any, run: dict[str, Path])
     sink.writeFrame(nothing)
     assert run["out"].is_dir() and not list(run["out"].iterdir())
     assert read_writes(run["writes"]) == [{"path": str(run["out"]), "format": "parquet",
-                                           "partition_keys": [], "table": "curated.persons"}]
+                                           "partition_keys": [], "table": "curated.persons",
+                                           "schema": None, "columns": 0}]
+
+
+def test_rows_none_written_partitioned_keep_their_columns(spark: Any,
+                                                          run: dict[str, Path]) -> None:
+    """Spark writes no file for an empty frame partitioned by a key: the log keeps its
+    columns, and the output reads back as an empty table of them."""
+    from sluice.deploy.glue_outputs import read_output
+
+    gc = GlueContext(spark.sparkContext)
+    persons = gc.create_dynamic_frame.from_catalog(database="dev_raw", table_name="persons")
+    none = persons.filter(lambda r: r["id"] < 0)
+    gc.write_dynamic_frame.from_options(
+        frame=none, connection_type="s3",
+        connection_options={"path": f"{run['out']}/", "partitionKeys": ["country"]},
+        format="parquet")
+    (logged,) = read_writes(run["writes"])
+    assert logged["schema"] and logged["columns"] == len(none.toDF().columns)
+    table = read_output(run["out"], read_writes(run["writes"]), "curated.persons")
+    assert table is not None and table.num_rows == 0
+    assert table.column_names == none.toDF().columns
+    # rows written: the files hold the columns, the log keeps no schema
+    gc.write_dynamic_frame.from_options(
+        frame=persons, connection_type="s3",
+        connection_options={"path": f"{run['out']}/", "partitionKeys": ["country"]},
+        format="parquet")
+    assert read_writes(run["writes"])[1]["schema"] is None
+    table = read_output(run["out"], read_writes(run["writes"]), "curated.persons")
+    assert table is not None and table.num_rows == 2

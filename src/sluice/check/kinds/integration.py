@@ -53,6 +53,7 @@ class IntegrationCheck:
 def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutcome:
     # imported here, not at module level: a fully cached check never loads the deployer
     from sluice.deploy.deployer import AuditFailed, JobError, deploy
+    from sluice.deploy.glue_bookmarks import folder_of
     from sluice.flow.releases import make_release
     from sluice.project.workspace import Workspace
     from sluice.state import StateStore
@@ -77,6 +78,10 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     ws = Workspace(ctx.root, home, _state=StateStore(f"sqlite:///{home / 'state.db'}"),
                    silent=True)  # a check of samples is no news for anyone
     ws._targets[env] = create_target("local", env, home)  # never the project's real target
+    # every run of a glue job reads all the samples: no bookmark of an earlier check skips them
+    bookmarks = folder_of(ws._targets[env])
+    if bookmarks is not None:
+        shutil.rmtree(bookmarks, ignore_errors=True)
     try:
         manifest, _ = make_release(ws, allow_dirty=True, message="sluice check candidate")
         outcome = deploy(ws, env, manifest.id, actor=ACTOR, force_all=fresh_data)
@@ -84,8 +89,8 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
         return findings_outcome(_audit_findings(ctx, exc), "audit failed on the sample data")
     except SluiceError as exc:
         if isinstance(exc, JobError):  # its tip names the throwaway release of this run
-            exc.tip = "fix the job, then run  sluice check  again (the integration run " \
-                      "deploys the work tree on the samples)"
+            exc.tip = (f"{exc.advice or 'fix the job'}, then run  sluice check  again (the "
+                       "integration run deploys the work tree on the samples)")
         return findings_outcome(error_findings(exc) if ":" in exc.message.split("\n")[0]
                                 else [Finding(exc.message, tip=exc.tip or "")])
     finally:
@@ -93,8 +98,10 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
     marker.write_text(digest)
     ran = len(outcome.plan.recompute)
     rows = sum(outcome.rows.values())
+    reused = len(outcome.plan.jobs) - ran
     return findings_outcome([], f"{ran}/{len(outcome.plan.jobs)} jobs ran on the samples "
-                                f"({rows} rows), {len(outcome.audits)} audits passed")
+                                f"({rows} rows), {len(outcome.audits)} audits passed"
+                                + (f"; {reused} unchanged jobs reused" if reused else ""))
 
 
 def _audit_findings(ctx: CheckContext, exc: Any) -> list[Finding]:

@@ -209,16 +209,45 @@ def write(session: Session, api: str, df: DataFrame, *, fmt: Any,
                            compression=options.get("compression"), api=api)
     if not wrote and not is_remote(path):
         os.makedirs(path, exist_ok=True)  # an empty frame: the output exists, with no rows
+    # a frame with no rows written partitioned leaves no file to read its columns from
+    # (Spark writes none, as on Glue): the log keeps them, so the version is empty, not lost
+    schema = _arrow_schema(df) if df.columns and not is_remote(path) \
+        and not _has_data(path) else None
     log_write(session.run, path=path, fmt="parquet" if name == "glueparquet" else name,
-              partition_keys=list(keys), table=table or owner)
+              partition_keys=list(keys), table=table or owner, schema=schema,
+              columns=len(df.columns))
+
+
+def _has_data(folder: str) -> bool:
+    """Whether ``folder`` holds a data file (not ``_SUCCESS``, ``.crc`` or other hidden ones)."""
+    for _base, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
+        if any(not f.startswith(("_", ".")) for f in files):
+            return True
+    return False
+
+
+def _arrow_schema(df: DataFrame) -> str | None:
+    """The frame's columns as a serialized Arrow schema (base64), None when a type has no
+    Arrow equivalent."""
+    import base64
+
+    try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = to_arrow_schema(df.schema)
+    except Exception:  # a type Arrow cannot hold: the output then reads as not written
+        return None
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
 
 
 def log_write(run: RunContext, *, path: str, fmt: str, partition_keys: list[str],
-              table: str | None) -> None:
+              table: str | None, schema: str | None = None,
+              columns: int | None = None) -> None:
     """One JSON line in the run's ``writes`` log (nothing outside a sluice run)."""
     if not run.writes:
         return
     line = json.dumps({"path": path, "format": fmt, "partition_keys": partition_keys,
-                       "table": table})
+                       "table": table, "schema": schema, "columns": columns})
     with open(run.writes, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
