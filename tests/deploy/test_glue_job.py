@@ -340,3 +340,20 @@ def test_an_output_never_written_names_its_argument(tmp_path: Path,
     assert error.tip is not None
     assert error.tip.startswith("write it to the path of that argument"), error.tip
     assert "--debug` reproduces this deployment" in error.tip
+
+
+MISSING_ARGUMENT = """\
+import sys
+from awsglue.utils import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "COUNTRY", "OUTPUT_PATH"])
+"""
+
+
+def test_an_argument_the_script_asks_for_is_to_be_passed_in_sluice_yaml(
+        tmp_path: Path, spark_runtime: None) -> None:
+    error = _deploy_error(_small_project(tmp_path, MISSING_ARGUMENT))
+    assert "the following arguments are required: --COUNTRY" in error.message
+    assert error.tip is not None
+    assert error.tip.startswith("pass --COUNTRY in jobs.sales.arguments of sluice.yaml"), \
+        error.tip

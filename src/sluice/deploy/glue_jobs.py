@@ -215,7 +215,7 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         if proc.returncode != 0:
             message, _ = failure_message(node.name, job.script, proc.stderr, release_dir,
                                          proc.returncode)
-            raise JobError(message, tip=f"fix {job.script}")
+            raise JobError(message, tip=_failure_tip(node.name, job, message))
         rows: dict[str, int] = {}
         log = written(writes)
         for d, folder in outputs.items():
@@ -236,6 +236,20 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         marks.stage(pending, version)
     return JobResult(node.name, {d: version for d in node.outputs}, rows,
                      time.perf_counter() - started)
+
+
+_REQUIRED = re.compile(r"the following arguments are required: (?P<names>[^\n]+)")
+
+
+def _failure_tip(name: str, job: GlueJob, message: str) -> str:
+    """What to change: an argument the script asks for goes in sluice.yaml, not the script."""
+    missing = _REQUIRED.search(message)
+    if missing is None:
+        return f"fix {job.script}"
+    names = [n.strip() for n in missing["names"].split(",") if n.strip()]
+    return (f"pass {', '.join(names)} in jobs.{name}.arguments of sluice.yaml (e.g. "
+            f"{names[0]}: ${{a_parameter}}), or drop it from getResolvedOptions in "
+            f"{job.script}")
 
 
 def _never_written(job: str, config: GlueJob, dataset: str, folder: Path) -> str:

@@ -5,6 +5,7 @@ relative imports only, so the package works both as ``awsglue`` (in a job's proc
 ``sluice.glue.runtime.awsglue`` (for mypy and ruff).
 """
 
+from ._support import GlueUnsupportedError  # sluice's: what the local runtime lacks
 from .dynamicframe import DynamicFrame, DynamicFrameCollection  # as awsglue exports them
 
-__all__ = ["DynamicFrame", "DynamicFrameCollection"]
+__all__ = ["DynamicFrame", "DynamicFrameCollection", "GlueUnsupportedError"]

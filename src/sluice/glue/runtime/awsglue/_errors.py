@@ -13,3 +13,7 @@ class EntityNotFoundException(LookupError):
 
 class GlueLocationError(ValueError):
     """A path the local runtime will not read, write or purge in this run."""
+
+
+# tracebacks name them where a script can catch them (awsglue.context), not where they live
+EntityNotFoundException.__module__ = GlueLocationError.__module__ = "awsglue.context"

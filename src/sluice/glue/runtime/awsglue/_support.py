@@ -9,6 +9,9 @@ class GlueUnsupportedError(NotImplementedError):
     """An ``awsglue`` API (or an option of one) that sluice's runtime does not implement."""
 
 
+GlueUnsupportedError.__module__ = "awsglue"  # as tracebacks name it (awsglue exports it)
+
+
 def unsupported(api: str, detail: str = "") -> GlueUnsupportedError:
     """The error to raise for ``api`` (``"GlueContext.create_dynamic_frame.from_rdd"``,
     ``"format 'avro'"``): it names the API and points at the list of what is supported."""
