@@ -46,8 +46,8 @@ def with_checks(repo: Repo, checks: str) -> None:
         textwrap.dedent(checks), "  "))
 
 
-def unit_check(repo: Repo, *args: str) -> tuple[int, Any]:
-    return repo.check("--only", "unit", *args)
+def unit_check(repo: Repo, *args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    return repo.check("--only", "unit", *args, env=env)
 
 
 # -- several folders ---------------------------------------------------------------------
@@ -75,6 +75,26 @@ def test_every_configured_folder_runs_with_results_per_test(project: Repo) -> No
     assert (f["path"], f["line"]) == ("glue/tests/test_job.py", 6)
     assert "test_counts failed: assert 2 == 3" in f["message"]
     assert f["tip"].endswith("python -m pytest tests glue/tests")
+
+
+@pytest.mark.spark
+def test_tests_whose_spark_has_no_java_say_so_and_are_not_cached(project: Repo) -> None:
+    """Not one 'Java gateway process exited' per test: the check says what is missing, and
+    its verdict is not kept, so the next run (with Java) runs the tests again."""
+    write(project, "tests/test_spark.py", """\
+        def test_spark_starts(spark):
+            assert spark.range(3).count() == 3
+        """)
+    code, report = unit_check(project, env={"JAVA_HOME": str(project.root / "no-jdk")})
+    assert code == 1
+    [f] = errors(report, "unit")
+    assert f["message"] == ("the unit tests start Spark, which needs Java 17, but "
+                            f"JAVA_HOME={project.root / 'no-jdk'} has no bin/java")
+    assert "JAVA_HOME" in f["tip"]
+    code, report = unit_check(project)  # Java back: the tests run, nothing reused
+    assert code == 0, report
+    [unit] = results(report, "unit")
+    assert unit["cached"] is False and unit["status"] == "passed"
 
 
 def test_checks_tests_still_names_the_one_folder(project: Repo) -> None:

@@ -41,9 +41,17 @@ from sluice.targets.base import Target
 JOB_TIMEOUT = 3600
 
 
-def java_available() -> bool:
+JAVA_TIP = "install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME to one"
+
+
+def java_problem() -> str | None:
+    """Why Spark could not start a JVM here (None: it can). Spark's launcher takes
+    ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, whatever is on PATH."""
     home = os.environ.get("JAVA_HOME")
-    return bool((home and Path(home, "bin", "java").exists()) or shutil.which("java"))
+    if home:
+        return None if Path(home, "bin", "java").exists() else \
+            f"JAVA_HOME={home} has no bin/java"
+    return None if shutil.which("java") else "no `java` is on PATH and JAVA_HOME is not set"
 
 
 def require_spark(job: str, kind: str) -> None:
@@ -54,12 +62,10 @@ def require_spark(job: str, kind: str) -> None:
             f"job {job} is {kind}, but PySpark is not installed",
             tip="pip install 'sluice-cd[spark]' (make demo and make test install it)",
         )
-    if not java_available():
-        raise EngineUnavailableError(
-            f"job {job} is {kind} and PySpark needs Java 17, but no `java` is on "
-            "PATH and JAVA_HOME is not set",
-            tip="install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
-        )
+    problem = java_problem()
+    if problem is not None:
+        raise EngineUnavailableError(f"job {job} is {kind} and PySpark needs Java 17, but "
+                                     f"{problem}", tip=JAVA_TIP)
 
 
 def launch_command(script: Path) -> list[str]:

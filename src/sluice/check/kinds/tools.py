@@ -143,6 +143,7 @@ def _run_pytest(ctx: CheckContext, folders: list[str], requirements: str | None,
                     ctx.root, timeout, "pytest", env=_test_env())
         if proc.returncode == 5:
             return skipped(f"pytest collected no tests in {', '.join(folders)}")
+        _refuse_without_java(proc.stdout + proc.stderr)
         if not report.is_file():
             finding = no_report_finding(proc.returncode, proc.stdout + "\n" + proc.stderr,
                                         ctx.root, folders)
@@ -155,6 +156,19 @@ def _run_pytest(ctx: CheckContext, folders: list[str], requirements: str | None,
                                           ctx.root, folders))
     passed = sum(c.outcome == "passed" for c in cases)
     return findings_outcome(findings, f"{passed}/{len(cases)} tests passed{env_note}", cases)
+
+
+def _refuse_without_java(output: str) -> None:
+    """Tests whose Spark could not start for want of Java say so, as an error of the check
+    (not cached: the next run, with Java, runs them again), not as each test's failure."""
+    if "JAVA_GATEWAY_EXITED" not in output and "Java gateway process exited" not in output:
+        return
+    from sluice.deploy.spark_jobs import JAVA_TIP, java_problem
+
+    problem = java_problem()
+    if problem is not None:
+        raise SluiceError(f"the unit tests start Spark, which needs Java 17, but {problem}",
+                          tip=JAVA_TIP)
 
 
 def _test_env() -> dict[str, str]:
