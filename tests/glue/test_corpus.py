@@ -386,3 +386,12 @@ def test_the_integration_check_reads_every_sample_in_each_run_of_a_bookmarked_jo
     second = integration()
     assert second.status == "passed", second
     assert "1/1 jobs ran" in second.detail and "(0 rows)" not in second.detail, second.detail
+    # a script that raises: the finding is at the script's line, with the job's own advice
+    text = script.read_text()
+    script.write_text(text.replace("job.commit()", "raise ValueError('no clicks today')"))
+    line = script.read_text().splitlines().index("raise ValueError('no clicks today')") + 1
+    third = integration()
+    [finding] = third.findings
+    assert (finding.path, finding.line) == ("glue/incremental_clicks.py", line), finding
+    assert "ValueError: no clicks today" in finding.message
+    assert finding.tip.startswith("fix glue/incremental_clicks.py, then run  sluice check")

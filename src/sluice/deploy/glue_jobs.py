@@ -213,9 +213,12 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
         except subprocess.TimeoutExpired as exc:
             raise JobError(f"job {node.name} ran longer than {JOB_TIMEOUT}s") from exc
         if proc.returncode != 0:
-            message, _ = failure_message(node.name, job.script, proc.stderr, release_dir,
-                                         proc.returncode)
-            raise JobError(message, tip=_failure_tip(node.name, job, message))
+            message, where = failure_message(node.name, job.script, proc.stderr, release_dir,
+                                             proc.returncode)
+            error = JobError(message, tip=_failure_tip(node.name, job, message))
+            path, _, line = where.rpartition(":")
+            error.location = (path, int(line)) if path and line.isdigit() else (where, None)
+            raise error
         rows: dict[str, int] = {}
         log = written(writes)
         for d, folder in outputs.items():

@@ -37,6 +37,8 @@ class JobError(SluiceError):
 
     #: the job's own advice (what to fix, where), kept when a caller's tip replaces it
     advice: str | None = None
+    #: the file (and line) of the job's own code where it failed, when known
+    location: tuple[str, int | None] | None = None
 
 
 def release_file(release_dir: Path, job: str, rel: str) -> Path:

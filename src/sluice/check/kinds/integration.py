@@ -91,6 +91,8 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
         if isinstance(exc, JobError):  # its tip names the throwaway release of this run
             exc.tip = (f"{exc.advice or 'fix the job'}, then run  sluice check  again (the "
                        "integration run deploys the work tree on the samples)")
+        if isinstance(exc, JobError) and exc.location is not None:  # the job's own file
+            return findings_outcome([Finding(exc.message, *exc.location, tip=exc.tip or "")])
         return findings_outcome(error_findings(exc) if ":" in exc.message.split("\n")[0]
                                 else [Finding(exc.message, tip=exc.tip or "")])
     finally:
