@@ -177,3 +177,22 @@ def test_an_unknown_environment_is_named(deployed: Project) -> None:
     assert result.code == 2
     assert result.error == "Error: unknown environment 'qa'"
     assert result.tip == "Tip: environments in sluice.yaml: dev, staging, prod"
+
+
+def test_plan_and_deploy_of_the_newest_release_warn_when_head_has_moved_on(
+        deployed: Project, deployed_template: Template) -> None:
+    p = deployed
+    quiet = p.sluice("plan", "dev")
+    assert quiet.code == 0 and "warning" not in quiet.err
+    p.edit("jobs/orders.sql", "SELECT", "SELECT  ")
+    p.commit("a change not released yet")
+    for args in (("plan", "dev"), ("deploy", "dev", "--json")):
+        result = p.sluice(*args)
+        assert result.code == 0, result.err
+        assert (f"warning: the newest release {deployed_template.release[:12]} was built from "
+                "commit") in result.err
+        assert "HEAD has changed 1 project file(s) since" in result.err
+        assert "run `sluice release` first" in result.err
+    assert p.json("deploy", "dev")["release"] == deployed_template.release
+    p.release()
+    assert "warning" not in p.sluice("plan", "dev").err

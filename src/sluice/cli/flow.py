@@ -16,7 +16,7 @@ from sluice.cli.errors import guarded
 from sluice.errors import SluiceError, UsageError
 from sluice.flow.decision import ACKNOWLEDGEMENTS
 from sluice.project.workspace import Workspace, current_actor
-from sluice.release import list_releases, verify_release
+from sluice.release import changed_since_release, list_releases, verify_release
 
 if TYPE_CHECKING:  # the deployer (DuckDB, sqlglot, the quality layer) loads in the commands
     from sluice.deploy.deployer import AuditFailed, DeployOutcome
@@ -75,7 +75,14 @@ def _latest_release(ws: Workspace) -> str:
     releases = list_releases(ws.artifacts)
     if not releases:
         raise SluiceError("no release has been built yet", tip="sluice release")
-    return releases[0].id
+    newest = releases[0]
+    behind = changed_since_release(ws.root, ws.artifacts, newest)
+    if behind:
+        err.print(Text(f"warning: the newest release {newest.id[:12]} was built from commit "
+                       f"{newest.commit[:12]}; HEAD has changed {behind} project file(s) since, "
+                       "which this deploy does not carry (run `sluice release` first to "
+                       "include them)", style="yellow"))
+    return newest.id
 
 
 def _show_audit_failure(exc: AuditFailed) -> None:

@@ -8,6 +8,7 @@ Build one with :func:`build_release`, find it with :func:`load_release` or
 from sluice.release.artifacts import ArtifactStore
 from sluice.release.builder import (
     build_release,
+    changed_since_release,
     list_releases,
     load_release,
     resolve_release_id,
@@ -21,6 +22,7 @@ __all__ = [
     "Manifest",
     "build_release",
     "canonical_json",
+    "changed_since_release",
     "installed_differences",
     "list_releases",
     "load_release",

@@ -197,6 +197,23 @@ def uncommitted_paths(project_root: Path, store: ArtifactStore) -> list[str]:
     return [p for p in git.dirty_paths(git.prefix()) if not _is_excluded(p, excluded)]
 
 
+def changed_since_release(project_root: Path, store: ArtifactStore, manifest: Manifest) -> int:
+    """How many of the project's files HEAD has changed since ``manifest``'s commit (0 when
+    HEAD is that commit, the commit is not in this repository or there is no git at all):
+    a deploy of the newest release would not carry them."""
+    root = Path(project_root).resolve()
+    git = Git(root)
+    try:
+        head = git.verify_ref("HEAD")
+        if head == manifest.commit or not git.has_commit(manifest.commit):
+            return 0
+        changed = git.changed_between(manifest.commit, head)
+    except ReleaseError:
+        return 0
+    excluded = _excluded_prefixes(root, store)
+    return len([p for p in changed if not _is_excluded(p, excluded)])
+
+
 def _excluded_prefixes(root: Path, store: ArtifactStore) -> list[str]:
     prefixes = [".sluice/", ".git/"]
     store_root = store.root.resolve()

@@ -128,6 +128,14 @@ class Git:
         changed.update(p for p in untracked.split("\x00") if p)
         return sorted(changed)
 
+    def changed_between(self, old: str, new: str) -> list[str]:
+        """Files of the project directory that differ between commits ``old`` and ``new``."""
+        self.verify_ref(old)
+        self.verify_ref(new)
+        out = self.run("diff", "--name-only", "-z", "--no-renames", "--relative", old, new,
+                       "--", ".")
+        return sorted({p for p in out.split("\x00") if p})
+
     def verify_ref(self, ref: str) -> str:
         """The commit ``ref`` names; a clear error for anything else (an option included)."""
         if ref.startswith("-"):
