@@ -133,8 +133,9 @@ def test_unknown_next_target_is_reported_at_its_line_with_suggestion(tmp_path: P
     assert result.status == Status.FAILED
     [finding] = result.findings
     assert (finding.path, finding.line, finding.col) == (DEFINITION, 10, 7)
-    assert finding.message == ("state 'Load': Next names no state: 'Fanot'; "
+    assert finding.message == ("Task state 'Load': Next names no state: 'Fanot'; "
                                "did you mean 'Fanout'?")
+    assert finding.code == "MISSING_TRANSITION_TARGET"
 
 
 def test_branch_next_to_a_state_outside_the_branch_is_unknown(tmp_path: Path) -> None:
@@ -143,8 +144,7 @@ def test_branch_next_to_a_state_outside_the_branch_is_unknown(tmp_path: Path) ->
 
     assert result.status == Status.FAILED
     assert where(result) == [(DEFINITION, 26)]
-    assert result.findings[0].message == (
-        "state 'Pause' (branch 2 of 'Fanout'): Next names no state: 'Done'")
+    assert result.findings[0].message == "Wait state 'Pause': Next names no state: 'Done'"
 
 
 def test_start_at_naming_no_state_is_an_error(tmp_path: Path) -> None:
@@ -153,7 +153,8 @@ def test_start_at_naming_no_state_is_an_error(tmp_path: Path) -> None:
 
     assert result.status == Status.FAILED
     assert where(result) == [(DEFINITION, 3)]
-    assert result.findings[0].message == "StartAt names no state: 'Lod'; did you mean 'Load'?"
+    assert result.findings[0].message == ("StartAt names no state of the state machine: 'Lod'; "
+                                          "did you mean 'Load'?")
 
 
 def test_unreachable_state_is_named(tmp_path: Path) -> None:
@@ -163,7 +164,8 @@ def test_unreachable_state_is_named(tmp_path: Path) -> None:
 
     assert result.status == Status.FAILED
     assert where(result) == [(DEFINITION, 46)]
-    assert result.findings[0].message == "state 'Orphan' is unreachable from StartAt 'Load'"
+    assert result.findings[0].message == ("state 'Orphan' is not reachable from StartAt 'Load' "
+                                          "in the state machine")
 
 
 LOOP = """\
@@ -182,14 +184,29 @@ LOOP = """\
 """
 
 
-def test_loop_with_no_way_out_is_an_error(tmp_path: Path) -> None:
+def test_a_machine_without_a_final_state_is_missing_its_end(tmp_path: Path) -> None:
     result = check(write_project(tmp_path, LOOP))
 
     assert result.status == Status.FAILED
-    assert where(result) == [(DEFINITION, 4)]
-    assert result.findings[0].message == (
-        "states 'Poll', 'Wait', 'Check' loop with no way out: none reaches End: true, "
-        "a Succeed or a Fail state")
+    [finding] = result.findings
+    assert (finding.line, finding.code) == (1, "MISSING_END_STATE")
+    assert finding.message == ("the state machine has no terminal state: none is a Succeed or "
+                               "Fail state or has End: true")
+
+
+def test_a_loop_with_no_way_out_is_a_warning_as_aws_accepts_it(tmp_path: Path) -> None:
+    start = ('\n    "Start": {"Type": "Choice", "Choices": [{"Variable": "$.skip", '
+             '"IsPresent": true, "Next": "Over"}], "Default": "Poll"},'
+             '\n    "Over": {"Type": "Succeed"},')
+    text = LOOP.replace('"StartAt": "Poll"', '"StartAt": "Start"').replace(
+        '"States": {', '"States": {' + start, 1)
+    result = check(write_project(tmp_path, text))
+
+    assert result.status == Status.PASSED, result.findings
+    [finding] = result.findings
+    assert (finding.severity, finding.line) == ("warning", 6)
+    assert finding.message == ("states 'Poll', 'Wait', 'Check' of the state machine never reach "
+                               "an end: the execution would loop until it times out")
 
 
 def test_loop_with_an_exit_passes(tmp_path: Path) -> None:
@@ -200,15 +217,18 @@ def test_loop_with_an_exit_passes(tmp_path: Path) -> None:
     assert result.status == Status.PASSED, result.findings
 
 
-def test_glue_task_naming_unknown_job_is_an_error(tmp_path: Path) -> None:
+def test_glue_task_naming_a_job_the_project_lacks_is_a_warning(tmp_path: Path) -> None:
     text = VALID.replace('"JobName": "load"', '"JobName": "loads"')
     result = check(write_project(tmp_path, text))
 
-    assert result.status == Status.FAILED
+    assert result.status == Status.PASSED  # AWS accepts it: the job may be another's
     [finding] = result.findings
-    assert (finding.path, finding.line, finding.col) == (DEFINITION, 8, 22)
-    assert finding.message == "state 'Load': unknown Glue job 'loads'; did you mean 'load'?"
-    assert finding.tip == "pyspark and glue jobs in sluice.yaml: load"
+    assert (finding.path, finding.line, finding.col, finding.severity) == (
+        DEFINITION, 8, 22, "warning")
+    assert finding.message == ("state 'Load': Glue job 'loads' is not a job of this project; "
+                               "did you mean 'load'?")
+    assert finding.tip == ("pyspark and glue jobs in sluice.yaml: load; if it is another's, or "
+                           "list it under workflows.<name>.external in sluice.yaml")
 
 
 GLUE_JOBS = """\
@@ -251,14 +271,22 @@ def test_glue_task_with_dynamic_job_name_is_not_checked(tmp_path: Path) -> None:
     assert result.status == Status.PASSED, result.findings
 
 
-def test_lambda_arn_naming_unknown_function_is_an_error(tmp_path: Path) -> None:
+def test_a_function_arn_the_project_lacks_is_another_accounts(tmp_path: Path) -> None:
     text = VALID.replace("function:notify:live", "function:notifier:live")
     result = check(write_project(tmp_path, text))
 
-    assert result.status == Status.FAILED
-    assert where(result) == [(DEFINITION, 38)]
+    assert result.status == Status.PASSED
+    assert result.findings == []
+
+
+def test_a_plain_function_name_the_project_lacks_is_a_warning(tmp_path: Path) -> None:
+    text = VALID.replace('"FunctionName": "notify"', '"FunctionName": "notifi"')
+    result = check(write_project(tmp_path, text))
+
+    assert result.status == Status.PASSED
+    assert where(result) == [(DEFINITION, 21)]
     assert result.findings[0].message == (
-        "state 'Ping' (in ItemProcessor of 'Each'): unknown function 'notifier'; "
+        "state 'Notify': function 'notifi' is not a function of this project; "
         "did you mean 'notify'?")
 
 
@@ -327,7 +355,7 @@ def test_choice_rule_naming_no_state_is_an_error(tmp_path: Path) -> None:
 
     assert where(result) == [(DEFINITION, 8)]
     assert result.findings[0].message == (
-        "state 'Route': Next names no state: 'Skipp'; did you mean 'Skip'?")
+        "Choice state 'Route': Next names no state: 'Skipp'; did you mean 'Skip'?")
 
 
 def test_succeed_with_next_is_an_error(tmp_path: Path) -> None:
@@ -338,7 +366,7 @@ def test_succeed_with_next_is_an_error(tmp_path: Path) -> None:
     assert result.status == Status.FAILED
     [finding] = result.findings
     assert (finding.path, finding.line, finding.col) == (DEFINITION, 46, 7)
-    assert finding.message == "state 'Done': a Succeed state cannot have Next"
+    assert finding.message == "Succeed state 'Done' cannot have Next"
 
 
 def test_task_without_next_or_end_is_an_error(tmp_path: Path) -> None:
@@ -347,7 +375,7 @@ def test_task_without_next_or_end_is_an_error(tmp_path: Path) -> None:
     result = check(write_project(tmp_path, text))
 
     assert where(result) == [(DEFINITION, 11)]
-    assert result.findings[0].message == "state 'Load' needs Next or End: true"
+    assert result.findings[0].message == "Task state 'Load' needs Next or End: true"
 
 
 def test_project_without_workflows_has_no_asl_units(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from sluice.config.base import ConfigModel, Loc, duplicates, problems_error
-from sluice.config.names import DatasetKey, ParamValue, RelPath
+from sluice.config.names import DatasetKey, ParamName, ParamValue, RelPath
 
 
 class Workflow(ConfigModel):
@@ -20,6 +20,12 @@ class Workflow(ConfigModel):
     role: str | None = None
     #: sources whose new files start the workflow (an EventBridge rule on their S3 prefix)
     triggers: list[DatasetKey] = Field(default_factory=list)
+    #: CloudFormation-style ``${Name}`` placeholders of the definition and their values
+    #: (``DefinitionSubstitutions``); a value may use ``${param}``
+    substitutions: dict[ParamName, ParamValue] = Field(default_factory=dict)
+    #: Glue jobs and Lambda functions the definition runs that are not this project's
+    #: (names as the definition writes them): the check accepts them
+    external: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
 
 class Stack(ConfigModel):

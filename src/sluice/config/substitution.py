@@ -81,13 +81,25 @@ def _substitute(text: str, params: Mapping[str, str], *, references: bool = Fals
     return _TOKEN.sub(replace, text)
 
 
+def resolve(text: str, params: Mapping[str, str]) -> str:
+    """``text`` with ``${name}`` replaced from ``params``; :class:`Unresolved` (its offset in
+    ``text``, a message and the unknown name) where that fails. For callers that locate the
+    problem themselves (a string inside a JSON document); others use :func:`substitute`."""
+    return _substitute(text, params)
+
+
+def unresolved_tip(name: str | None, defined_in: str) -> str:
+    return _tip(name, defined_in)
+
+
 def _tip(name: str | None, where: str) -> str:
     if name is None:
         return "write $${name} for a literal ${name}"
     return f"define {name!r} under {where}, or write $${{{name}}} for a literal '${{{name}}}'"
 
 
-def substitute(text: str, params: Mapping[str, str], *, where: str) -> str:
+def substitute(text: str, params: Mapping[str, str], *, where: str,
+               defined_in: str = "the environment's parameters in sluice.yaml") -> str:
     """Replace ``${name}`` in ``text`` (e.g. a SQL file) from ``params``.
 
     ``where`` names the text in errors (``jobs/orders.sql``); the error gives its line:column.
@@ -101,7 +113,7 @@ def substitute(text: str, params: Mapping[str, str], *, where: str) -> str:
         column = exc.offset - (before.rfind("\n") + 1) + 1
         raise ConfigError(
             f"{Location(where, line, column)}: {exc.message}",
-            tip=_tip(exc.name, "the environment's parameters in sluice.yaml"),
+            tip=_tip(exc.name, defined_in),
         ) from None
 
 

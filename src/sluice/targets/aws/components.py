@@ -170,20 +170,18 @@ class AwsComponents:
             for name, fn in sorted(cfg.functions.items())}
 
     def definition(self, cfg: ProjectConfig, release_dir: Path, name: str) -> str:
-        """The workflow's ASL with ``${param}`` substituted and project names resolved."""
+        """The workflow's ASL with its ``substitutions`` and ``${param}`` filled in (as the
+        check fills them: :mod:`sluice.workflows.definition`) and project names resolved."""
+        from sluice.workflows.definition import executable, load_definition, values
+
         wf = cfg.workflows[name]
-        params = {**cfg.environment(self.target.env).parameters, "env": self.target.env,
-                  "project": cfg.project}
+        params = values(wf, {**cfg.environment(self.target.env).parameters,
+                             "env": self.target.env, "project": cfg.project}, name)
         raw = (release_dir / wf.definition).read_text(encoding="utf-8")
-        try:  # ${param} inside JSON strings: substitute values, so a quote cannot break out
-            data = _substitute_strings(json.loads(raw), params, wf.definition)
-        except json.JSONDecodeError:
-            text = substitute(raw, params, where=wf.definition)  # ${param} outside strings
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{wf.definition}:{exc.lineno}:{exc.colno}: not valid JSON: "
-                                  f"{exc.msg}", tip="sluice check --only asl") from exc
+        loaded = load_definition(raw, params, where=wf.definition,
+                                 defined_in=f"workflows.{name}.substitutions or the "
+                                            "environment's parameters in sluice.yaml")
+        data = executable(loaded, wf.definition)
         jobs = {j for j, spec in cfg.jobs.items() if isinstance(spec, PySparkJob | GlueJob)}
         self._resolve(data, cfg, jobs, set(cfg.functions))
         return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -79,10 +79,12 @@ class JsonIndex:
         row = bisect.bisect_right(self._line_starts, offset) - 1
         return row + 1, offset - self._line_starts[row] + 1
 
-    def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
+    def locate(self, path: Sequence[str | int], within: int | None = None) -> tuple[int, int]:
         """(line, column) of the key (or array item) at ``path``, e.g. ("States", "Load",
-        "Next"); of the closest existing ancestor when the path goes further than the text."""
-        node, offset = self._root, self._root.start
+        "Next"); of the closest existing ancestor when the path goes further than the text.
+        With ``within``, of that character of the string value at ``path`` instead (counted
+        in the string as written; escapes make it approximate)."""
+        node, offset, found = self._root, self._root.start, True
         for part in path:
             if isinstance(part, str) and part in node.keys:
                 offset, node = node.keys[part]
@@ -90,5 +92,8 @@ class JsonIndex:
                 node = node.items[part]
                 offset = node.start
             else:
+                found = False
                 break
+        if within is not None and found:
+            offset = node.start + 1 + within  # past the opening quote
         return self.position(offset)
