@@ -406,3 +406,32 @@ def test_rows_none_written_partitioned_keep_their_columns(spark: Any,
     assert read_writes(run["writes"])[1]["schema"] is None
     table = read_output(run["out"], read_writes(run["writes"]), "curated.persons")
     assert table is not None and table.num_rows == 2
+
+
+def test_an_empty_partitioned_frame_with_timestamps_keeps_their_type(
+        spark: Any, run: dict[str, Path]) -> None:
+    """Arrow needs a time zone for Spark's timestamps: the empty version's column is the
+    microsecond timestamp the frame's own files read back as."""
+    from pyspark.sql import functions as F
+
+    from awsglue.dynamicframe import DynamicFrame
+    from sluice.deploy.glue_outputs import read_output
+
+    gc = GlueContext(spark.sparkContext)
+    persons = gc.create_dynamic_frame.from_catalog(database="dev_raw", table_name="persons")
+    stamped = DynamicFrame.fromDF(
+        persons.toDF().withColumn("seen_at", F.to_timestamp(F.lit("2026-01-05 09:00:00"))),
+        gc, "stamped")
+    for frame, folder in ((stamped.filter(lambda r: r["id"] < 0), run["out"] / "empty"),
+                          (stamped, run["out"] / "full")):
+        gc.write_dynamic_frame.from_options(
+            frame=frame, connection_type="s3",
+            connection_options={"path": f"{folder}/", "partitionKeys": ["country"]},
+            format="parquet")
+    log = read_writes(run["writes"])  # both went to one table: read them by folder
+    empty = read_output(run["out"] / "empty", log, "by.folder")
+    full = read_output(run["out"] / "full", log, "by.folder")
+    assert empty is not None and empty.num_rows == 0
+    assert full is not None and full.num_rows == 2
+    assert str(empty.schema.field("seen_at").type) == "timestamp[us]"
+    assert empty.schema.field("seen_at").type == full.schema.field("seen_at").type

@@ -229,15 +229,24 @@ def _has_data(folder: str) -> bool:
 
 def _arrow_schema(df: DataFrame) -> str | None:
     """The frame's columns as a serialized Arrow schema (base64), None when a type has no
-    Arrow equivalent."""
+    Arrow equivalent. Timestamps are microseconds without a zone: what the frame's files
+    read back as (see ``sluice.deploy.glue_outputs.arrow_format``)."""
     import base64
+    import inspect
+
+    import pyarrow as pa
 
     try:
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        schema = to_arrow_schema(df.schema)
+        # PySpark 4 wants the session's zone for timestamps; 3.5 takes no such argument
+        zone = {"timezone": "UTC"} if "timezone" in inspect.signature(
+            to_arrow_schema).parameters else {}
+        schema = to_arrow_schema(df.schema, **zone)
     except Exception:  # a type Arrow cannot hold: the output then reads as not written
         return None
+    schema = pa.schema([f.with_type(pa.timestamp("us")) if pa.types.is_timestamp(f.type) else f
+                        for f in schema])
     return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
 
 
