@@ -196,6 +196,38 @@ def test_crash_after_state_publish_commits_the_staged_glue_bookmarks(project: Pr
         assert sorted(p.name for p in marks.iterdir()) == ["daily.json"]
 
 
+def test_an_interrupt_after_state_publish_completes_the_deployment(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or any error) once the state store has recorded the publish: the deployment
+    is live, so it is completed (its glue runs' bookmarks committed), not called failed."""
+    real = glue_bookmarks.commit
+    calls: list[dict[str, str]] = []
+
+    def interrupted(target: object, versions: dict[str, str]) -> None:
+        calls.append(dict(versions))
+        if len(calls) == 1:  # a glue run of this deployment staged its bookmark, then ^C
+            marks = glue_bookmarks.folder_of(target)  # type: ignore[arg-type]
+            assert marks is not None
+            marks.mkdir(exist_ok=True)
+            version = next(iter(versions.values()))
+            (marks / f"daily@{version}.pending.json").write_text('{"files": ["d2.csv"]}')
+            raise KeyboardInterrupt
+        real(target, versions)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(glue_bookmarks, "commit", interrupted)
+    with project.ws() as ws, pytest.raises(KeyboardInterrupt):
+        deploy(ws, "dev", project.b, actor="tester")
+    with project.ws() as ws:
+        [dep] = ws.state.deployments("dev", limit=1)
+        assert dep.status is DeploymentStatus.SUCCEEDED
+        assert dep.message == "completed although it was interrupted after publishing"
+        assert ws.state.live("dev").release_id == project.b  # type: ignore[union-attr]
+        marks = glue_bookmarks.folder_of(ws.target("dev"))
+        assert marks is not None
+        assert (marks / "daily.json").read_text() == '{"files": ["d2.csv"]}'
+    assert len(calls) == 2
+
+
 def _dead_pid() -> int:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)

@@ -179,6 +179,10 @@ def _deploy_gated(ws: Workspace, env: str, request: GateRequest, kind: str, wait
             return _deploy_locked(ws, env, decision.manifest, dep, force_all, on_step,
                                   sample_limit, decision)
         except BaseException as exc:
+            if _published(ws, env, dep):  # only bookkeeping was left: it is live, say so
+                _complete(ws, env, dep, decision, f"completed although {_what(exc)} after "
+                          "publishing")
+                raise
             undo_deployment(ws, env, dep, exc)
             if isinstance(exc, JobError) and exc.advice is None:
                 exc.advice = exc.tip
@@ -288,7 +292,8 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         step("activate", "done")
         state.publish(env, manifest.id, live_versions, dep)
         # only now is the publish final (a failure or crash before this is rolled back): what
-        # the published glue runs read is done; a crash from here on is finished by recover()
+        # the published glue runs read is done; a failure from here on completes the
+        # deployment (deploy()), a crash is completed by recover()
         glue_bookmarks.commit(target, new_versions)
         from sluice.flow.decision import record_protection
 
@@ -521,12 +526,9 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
             except Exception as exc:
                 note += f"; putting its components back failed: {exc}"
         _restore(ws, env, dep.id)
-        live = ws.state.live(env)
-        if live is not None and live.deployment_id == dep.id:
-            # it may have died before committing its glue runs' bookmarks: they are published
-            glue_bookmarks.commit(ws.target(env), live.versions)
-            ws.state.finish_deployment(dep.id, "succeeded",
-                                       "interrupted after publishing; completed on recovery")
+        if _published(ws, env, dep.id):
+            _complete(ws, env, dep.id, None, "interrupted after publishing; completed on "
+                      "recovery")
             outcome = "completed"
         else:
             ws.state.finish_deployment(dep.id, "rolled_back",
@@ -537,6 +539,39 @@ def recover(ws: Workspace, env: str, on_step: Step = no_progress) -> list[int]:
         on_step(f"recover:{dep.id}", "done")
         done.append(dep.id)
     return done
+
+
+def _published(ws: Workspace, env: str, dep: int) -> bool:
+    live = ws.state.live(env)
+    return live is not None and live.deployment_id == dep
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "it was interrupted"
+    message = exc.message if isinstance(exc, SluiceError) else f"{type(exc).__name__}: {exc}"
+    return f"this failed: {message}"
+
+
+def _complete(ws: Workspace, env: str, dep: int, decision: GateDecision | None,
+              note: str) -> None:
+    """Finish a deployment the state store has published: its glue runs' bookmarks are
+    committed (what they read is live) and, when its gate decision is known, the rules it let
+    in recorded; then it is a success, with ``note`` saying what happened."""
+    live = ws.state.live(env)
+    problems = []
+    try:
+        glue_bookmarks.commit(ws.target(env), live.versions if live else {})
+    except Exception as exc:  # the deployment is live whatever happens here
+        problems.append(f"committing its Glue bookmarks failed: {exc}")
+    if decision is not None:
+        from sluice.flow.decision import record_protection
+
+        try:
+            record_protection(ws, decision, dep)
+        except Exception as exc:
+            problems.append(f"recording its protection rules failed: {exc}")
+    ws.state.finish_deployment(dep, "succeeded", "; ".join([note, *problems]))
 
 
 def acquire_env_lock(ws: Workspace, env: str, owner: str, *, wait: float = 0.0) -> LockRecord:
