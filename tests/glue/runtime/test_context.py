@@ -414,7 +414,6 @@ def test_an_empty_partitioned_frame_with_timestamps_keeps_their_type(
     microsecond timestamp the frame's own files read back as."""
     from pyspark.sql import functions as F
 
-    from awsglue.dynamicframe import DynamicFrame
     from sluice.deploy.glue_outputs import read_output
 
     gc = GlueContext(spark.sparkContext)
