@@ -357,3 +357,14 @@ def test_an_argument_the_script_asks_for_is_to_be_passed_in_sluice_yaml(
     assert error.tip is not None
     assert error.tip.startswith("pass --COUNTRY in jobs.sales.arguments of sluice.yaml"), \
         error.tip
+
+
+def test_an_argument_the_script_misspells_is_named_beside_the_one_passed(
+        tmp_path: Path, spark_runtime: None) -> None:
+    script = MISSING_ARGUMENT.replace('"COUNTRY", "OUTPUT_PATH"', '"OUTPUT_PTH"')
+    error = _deploy_error(_small_project(tmp_path, script))
+    assert "the following arguments are required: --OUTPUT_PTH" in error.message
+    assert error.tip is not None
+    assert error.tip.startswith("sluice.yaml passes --OUTPUT_PATH (jobs.sales.arguments) but "
+                                "glue/sales.py asks for --OUTPUT_PTH: rename one of them"), \
+        error.tip

@@ -105,3 +105,20 @@ def test_without_java_a_pyspark_job_says_how_to_fix_it(
         assert ws.target("dev").catalog() == {}
     finally:
         ws.close()
+
+
+def test_a_java_home_without_java_beside_a_java_on_path_says_to_unset_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from sluice.deploy.spark_jobs import require_spark
+
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java on PATH to find")
+    monkeypatch.setenv("JAVA_HOME", str(project / "no-jdk"))
+    with pytest.raises(EngineUnavailableError) as info:
+        require_spark("events", "a PySpark job")
+    assert info.value.message.endswith(f"JAVA_HOME={project / 'no-jdk'} has no bin/java")
+    assert info.value.tip == f"unset JAVA_HOME (Spark then uses {java}) or point it at a JDK"

@@ -393,5 +393,5 @@ def test_the_integration_check_reads_every_sample_in_each_run_of_a_bookmarked_jo
     third = integration()
     [finding] = third.findings
     assert (finding.path, finding.line) == ("glue/incremental_clicks.py", line), finding
-    assert "ValueError: no clicks today" in finding.message
+    assert finding.message == "job clicks failed: ValueError: no clicks today"
     assert finding.tip.startswith("fix glue/incremental_clicks.py, then run  sluice check")

@@ -234,7 +234,9 @@ def run_glue_job(node: JobNode, config: ProjectConfig, release_dir: Path, target
                 raise JobError(_never_written(node.name, job, d, folder),
                                tip="write it to the path of that argument "
                                    "(glueContext.write_dynamic_frame.from_options(..., "
-                                   "connection_options={\"path\": args[...]}))")
+                                   "connection_options={\"path\": args[...]})); a run that "
+                                   "found nothing new still writes its empty frame (an "
+                                   "early sys.exit skips the write)")
             rows[d] = target.create_version_from(d, version, fingerprint, table)
         marks.stage(pending, version)
     return JobResult(node.name, {d: version for d in node.outputs}, rows,
@@ -245,13 +247,22 @@ _REQUIRED = re.compile(r"the following arguments are required: (?P<names>[^\n]+)
 
 
 def _failure_tip(name: str, job: GlueJob, message: str) -> str:
-    """What to change: an argument the script asks for goes in sluice.yaml, not the script."""
+    """What to change: an argument the script asks for goes in sluice.yaml, not the script;
+    one that is a near miss of an argument sluice.yaml passes is probably a typo."""
+    import difflib
+
     missing = _REQUIRED.search(message)
     if missing is None:
         return f"fix {job.script}"
     names = [n.strip() for n in missing["names"].split(",") if n.strip()]
+    passed = list(job.arguments)
+    for wanted in names:
+        close = difflib.get_close_matches(wanted, passed, n=1)
+        if close:
+            return (f"sluice.yaml passes {close[0]} (jobs.{name}.arguments) but {job.script} "
+                    f"asks for {wanted}: rename one of them")
     return (f"pass {', '.join(names)} in jobs.{name}.arguments of sluice.yaml (e.g. "
-            f"{names[0]}: ${{a_parameter}}), or drop it from getResolvedOptions in "
+            f"{names[0]}: <value or ${{parameter}}>), or drop it from getResolvedOptions in "
             f"{job.script}")
 
 
@@ -260,4 +271,4 @@ def _never_written(job: str, config: GlueJob, dataset: str, folder: Path) -> str
              config.references(v)]
     via = (" or ".join(f"{k} (${{output:{dataset}}})" for k in named) if named
            else f"no argument names ${{output:{dataset}}}")
-    return f"job {job} wrote nothing for output {dataset}: {via} was never written ({folder})"
+    return f"job {job} wrote nothing for output {dataset}: {via} was never written"

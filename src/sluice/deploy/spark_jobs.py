@@ -44,6 +44,15 @@ JOB_TIMEOUT = 3600
 JAVA_TIP = "install a JDK (apt-get install openjdk-17-jre-headless) or set JAVA_HOME to one"
 
 
+def java_tip() -> str:
+    """What to do about :func:`java_problem`: unset a JAVA_HOME without Java when a java is
+    on PATH (Spark would take it then), else install one."""
+    found = shutil.which("java")
+    if os.environ.get("JAVA_HOME") and found:
+        return f"unset JAVA_HOME (Spark then uses {found}) or point it at a JDK"
+    return JAVA_TIP
+
+
 def java_problem() -> str | None:
     """Why Spark could not start a JVM here (None: it can). Spark's launcher takes
     ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, whatever is on PATH."""
@@ -65,7 +74,7 @@ def require_spark(job: str, kind: str) -> None:
     problem = java_problem()
     if problem is not None:
         raise EngineUnavailableError(f"job {job} is {kind} and PySpark needs Java 17, but "
-                                     f"{problem}", tip=JAVA_TIP)
+                                     f"{problem}", tip=java_tip())
 
 
 def launch_command(script: Path) -> list[str]:

@@ -315,3 +315,26 @@ def test_a_partitioned_version_gets_a_partitioned_glue_table_and_back(aws: str,
     assert partitions() == {}
     t.publish({"marts.sales": "p1"})
     assert partitions() == {("de",): f"{url}/p1/country=de/", ("se",): f"{url}/p1/country=se/"}
+
+
+def test_a_publish_whose_tables_cannot_be_put_back_still_restores_the_catalog(
+        aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployer that lost glue:UpdateTable mid-publish: the switch fails, so does pointing
+    the tables back; sluice's catalog object is restored all the same, and the error says
+    which tables are left where."""
+    t = make(aws, tmp_path)
+    t.create_version("marts.sales", "v1", "fp", rows("x", 1))
+    t.publish({"marts.sales": "v1"})
+    t.create_version("marts.sales", "v2", "fp", rows("y", 2))
+
+    def refused(*_: object, **__: object) -> None:
+        raise SluiceError("AccessDeniedException: glue:UpdateTable")
+
+    monkeypatch.setattr(t.glue, "point", refused)
+    with pytest.raises(SluiceError) as info:
+        t.publish({"marts.sales": "v2"})
+    assert "nothing was published: AccessDeniedException: glue:UpdateTable" in \
+        info.value.message
+    assert "the Glue tables of marts.sales could not be pointed back" in info.value.message
+    assert info.value.tip is not None and "sluice rollback dev" in info.value.tip
+    assert t.catalog() == {"marts.sales": "v1"}

@@ -92,7 +92,10 @@ def _integrate(ctx: CheckContext, cfg: ProjectConfig, samples: str) -> UnitOutco
             exc.tip = (f"{exc.advice or 'fix the job'}, then run  sluice check  again (the "
                        "integration run deploys the work tree on the samples)")
         if isinstance(exc, JobError) and exc.location is not None:  # the job's own file
-            return findings_outcome([Finding(exc.message, *exc.location, tip=exc.tip or "")])
+            path, line = exc.location
+            at = f"{path}:{line}" if line is not None else path
+            message = exc.message.replace(f" failed at {at}: ", " failed: ", 1)  # said once
+            return findings_outcome([Finding(message, path, line, tip=exc.tip or "")])
         return findings_outcome(error_findings(exc) if ":" in exc.message.split("\n")[0]
                                 else [Finding(exc.message, tip=exc.tip or "")])
     finally:

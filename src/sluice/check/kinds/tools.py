@@ -163,12 +163,12 @@ def _refuse_without_java(output: str) -> None:
     (not cached: the next run, with Java, runs them again), not as each test's failure."""
     if "JAVA_GATEWAY_EXITED" not in output and "Java gateway process exited" not in output:
         return
-    from sluice.deploy.spark_jobs import JAVA_TIP, java_problem
+    from sluice.deploy.spark_jobs import java_problem, java_tip
 
     problem = java_problem()
     if problem is not None:
         raise SluiceError(f"the unit tests start Spark, which needs Java 17, but {problem}",
-                          tip=JAVA_TIP)
+                          tip=java_tip())
 
 
 def _test_env() -> dict[str, str]:

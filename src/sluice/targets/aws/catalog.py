@@ -157,8 +157,10 @@ class GlueTables:
         existing = self._table(dataset)
         old_keys = [k["Name"] for k in (existing or {}).get("PartitionKeys", [])]
         with aws_errors(f"point Glue table {database}.{table} at {url}"):
-            if existing is not None and old_keys and old_keys != [k.lower() for k in keys]:
-                glue.delete_table(DatabaseName=database, Name=table)  # partitioned otherwise
+            if existing is not None and old_keys != [k.lower() for k in keys]:
+                # Glue does not reliably change a table's PartitionKeys in place (adding keys
+                # to an unpartitioned table included): a change of keys is a new table
+                glue.delete_table(DatabaseName=database, Name=table)
                 existing = None
             if existing is None:
                 glue.create_table(DatabaseName=database, TableInput=table_input)

@@ -173,12 +173,14 @@ def _not_written(target: AwsTarget, job: GlueJob, name: str, run_id: str, datase
             Bucket=target.bucket, Prefix=target.data.prefix(dataset, version), MaxKeys=5)
     found = [o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])]
     seen = f" (it holds {', '.join(found)}: not Parquet)" if found else " (it is empty)"
+    empty = "" if found else (" (an empty frame written with partitionKeys leaves no file "
+                              "on Glue: write an empty result without partitionKeys)")
     return JobError(f"job {name}: Glue run {run_id} succeeded but wrote no Parquet files for "
                     f"{dataset} at {' / '.join(keys)} = {url}{seen}",
                     tip=f"write {dataset} as Parquet at args[{keys[0][2:]!r}], e.g. "
                         "glueContext.write_dynamic_frame.from_options(frame, connection_type="
                         f"'s3', connection_options={{'path': args[{keys[0][2:]!r}]}}, "
-                        "format='parquet')")
+                        f"format='parquet'){empty}")
 
 
 def run_glue_script(node: JobNode, config: ProjectConfig, release_dir: Path, target: Target,

@@ -392,7 +392,14 @@ class AwsTarget(Target):
                 self.glue.drop(dataset)
         except SluiceError as exc:
             # every table it may have touched (a switch can land with its answer lost)
-            self._put_back(current, sorted(set(changes) | set(dropped)), new_etag)
+            left = self._put_back(current, sorted(set(changes) | set(dropped)), new_etag)
+            if left:
+                raise SluiceError(
+                    f"publish to {self.env} failed at {dataset} (Glue), nothing was published: "
+                    f"{exc.message}; the Glue tables of {', '.join(left)} could not be pointed "
+                    "back at their previous versions (sluice's catalog was)",
+                    tip=f"check the deployer's Glue permissions (sluice doctor {self.env}), "
+                        f"then  sluice rollback {self.env}  re-points them") from exc
             raise SluiceError(
                 f"publish to {self.env} failed at {dataset} (Glue), nothing was published: "
                 f"{exc.message}", tip="the catalog and the Glue tables point at the previous "
@@ -405,16 +412,26 @@ class AwsTarget(Target):
         self.glue.point(dataset, version, self.data.url(dataset, version), columns,
                         [key[len(prefix):] for key in self.data.parts(dataset, version)])
 
-    def _put_back(self, previous: Mapping[str, str], switched: list[str], etag: str) -> None:
-        """Undo a publish whose Glue switch failed: tables first, then the catalog object."""
-        for dataset in switched:
-            version = previous.get(dataset)
-            record = self.data.get(dataset, version) if version else None
-            if version and record:
-                self._point(dataset, version, record.columns)
-            else:
-                self.glue.drop(dataset)
-        self.catalog_object.write(previous, etag)
+    def _put_back(self, previous: Mapping[str, str], switched: list[str],
+                  etag: str) -> list[str]:
+        """Undo a publish whose Glue switch failed: tables first, then the catalog object,
+        which is written back even when a table cannot be (sluice reads the catalog object).
+        The datasets whose tables could not be pointed back."""
+        failed: list[str] = []
+        try:
+            for dataset in switched:
+                version = previous.get(dataset)
+                record = self.data.get(dataset, version) if version else None
+                try:
+                    if version and record:
+                        self._point(dataset, version, record.columns)
+                    else:
+                        self.glue.drop(dataset)
+                except SluiceError:
+                    failed.append(dataset)
+        finally:
+            self.catalog_object.write(previous, etag)
+        return failed
 
     # ------------------------------------------------------------------ lock
     def acquire_lock(self, owner: str, ttl_seconds: float = 3600) -> None:
