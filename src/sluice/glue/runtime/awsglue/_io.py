@@ -240,7 +240,7 @@ def _arrow_schema(df: DataFrame) -> str | None:
         from pyspark.sql.pandas.types import to_arrow_schema
 
         # PySpark 4 wants the session's zone for timestamps; 3.5 takes no such argument
-        zone = {"timezone": "UTC"} if "timezone" in inspect.signature(
+        zone: dict[str, Any] = {"timezone": "UTC"} if "timezone" in inspect.signature(
             to_arrow_schema).parameters else {}
         schema = to_arrow_schema(df.schema, **zone)
     except Exception:  # a type Arrow cannot hold: the output then reads as not written
