@@ -153,8 +153,6 @@ MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[str, str]]] = 
         JitterStrategy="HALF"), (SCHEMA, "/States/Load/Retry/0/JitterStrategy")),
     "States.ALL not last": (lambda d: states(d)["Load"]["Retry"].reverse(),
                             (SCHEMA, "/States/Load/Retry/0/ErrorEquals")),
-    "unknown States error": (lambda d: states(d)["Load"]["Catch"][0].update(
-        ErrorEquals=["States.Timout"]), (SCHEMA, "/States/Load/Catch/0/ErrorEquals")),
     "Catcher without Next": (lambda d: states(d)["Load"]["Catch"][0].pop("Next"),
                              (SCHEMA, "/States/Load/Catch/0")),
     "Retry not an array": (lambda d: states(d)["Load"].update(Retry={"ErrorEquals": ["X"]}),
@@ -342,5 +340,8 @@ def test_warnings_do_not_invalidate() -> None:
         Type="Pass", Result={"v.$": "$.a"}, SecondsPath=None) or states(d)["Pause"].pop(
             "SecondsPath")))
     assert ("PASS_RESULT_IS_STATIC", "/States/Pause/Result", "WARNING") in static
+    never = diagnostics(mutated(lambda d: states(d)["Load"]["Catch"][0].update(
+        ErrorEquals=["States.Timout"])))
+    assert never == [("", "/States/Load/Catch/0/ErrorEquals", "WARNING")]
     assert is_valid(validate_definition(json.dumps(mutated(
         lambda d: states(d)["Load"]["Parameters"].update(day="$.day")))))

@@ -176,9 +176,10 @@ class Clauses(Values):
             return
         for name in errors:
             if name.startswith("States.") and name not in spec.ERROR_NAMES:
-                self.error((*at, "ErrorEquals"), f"{what}: {name!r} is not an error Step "
-                           f"Functions raises{did_you_mean(name, spec.ERROR_NAMES)}",
-                           f"States errors: {', '.join(spec.ERROR_NAMES)}")
+                self.warn((*at, "ErrorEquals"), f"{what}: {name!r} is not an error Step "
+                          f"Functions raises, so this never matches"
+                          f"{did_you_mean(name, spec.ERROR_NAMES)}",
+                          f"States errors: {', '.join(spec.ERROR_NAMES)}")
         if "States.ALL" in errors and (len(errors) > 1 or not last):
             self.error((*at, "ErrorEquals"), f"{what}: States.ALL must be the only error of "
                        "the last handler", "move it to a handler of its own at the end")

@@ -101,7 +101,8 @@ ERROR_NAMES = ("States.ALL", "States.HeartbeatTimeout", "States.Timeout",
                "States.ParameterPathFailure", "States.QueryEvaluationError",
                "States.BranchFailed", "States.NoChoiceMatched", "States.IntrinsicFailure",
                "States.ExceedToleratedFailureThreshold", "States.ItemReaderFailed",
-               "States.ResultWriterFailed", "States.Runtime")
+               "States.ResultWriterFailed", "States.Runtime", "States.DataLimitExceeded",
+               "States.Http.Socket")
 
 #: comparator -> the kind of value it compares with: "string", "number", "boolean",
 #: "timestamp", "path" (a reference path to compare with) or "flag" (Is…: true/false)
