@@ -18,7 +18,7 @@ RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
 
 def copy_retail(dest: Path, *, spark: bool) -> Path:
     """Copy the example to ``dest``; without ``spark`` its PySpark and Glue jobs and their
-    outputs go."""
+    outputs go, and so do its function and workflow (which runs the Glue job)."""
     shutil.copytree(RETAIL, dest, ignore=shutil.ignore_patterns(".sluice", "__pycache__"))
     if not spark:
         config_path = dest / "sluice.yaml"
@@ -34,6 +34,9 @@ def copy_retail(dest: Path, *, spark: bool) -> Path:
                     if rules:
                         (dest / rules).unlink()
         (dest / "tests" / "test_daily_revenue.py").unlink()
+        for section in ("functions", "workflows"):
+            text = _drop_section(text, section)
+            shutil.rmtree(dest / section)
         config_path.write_text(text, encoding="utf-8")  # the rest keeps its exact layout
     return dest
 
@@ -44,5 +47,15 @@ def _drop_entry(text: str, name: str) -> str:
     start = lines.index(f"  {name}:\n")
     end = start + 1
     while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    return "".join(lines[:start] + lines[end:])
+
+
+def _drop_section(text: str, key: str) -> str:
+    """Remove a top-level section (``key:`` and the lines up to the next top-level key)."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index(f"{key}:\n")
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " #"):
         end += 1
     return "".join(lines[:start] + lines[end:])

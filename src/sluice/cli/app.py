@@ -86,6 +86,9 @@ COMMANDS: tuple[Entry, ...] = (
           "Copy FOLDER into ENV's object storage (the local stand-in for `aws s3 sync`)."),
     Entry("gc", _FLOW,
           "Drop dataset versions and releases that no retained live state refers to."),
+    Entry("invoke", "sluice.cli.workflows:register_workflows",
+          "Invoke a function locally, as Lambda would: its handler in a process of its own "
+          "with its environment variables and timeout. Exit 1 when the function fails."),
     Entry("ship", _EXTRA,
           "Release the current commit and move it along the promotion order while gates "
           "hold."),

@@ -112,26 +112,6 @@ def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
                       len(plan.jobs) - len(plan.recompute))
 
 
-def _run_workflow(env: str, name: str, as_json: bool) -> int:
-    from sluice.flow.workflow_runs import run_workflow
-
-    with _workspace() as ws, err.status(f"running workflow {name} in {env}"):
-        run = run_workflow(ws, env, name)
-    if as_json:
-        _emit(run.to_dict())
-        return 0 if run.passed else 1
-    style = "green" if run.status == "SUCCEEDED" else "red"
-    out.print(Text(f"{env}: workflow {name} {run.status} ({run.execution})", style=style))
-    if run.error or run.cause:
-        out.print(Text(f"  {run.error}: {run.cause}", style="red"))
-    for a in run.audits:
-        mark = "[green]✓[/]" if a.passed else "[red]✗[/]"
-        out.print(f"  {mark} audit {a.dataset}@{a.version}")
-        for failure in a.failures():
-            out.print(Text(f"      {failure}", style="red"))
-    return 0 if run.passed else 1
-
-
 def register(app: typer.Typer) -> None:
     """Add the flow commands to the root app."""
 
@@ -254,12 +234,24 @@ def register(app: typer.Typer) -> None:
     @guarded
     def run_cmd(env: Annotated[str, typer.Argument(help="Environment.")], wait: WaitOpt = 0.0,
                 workflow: Annotated[str | None, typer.Option(
-                    help="On AWS: start this deployed workflow, follow it, then audit what "
-                         "the environment serves.")] = None,
+                    help="Run this workflow instead: on the local target its definition is "
+                         "executed here; on AWS the deployed one is started and followed, "
+                         "then what the environment serves is audited.")] = None,
+                execution_input: Annotated[str | None, typer.Option(
+                    "--input", metavar="JSON|@FILE",
+                    help="The workflow's execution input: JSON, or @file.json.")] = None,
+                fast_waits: Annotated[bool, typer.Option(
+                    "--fast-waits", help="Local workflows: Wait states and retry delays take "
+                                         "no time.")] = False,
                 as_json: JsonOpt = False) -> int:
         """Run the live release's pipeline on ENV's current inputs (write-audit-publish)."""
         if workflow is not None:
-            return _run_workflow(env, workflow, as_json)
+            from sluice.cli.workflows import run_workflow_cmd
+
+            return run_workflow_cmd(env, workflow, execution_input, fast_waits, as_json)
+        if execution_input is not None or fast_waits:
+            raise UsageError("--input and --fast-waits are options of a workflow's run",
+                             tip=f"sluice run {env} --workflow NAME --input …")
         from sluice.deploy.deployer import deploy
 
         with _workspace() as ws, _progress(f"running {env}", as_json) as step:

@@ -3,12 +3,38 @@ Lambda functions, and the ``checks:`` section that configures ``sluice check``."
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
 from sluice.config.base import ConfigModel, Loc, duplicates, problems_error
 from sluice.config.names import DatasetKey, ParamName, ParamValue, RelPath
+
+
+class MockThrow(ConfigModel):
+    """An error a mocked task raises: its name (Retry and Catch match it) and cause."""
+
+    error: str = Field(min_length=1)
+    cause: str = ""
+
+
+class MockAnswer(ConfigModel):
+    """One answer of a mocked task: the result it returns, or the error it throws."""
+
+    returns: Any = Field(default=None, alias="return")
+    throw: MockThrow | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.throw is None) == ("returns" not in self.model_fields_set):
+            raise ValueError("a mock answer is either {return: VALUE} or {throw: {error: "
+                             "NAME, cause: TEXT}}")
+        return self
+
+    def to_answer(self) -> dict[str, Any]:
+        if self.throw is not None:
+            return {"throw": {"error": self.throw.error, "cause": self.throw.cause}}
+        return {"return": self.returns}
 
 
 class Workflow(ConfigModel):
@@ -26,6 +52,10 @@ class Workflow(ConfigModel):
     #: Glue jobs and Lambda functions the definition runs that are not this project's
     #: (names as the definition writes them): the check accepts them
     external: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    #: local runs: answers of tasks by state name or resource ARN (SNS, DynamoDB, another
+    #: team's Lambda …), in order of the calls, the last repeating
+    mocks: dict[Annotated[str, Field(min_length=1)], list[MockAnswer]] = Field(
+        default_factory=dict)
 
 
 class Stack(ConfigModel):

@@ -106,7 +106,7 @@ def no_progress(step: str, status: str) -> None:
 
 def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool = False,
                 components: bool = False, read_only: bool = False,
-                ) -> tuple[DeployPlan, Any, Any]:
+                only: frozenset[str] | None = None) -> tuple[DeployPlan, Any, Any]:
     """The plan of deploying ``manifest`` to ``env`` (installs the code, changes nothing).
     With ``components``, what would change in the target's stacks, jobs, functions and
     workflows too (on AWS: change sets and reads). With ``read_only`` the release is only
@@ -125,7 +125,8 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool 
         live_cfg, _ = release_config(ws, env, verified_manifest(ws, env, live.release_id))
     params = dict(cfg.environment(env).parameters)
     plan = make_plan(env, manifest.id, graph, target, params,
-                     live.release_id if live else None, live_cfg, force_all=force_all)
+                     live.release_id if live else None, live_cfg, force_all=force_all,
+                     only=only)
     if (release_dir / MIGRATIONS_FOLDER).is_dir():
         from sluice.migrations import plan as migration_plan
         from sluice.migrations import project_scripts, session_for
@@ -141,10 +142,11 @@ def plan_deploy(ws: Workspace, env: str, manifest: Manifest, *, force_all: bool 
 def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
            actor: str, wait: float = 0.0, force_all: bool = False,
            on_step: Step = no_progress, sample_limit: int = 20,
-           source: str | None = None) -> DeployOutcome:
+           source: str | None = None, only: frozenset[str] | None = None) -> DeployOutcome:
     """Deploy a release to an environment with write-audit-publish. Raises on failure.
 
-    ``kind`` is ``deploy``, ``promote`` (from ``source``) or ``run``; the gates of ``env``
+    ``kind`` is ``deploy``, ``promote`` (from ``source``) or ``run`` (with ``only``, of those
+    jobs alone: a workflow's Glue task); the gates of ``env``
     (:mod:`sluice.flow.decision`) are decided before waiting for the lock, so a refusal
     costs nothing, and again under it, so a decision taken meanwhile counts.
     """
@@ -159,11 +161,13 @@ def deploy(ws: Workspace, env: str, release_id: str, *, kind: str = "deploy",
                        payload={"from": source})
     on_step("verify", "done")
     with spark_driver.shared():  # every Spark job of this deployment: one Spark start
-        return _deploy_gated(ws, env, request, kind, wait, force_all, on_step, sample_limit)
+        return _deploy_gated(ws, env, request, kind, wait, force_all, on_step, sample_limit,
+                             only)
 
 
 def _deploy_gated(ws: Workspace, env: str, request: GateRequest, kind: str, wait: float,
-                  force_all: bool, on_step: Step, sample_limit: int) -> DeployOutcome:
+                  force_all: bool, on_step: Step, sample_limit: int,
+                  only: frozenset[str] | None = None) -> DeployOutcome:
     from sluice.flow.decision import decide_gates
 
     state = ws.state
@@ -177,7 +181,7 @@ def _deploy_gated(ws: Workspace, env: str, request: GateRequest, kind: str, wait
         dep = state.start_deployment(env, decision.release_id, kind, request.actor)
         try:
             return _deploy_locked(ws, env, decision.manifest, dep, force_all, on_step,
-                                  sample_limit, decision)
+                                  sample_limit, decision, only)
         except BaseException as exc:
             if _published(ws, env, dep):  # only bookkeeping was left: it is live, say so
                 _complete(ws, env, dep, decision, f"completed although {_what(exc)} after "
@@ -205,7 +209,8 @@ def reproduce_tip(exc: SluiceError, env: str, release_id: str, kind: str) -> str
 
 
 def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_all: bool,
-                   on_step: Step, sample_limit: int, decision: GateDecision) -> DeployOutcome:
+                   on_step: Step, sample_limit: int, decision: GateDecision,
+                   only: frozenset[str] | None = None) -> DeployOutcome:
     state = ws.state
     kill_at = os.environ.get(KILL_AT_VAR)  # test hook, read once: see KILL_AT_VAR
 
@@ -216,7 +221,7 @@ def _deploy_locked(ws: Workspace, env: str, manifest: Manifest, dep: int, force_
         on_step(name, status)
 
     step("install", "started")
-    plan, graph, release_dir = plan_deploy(ws, env, manifest, force_all=force_all)
+    plan, graph, release_dir = plan_deploy(ws, env, manifest, force_all=force_all, only=only)
     step("install", "done", {"release_dir": str(release_dir)})
     step("plan", "done", plan.to_dict())
     decision.check_plan(ws, plan.contract_changes, plan.migrations)

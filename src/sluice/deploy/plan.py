@@ -103,8 +103,10 @@ def effective_fingerprint(job_fingerprint: str, params: Mapping[str, str]) -> st
 
 def make_plan(env: str, release_id: str, graph: ProjectGraph, target: Target,
               params: Mapping[str, str], live_release: str | None,
-              live_config: ProjectConfig | None, *, force_all: bool = False) -> DeployPlan:
-    """Compare the release's job fingerprints with the versions published in ``env``."""
+              live_config: ProjectConfig | None, *, force_all: bool = False,
+              only: frozenset[str] | None = None) -> DeployPlan:
+    """Compare the release's job fingerprints with the versions published in ``env``. With
+    ``only``, those jobs run and no other (a workflow's task starting one job)."""
     plan = DeployPlan(env, release_id, live_release)
     catalog = target.catalog()
     registry = {(v.dataset, v.version): v.fingerprint for v in target.versions()}
@@ -114,9 +116,14 @@ def make_plan(env: str, release_id: str, graph: ProjectGraph, target: Target,
         plan.effective[name] = eff
         published = [registry.get((d, catalog[d])) if d in catalog else None
                      for d in node.outputs]
-        if force_all:
-            status: JobStatus = "forced"
-            reason = "a run recomputes every job"
+        status: JobStatus
+        if only is not None:
+            if name not in only:
+                plan.jobs.append(JobChange(name, "unchanged", node.outputs, ""))
+                continue
+            status, reason = "forced", "a workflow's task runs it"
+        elif force_all:
+            status, reason = "forced", "a run recomputes every job"
         elif live_config is None or name not in live_config.jobs:
             status, reason = "added", "new job"
         elif all(p == eff for p in published):
