@@ -65,6 +65,27 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
     }
     assert status["staging"]["release"] is None and status["prod"]["release"] is None
 
+    # --- the nightly workflow, locally: its Glue task re-runs country_revenue (audited and
+    # published), its Lambda task runs the project's handler, the SNS task is mocked
+    flow = p.json("run", "dev", "--workflow", "nightly", "--fast-waits",
+                  "--input", '{"always_notify": true}')
+    assert flow["status"] == "SUCCEEDED", flow
+    assert flow["states"] == ["RefreshCountryRevenue", "CheckRevenue", "NeedsALook",
+                              "NotifyTeam", "Done"]
+    assert flow["output"]["glue"]["state"] == "SUCCEEDED"
+    assert flow["output"]["check"] == {
+        "alert": True, "message": "country revenue refreshed (SUCCEEDED) by revenue_alert "
+                                  "in retail-dev"}
+    assert flow["output"]["notified"] == {"MessageId": "local-message-1"}
+    refreshed = status_of(p)["dev"]
+    assert refreshed["versions"]["marts.country_revenue"] != \
+        dev["new_versions"]["marts.country_revenue"]
+    assert refreshed["versions"]["marts.daily_revenue"] == \
+        dev["new_versions"]["marts.daily_revenue"]  # only the task's job ran
+    alert = p.json("invoke", "dev", "revenue_alert", "--event", '{"glue_state": "FAILED"}')
+    assert alert["payload"]["alert"] is True and alert["error"] is None
+    assert alert["logs"] == '{"alert": true, "state": "FAILED"}\n'
+
     # --- promote the very same release to staging (computed there with staging's inputs)
     p.ok("load", "staging", "data")
     staging = p.json("promote", "dev", "staging")
@@ -154,7 +175,8 @@ def test_release_deploy_promote_approve_audit_rollback(fresh_with_spark: Project
     events = p.json("history")
     kinds = [e["kind"] for e in reversed(events)]
     assert kinds[0] == "release_built"
-    assert kinds.count("published") == 4  # dev, staging, prod, the good re-run
+    assert kinds.count("published") == 5  # dev, its workflow's Glue task, staging, prod, the
+    # good re-run
     assert "approved" in kinds and kinds[-1] == "rolled_back"
     approved = next(e for e in events if e["kind"] == "approved")
     assert (approved["actor"], approved["env"], approved["release_id"]) == ("bob", "prod", rid)
