@@ -43,6 +43,7 @@ EXPLORE = (
     "sluice datasets dev",
     "sluice show dev staging.orders --limit 5",
     "sluice quality check quality/orders.dqdl --env dev staging.orders",
+    "sluice invoke dev revenue_alert --event '{\"glue_state\": \"FAILED\"}'",
     "sluice check",
 )
 
@@ -140,6 +141,17 @@ def _tell(story: _Story, ws: Workspace, dest: Path) -> None:
     story.ok(f"the Glue job glue/country_revenue.py wrote marts.country_revenue "
              f"partitioned by country ({_count(ws, 'dev', 'marts.country_revenue')} "
              "countries), audited before it was published")
+
+    story.chapter("Run the nightly Step Functions workflow locally")
+    from sluice.flow.workflow_runs import run_local_workflow
+
+    nightly = run_local_workflow(ws, "dev", "nightly", {"always_notify": True},
+                                 fast_waits=True)
+    done = nightly.execution
+    story.ok(f"workflows/nightly.asl.json {done.status}: {' → '.join(done.states)}")
+    story.ok("its Glue task re-ran country_revenue with write → audit → publish; its Lambda "
+             f"task ran functions/revenue_alert.py: \"{done.output['check']['message']}\"; "
+             "its SNS task answered from the workflow's mocks")
 
     story.chapter("Promote the same release to staging (never rebuilt)")
     promote(ws, "dev", "staging", on_step=_steps(story))
