@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sluice.workflows.errors import StatesError
+from sluice.workflows.intrinsics import HASHLIB_NAMES
 
 _EXPRESSION = re.compile(r"\s*\{%(.*)%\}\s*", re.S)
-_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
-           "SHA-512": "sha512"}
+_HASHES = HASHLIB_NAMES
 _compiled = threading.local()  # a compiled expression is not shared between threads
 
 

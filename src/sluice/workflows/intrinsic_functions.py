@@ -16,6 +16,7 @@ from typing import Any
 from sluice.workflows.data import Scope, select
 from sluice.workflows.errors import runtime
 from sluice.workflows.intrinsics import (
+    HASHLIB_NAMES,
     Arg,
     Call,
     IntrinsicError,
@@ -24,8 +25,7 @@ from sluice.workflows.intrinsics import (
     parse_intrinsic,
 )
 
-_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
-           "SHA-512": "sha512"}
+_HASHES = HASHLIB_NAMES
 _RANGE_LIMIT = 1000
 
 

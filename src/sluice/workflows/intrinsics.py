@@ -35,7 +35,10 @@ ARITY: dict[str, tuple[int, int | None]] = {
     "States.StringSplit": (2, 2),
     "States.UUID": (0, 0),
 }
-HASH_ALGORITHMS = ("MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512")
+#: States.Hash's (and JSONata $hash's) algorithms and hashlib's names for them
+HASHLIB_NAMES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+                 "SHA-512": "sha512"}
+HASH_ALGORITHMS = tuple(HASHLIB_NAMES)
 
 _FUNCTION = re.compile(r"States\.[A-Za-z0-9]+")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
