@@ -212,3 +212,16 @@ def test_an_item_reader_cannot_leave_the_object_store(
     done = run(proj, "files", {"key": "../secret.csv"})
     assert (done.status, done.error) == ("FAILED", "States.ItemReaderFailed")
     assert "leaves the environment's object store" in (done.cause or "")
+
+
+def test_a_mock_answer_that_is_neither_return_nor_throw_is_a_located_error(
+        tmp_path: Path) -> None:
+    from sluice.errors import ConfigError
+
+    (tmp_path / "sluice.yaml").write_text(CONFIG.replace(
+        '      Announce: [{return: {MessageId: "m-1"}}]', "      Announce: [{delay: 5}]"))
+    with pytest.raises(ConfigError) as info:
+        load_project(tmp_path, environment="dev")
+    assert info.value.message.startswith("sluice.yaml:22:18: workflows.parent.mocks.Announce[0]: ")
+    assert "a mock answer is either {return: VALUE} or {throw: {error: NAME, cause: TEXT}}" \
+        in info.value.message

@@ -23,6 +23,8 @@ class MockAnswer(ConfigModel):
 
     returns: Any = Field(default=None, alias="return")
     throw: MockThrow | None = None
+    #: how long the task takes (seconds): past the task's TimeoutSeconds it times out
+    delay: float = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _one(self) -> Self:
@@ -33,8 +35,9 @@ class MockAnswer(ConfigModel):
 
     def to_answer(self) -> dict[str, Any]:
         if self.throw is not None:
-            return {"throw": {"error": self.throw.error, "cause": self.throw.cause}}
-        return {"return": self.returns}
+            return {"throw": {"error": self.throw.error, "cause": self.throw.cause},
+                    "delay": self.delay}
+        return {"return": self.returns, "delay": self.delay}
 
 
 class Workflow(ConfigModel):

@@ -434,6 +434,17 @@ def _task(name: str, state: Mapping[str, Any], arguments: Any, context: Mapping[
                             _scope(frame, context), field="TimeoutSecondsPath")
     elif states is not None and expression_of(timeout) is not None:
         timeout = resolve(timeout, states, frame.variables, field="TimeoutSeconds")
-    call = TaskCall(name, state["Resource"], arguments, context,
-                    float(timeout) if isinstance(timeout, int | float) else None)
+    heartbeat = state.get("HeartbeatSeconds")
+    if "HeartbeatSecondsPath" in state:
+        heartbeat = jp.select(state["HeartbeatSecondsPath"], arguments,
+                              _scope(frame, context), field="HeartbeatSecondsPath")
+    elif states is not None and expression_of(heartbeat) is not None:
+        heartbeat = resolve(heartbeat, states, frame.variables, field="HeartbeatSeconds")
+    call = TaskCall(name, state["Resource"], arguments, context, _seconds(timeout),
+                    _seconds(heartbeat), frame.run.clock.sleep)
     return frame.run.resources.invoke(call)
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None

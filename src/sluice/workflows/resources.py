@@ -5,7 +5,7 @@ nested workflow, or mocks), plus the object store a distributed Map reads and wr
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +22,10 @@ class TaskCall:
     context: Mapping[str, Any]
     #: the task's TimeoutSeconds (None: Step Functions' default, a year)
     timeout: float | None = None
+    #: the task's HeartbeatSeconds (None: it need not send heartbeats)
+    heartbeat: float | None = None
+    #: waits on the execution's clock (a mocked task that takes time)
+    sleep: Callable[[float], None] = lambda seconds: None
 
 
 class Resources(Protocol):
@@ -53,7 +57,11 @@ class Mocks(NoObjects):
     """Answers declared per state name (or per resource ARN): a list of ``{"return": value}``
     or ``{"throw": {"error": …, "cause": …}}``, the n-th call of the state getting the n-th
     answer (retries are calls too), the last repeating. Anything else: ``fallback``, or an
-    error naming the unmocked resource."""
+    error naming the unmocked resource.
+
+    An answer's ``delay`` (seconds, on the execution's clock) is how long the task takes: one
+    that reaches the task's TimeoutSeconds fails with ``States.Timeout`` and one that reaches
+    its HeartbeatSeconds (a task that sends no heartbeat) with ``States.HeartbeatTimeout``."""
 
     def __init__(self, answers: Mapping[str, Sequence[Mapping[str, Any]]],
                  fallback: Resources | None = None) -> None:
@@ -73,6 +81,7 @@ class Mocks(NoObjects):
             n = self.calls.get(key, 0)
             self.calls[key] = n + 1
         answer = answers[min(n, len(answers) - 1)]
+        _take_time(call, float(answer.get("delay") or 0))
         if "throw" in answer:
             thrown = answer["throw"]
             raise StatesError(str(thrown.get("error", "Error")), str(thrown.get("cause", "")))
@@ -93,6 +102,19 @@ class Mocks(NoObjects):
             self.fallback.write_object(bucket, key, data)
             return
         super().write_object(bucket, key, data)
+
+
+def _take_time(call: TaskCall, delay: float) -> None:
+    limits = [(call.timeout, "States.Timeout", "TimeoutSeconds"),
+              (call.heartbeat, "States.HeartbeatTimeout", "HeartbeatSeconds")]
+    hit = [(limit, error, name) for limit, error, name in limits
+           if limit is not None and delay >= limit]
+    if hit:
+        limit, error, name = min(hit)
+        call.sleep(limit)
+        raise StatesError(error, f"state '{call.state}' ran past its {name} ({limit:g} s)")
+    if delay > 0:
+        call.sleep(delay)
 
 
 def unmocked(call: TaskCall) -> StatesError:
