@@ -95,6 +95,24 @@ def create_state_engine(url: URL) -> Engine:
     return engine
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting as the busy timeout would: SQLite answers a
+    journal-mode change that meets another connection's lock (two processes opening a new
+    store at once) with "database is locked" at once, without its busy handler."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -105,7 +123,7 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             # WAL + NORMAL: a commit survives a crash of sluice (what the journal needs); only
             # a power loss may drop the last commits. FULL would fsync every state write.
             cursor.execute("PRAGMA synchronous = NORMAL")
