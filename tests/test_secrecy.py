@@ -206,3 +206,14 @@ def test_pyspark_parameters_reach_the_script_argv_but_not_the_command_line(
     assert seen["name"] == "__main__" and seen["path0"] == str(script.parent)
     assert "pw-in-a-file" not in seen["cmdline"] and "a=/in/a" in seen["cmdline"]
     assert not params_file.exists()  # read once, then removed
+
+
+def test_masking_a_long_run_of_letters_takes_linear_time() -> None:
+    import time
+
+    from sluice.secrecy import mask
+
+    started = time.perf_counter()
+    assert mask("x" * 400_000 + " postgres://u:pw@h/db") == "x" * 400_000 + \
+        " postgres://u:***@h/db"
+    assert time.perf_counter() - started < 2  # the unbounded scheme took minutes here

@@ -72,7 +72,10 @@ SECRET_NAME = re.compile(r"password|passwd|secret|token|key", re.IGNORECASE)
 ENV_VAR_PREFIX = "SLUICE_ENV_"  # the same as sluice.config.substitution (no import: layering)
 KEY_FILE = "secret.key"
 KEY_BYTES = 32
-_URL_CREDENTIALS = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*):[^@/\s]+@")
+#: a scheme is at most 32 characters and starts after a non-scheme character, so a long run of
+#: letters is not rescanned from each of its characters (linear, not quadratic)
+_URL_CREDENTIALS = re.compile(
+    r"(?<![a-zA-Z0-9+.\-])(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^:/@\s]*):[^@/\s]+@")
 #: a ``sluice serve`` token (sluice.serve.tokens): its public id stays readable
 _SLUICE_TOKEN = re.compile(r"(?P<head>slc_[0-9a-f]{12}_)[A-Za-z0-9_-]{43}")
 _HARMLESS = frozenset({"true", "false", "null", "none"})
@@ -156,7 +159,8 @@ def mask(text: str) -> str:
     any ``sluice serve`` token and every registered secret value replaced by ``***``."""
     if not text:
         return text
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
     if "slc_" in text:
         text = _SLUICE_TOKEN.sub(lambda m: f"{m.group('head')}{MASK}", text)
     pattern = _compiled()

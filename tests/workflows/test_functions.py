@@ -31,6 +31,7 @@ def handler(event, context):
             "arn": context.invoked_function_arn, "request": context.aws_request_id,
             "left": context.get_remaining_time_in_millis(), "memory": context.memory_limit_in_mb,
             "greeting": os.environ.get("GREETING"), "leak": os.environ.get("SLUICE_SECRET"),
+            "aws": os.environ.get("AWS_SECRET_ACCESS_KEY"),
             "region": os.environ.get("AWS_REGION"), "event": event}
 '''
 
@@ -44,6 +45,7 @@ def code(tmp_path: Path) -> Path:
 @pytest.fixture
 def pool(code: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FunctionPool]:
     monkeypatch.setenv("SLUICE_SECRET", "s3cr3t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "developer-credentials")
     spec = FunctionSpec("alerts", code, "app.handler", {"GREETING": "hej"}, timeout=3,
                         memory=512, region="eu-west-1")
     with FunctionPool(spec, size=2) as p:
@@ -61,6 +63,7 @@ def test_a_handler_gets_its_event_context_and_environment(pool: FunctionPool) ->
     assert 0 < got["left"] <= 3000
     assert (got["memory"], got["greeting"], got["region"]) == ("512", "hej", "eu-west-1")
     assert got["leak"] is None  # sluice's own settings (secrets) never reach a function
+    assert got["aws"] is None  # nor the shell's credentials: only what sluice.yaml gives it
     assert got["pid"] != os.getpid()
     assert answer.logs == "seen {'n': 1}\nto stderr\n"  # prints are logs, not the answer
 

@@ -225,3 +225,31 @@ def test_a_mock_answer_that_is_neither_return_nor_throw_is_a_located_error(
     assert info.value.message.startswith("sluice.yaml:22:18: workflows.parent.mocks.Announce[0]: ")
     assert "a mock answer is either {return: VALUE} or {throw: {error: NAME, cause: TEXT}}" \
         in info.value.message
+
+
+@pytest.mark.parametrize(("code", "handler", "message"), [
+    ("functions/scor.py", "score.handler", "functions.score.code: file not found: "
+                                           "'functions/scor.py'; did you mean "
+                                           "'functions/score.py'?"),
+    ("functions/score.py", "scores.handler", "functions.score.handler: handler "
+                                             "'scores.handler' names module 'scores', but "
+                                             "the code is the one file 'functions/score.py' "
+                                             "(module 'score'): write score.handler"),
+    ("functions", "app.handler", "functions.score.handler: handler 'app.handler': no module "
+                                 "'app' in 'functions' (expected functions/app.py)"),
+    ("functions/score.py", "handler", "functions.score.handler: handler 'handler' is not "
+                                      "module.function (e.g. app.handler)"),
+])
+def test_a_function_whose_code_or_handler_is_missing_is_refused_at_its_line(
+        project: tuple[Project, list[str]], code: str, handler: str, message: str) -> None:
+    from sluice.config.loader import check_files
+    from sluice.errors import ConfigError
+
+    proj, _ = project
+    config = (proj.release_dir / "sluice.yaml")
+    config.write_text(CONFIG.replace("code: functions/score.py", f"code: {code}").replace(
+        "handler: score.handler", f"handler: {handler}"))
+    with pytest.raises(ConfigError) as info:
+        check_files(load_project(proj.release_dir, environment="dev"), proj.release_dir)
+    assert message in info.value.message
+    assert "sluice.yaml:1" in info.value.message

@@ -34,12 +34,21 @@ def json_argument(value: str | None, option: str) -> Any:
             raise UsageError(f"{option} {value}: cannot read {path} ({exc.__class__.__name__})",
                              tip=f"{option} @path/to/file.json names a JSON file") from None
         where = str(path)
+    from sluice.workflows.diagnostics import MAX_DEPTH, depth
+
     try:
-        return json.loads(text)
+        value = json.loads(text)
+    except RecursionError:
+        raise UsageError(f"{where}: the JSON nests too deeply to read",
+                         tip=f"keep it under {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: not JSON: {exc.msg} at line {exc.lineno} column "
                          f"{exc.colno}", tip=f"{option} '{{\"key\": \"value\"}}' or "
                                              f"{option} @file.json") from None
+    if depth(value) > MAX_DEPTH:
+        raise UsageError(f"{where}: the JSON nests more than {MAX_DEPTH} levels",
+                         tip=f"keep it under {MAX_DEPTH} levels")
+    return value
 
 
 def _workspace() -> AbstractContextManager[Workspace]:

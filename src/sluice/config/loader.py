@@ -266,6 +266,33 @@ def _references(config: ProjectConfig, doc: YamlDocument | None) -> list[tuple[A
     return refs
 
 
+def _function_problems(root: Path, name: str, code: str,
+                       handler: str) -> list[tuple[Any, str]]:
+    """A function's ``code`` (a file or a folder) exists and holds its handler's module: as
+    Lambda imports ``module.attribute`` from the package root."""
+    target = root / code
+    at = ("functions", name)
+    if not target.exists():
+        return [((*at, "code"), _file_problem(root, code) or f"file not found: {code!r}")]
+    if not target.resolve().is_relative_to(root.resolve()):
+        return [((*at, "code"), f"{code!r} resolves outside the project (through a symlink)")]
+    module, _, attribute = handler.rpartition(".")
+    if not module or not attribute:
+        return [((*at, "handler"), f"handler {handler!r} is not module.function "
+                                   "(e.g. app.handler)")]
+    if target.is_file():
+        if module != target.stem:
+            return [((*at, "handler"), f"handler {handler!r} names module {module!r}, but "
+                                       f"the code is the one file {code!r} (module "
+                                       f"{target.stem!r}): write {target.stem}.{attribute}")]
+        return []
+    base = target / module.replace(".", "/")
+    if not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
+        return [((*at, "handler"), f"handler {handler!r}: no module {module!r} in {code!r} "
+                                   f"(expected {Path(code) / (module.replace('.', '/') + '.py')})")]
+    return []
+
+
 def _file_problem(root: Path, rel: str) -> str | None:
     target = root / rel
     if target.exists():
@@ -309,8 +336,10 @@ def check_files(config: ProjectConfig, root: Path | str) -> None:
     root = Path(root)
     doc = read_config_document(root) if (root / CONFIG_FILE).is_file() else None
     problems: list[tuple[Location, str]] = []
-    for path, rel in _references(config, doc):
-        text = _file_problem(root, rel)
+    found = [(path, _file_problem(root, rel)) for path, rel in _references(config, doc)]
+    found += [(path, text) for name, fn in config.functions.items()
+              for path, text in _function_problems(root, name, fn.code, fn.handler)]
+    for path, text in found:
         if text is not None:
             loc = doc.locate(path) if doc is not None else Location(CONFIG_FILE, 1, 1)
             problems.append((loc, f"{display_path(path)}: {text}"))

@@ -75,7 +75,7 @@ def _compare(op: str, value: Any, expected: Any) -> bool:
         if op.startswith(family):
             relation = op[len(family):]
             if family == "String" and relation == "Matches":
-                return isinstance(value, str) and _wildcard(expected).fullmatch(value) is not None
+                return isinstance(value, str) and _wildcard_match(expected, value)
             left, right = check(value), check(expected)
             if left is None or right is None:
                 return False  # a value of another type never matches
@@ -105,15 +105,40 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 @lru_cache(maxsize=1024)
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """StringMatches: ``*`` is any run of characters; ``\\*`` and ``\\\\`` are literal."""
-    out, i = [], 0
+def _pieces(pattern: str) -> tuple[str, ...]:
+    """A StringMatches pattern split at its unescaped ``*`` (``\\*`` and ``\\\\`` are
+    literal)."""
+    pieces, current, i = [], [], 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
+            current.append(pattern[i + 1])
             i += 2
             continue
-        out.append(".*" if char == "*" else re.escape(char))
+        if char == "*":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
         i += 1
-    return re.compile("".join(out), re.S)
+    pieces.append("".join(current))
+    return tuple(pieces)
+
+
+def _wildcard_match(pattern: str, value: str) -> bool:
+    """Whether ``value`` matches: the first piece a prefix, the last a suffix, the others
+    found in order between them (greedy leftmost is exact for ``*``; linear time)."""
+    pieces = _pieces(pattern)
+    if len(pieces) == 1:
+        return value == pieces[0]
+    first, *middle, last = pieces
+    if not value.startswith(first) or len(value) < len(first) + len(last) or \
+            not value.endswith(last):
+        return False
+    at, end = len(first), len(value) - len(last)
+    for piece in middle:
+        found = value.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True

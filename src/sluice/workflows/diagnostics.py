@@ -55,10 +55,14 @@ def parse_definition(text: str) -> tuple[Any, list[Diagnostic]]:
 
     try:
         data = json.loads(text, object_pairs_hook=pairs)
+    except RecursionError:
+        return None, [_too_deep()]
     except json.JSONDecodeError as exc:
         return None, [Diagnostic("INVALID_JSON_DESCRIPTION", f"not valid JSON: {exc.msg}",
                                  tip="fix the JSON syntax (a trailing comma or a missing "
                                      "quote is common)", line=exc.lineno, col=exc.colno)]
+    if depth(data) > MAX_DEPTH:
+        return None, [_too_deep()]
     found = []
     if duplicates:
         owners = {id_: key for id_, key in duplicates}
@@ -68,6 +72,29 @@ def parse_definition(text: str) -> tuple[Any, list[Diagnostic]]:
                     if id_ == id(node):
                         found.append(_duplicate(path, key))
     return data, found
+
+
+#: nesting deeper than this is refused before anything walks the document
+MAX_DEPTH = 200
+
+
+def depth(value: Any) -> int:
+    """How deeply ``value`` nests (iteratively: any depth is safe to measure)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, level = todo.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict):
+            todo.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            todo.extend((v, level + 1) for v in node)
+    return deepest
+
+
+def _too_deep() -> Diagnostic:
+    return Diagnostic("TOO_DEEPLY_NESTED", f"the definition nests more than {MAX_DEPTH} "
+                      "levels of objects and arrays", tip="flatten the definition", line=1,
+                      col=1)
 
 
 def _duplicate(path: JsonPath, key: str) -> Diagnostic:

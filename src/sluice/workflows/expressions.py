@@ -20,6 +20,8 @@ from sluice.workflows.intrinsics import HASHLIB_NAMES
 _EXPRESSION = re.compile(r"\s*\{%(.*)%\}\s*", re.S)
 _HASHES = HASHLIB_NAMES
 _compiled = threading.local()  # a compiled expression is not shared between threads
+TIMEOUT_MS = 5_000  # one expression's evaluation
+MAX_DEPTH = 200  # JSONata's own call depth (each level is several Python frames)
 
 
 def expression_of(value: Any) -> str | None:
@@ -39,10 +41,10 @@ def _partition(items: Any, size: Any) -> list[Any]:
 
 
 def _range(start: Any, end: Any, step: Any) -> list[int]:
-    values = list(range(int(start), int(end) + (1 if step > 0 else -1), int(step)))
-    if len(values) > 1000:
+    values = range(int(start), int(end) + (1 if step > 0 else -1), int(step))
+    if len(values) > 1000:  # counted before any list is built
         raise ValueError("$range gives at most 1000 items")
-    return values
+    return list(values)
 
 
 def _hash(data: Any, algorithm: Any) -> str:
@@ -127,7 +129,12 @@ def _evaluate(expr: str, bindings: _Bindings, field: str) -> Any:
 
     try:
         compiled = _compile(expr)
-        result = compiled.evaluate(None, bindings.get())
+        frame = compiled.create_frame()
+        for name, value in bindings.get().items():
+            frame.bind(name, value)
+        # a runaway expression (endless recursion, a huge loop) ends as an evaluation error
+        frame.set_runtime_bounds(TIMEOUT_MS, MAX_DEPTH)
+        result = compiled.evaluate(None, frame)
     except JException as exc:
         raise StatesError("States.QueryEvaluationError",
                           f"An error occurred while evaluating the JSONata expression "

@@ -113,7 +113,8 @@ def run_map(name: str, state: Mapping[str, Any], value: Any, frame: _Frame, lang
         if distributed else None
     results = _fanout(len(batches), concurrency, iteration, tolerate=tolerate)
     if "ResultWriter" in state:
-        return _write_results(name, state, results, batches, frame, language, scope, states)
+        return _write_results(name, state, results, batches, value, frame, language, scope,
+                              states)
     return results
 
 
@@ -255,12 +256,12 @@ def _parse_items(raw: bytes, config: Mapping[str, Any]) -> list[Any]:
 
 
 def _write_results(name: str, state: Mapping[str, Any], results: list[Any], inputs: list[Any],
-                   frame: _Frame, language: str, scope: jp.Scope,
+                   value: Any, frame: _Frame, language: str, scope: jp.Scope,
                    states: Mapping[str, Any]) -> dict[str, Any]:
     """A ResultWriter: the results as files under its Prefix, and a manifest."""
     writer = state["ResultWriter"]
     params = resolve(writer.get("Arguments", {}), states, frame.variables, field="Arguments") \
-        if language == "JSONata" else jp.fill(writer.get("Parameters", {}), {}, scope,
+        if language == "JSONata" else jp.fill(writer.get("Parameters", {}), value, scope,
                                               field="Parameters", intrinsic=call_intrinsic)
     bucket, prefix = str(params.get("Bucket", "")), str(params.get("Prefix", "")).rstrip("/")
     run_id = str(uuid.uuid4())

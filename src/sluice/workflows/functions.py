@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+_PASSED = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "TEMP", "TMP", "PYTHONPATH",
+                     "VIRTUAL_ENV", "SYSTEMROOT"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class Invocation:
 
 class _Sandbox:
     def __init__(self, spec: FunctionSpec) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+        # what a process needs to run at all; nothing else of this shell (credentials,
+        # tokens, sluice's own settings): a function sees what sluice.yaml gives it
+        env = {k: v for k, v in os.environ.items() if k in _PASSED or k.startswith("LC_")}
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory), "AWS_REGION": spec.region,
@@ -69,7 +75,8 @@ class _Sandbox:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sluice.workflows.lambda_worker"], cwd=spec.root, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, encoding="utf-8", bufsize=1)
+            text=True, encoding="utf-8", bufsize=1,
+            start_new_session=True)  # its own process group: what it starts ends with it
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[str] = self.proc.stdin
         self.stdout: IO[str] = self.proc.stdout
@@ -98,8 +105,8 @@ class _Sandbox:
         return json.loads(line)  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the sandbox and whatever it started
         self.proc.wait()
         for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):

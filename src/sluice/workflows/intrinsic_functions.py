@@ -119,10 +119,10 @@ def _range(args: list[Any], _: Call) -> list[int]:
                                                         strict=True))
     if step == 0:
         raise ValueError("the step must not be 0")
-    values = list(range(start, end + (1 if step > 0 else -1), step))
-    if len(values) > _RANGE_LIMIT:
+    values = range(start, end + (1 if step > 0 else -1), step)
+    if len(values) > _RANGE_LIMIT:  # counted before any list is built
         raise ValueError(f"the range has {len(values)} items; at most {_RANGE_LIMIT}")
-    return values
+    return list(values)
 
 
 def _get_item(args: list[Any], _: Call) -> Any:

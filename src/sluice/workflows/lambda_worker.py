@@ -65,16 +65,49 @@ def _load(spec: dict[str, Any]) -> Callable[..., Any] | dict[str, Any]:
     return handler  # type: ignore[no-any-return]
 
 
+#: what a handler prints is kept up to this many characters (the rest is counted, not kept)
+LOG_LIMIT = 256 * 1024
+#: Lambda's largest synchronous response (6 MB)
+RESPONSE_LIMIT = 6 * 1024 * 1024
+
+
+class _Logs(io.TextIOBase):
+    """A handler's prints: the first :data:`LOG_LIMIT` characters, and how many more."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        room = LOG_LIMIT - self.size
+        if room > 0:
+            self.kept.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def getvalue(self) -> str:
+        tail = f"\n[{self.dropped} more characters of logs dropped]\n" if self.dropped else ""
+        return "".join(self.kept) + tail
+
+
 def _invoke(handler: Callable[..., Any], spec: dict[str, Any],
             request: dict[str, Any]) -> dict[str, Any]:
-    logs = io.StringIO()
+    logs = _Logs()
     context = LambdaContext(spec, request["request_id"], int(request["deadline_ms"]))
     answer: dict[str, Any]
     with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
         try:
             result = handler(request["event"], context)
-            json.dumps(result)
-            answer = {"result": result}
+            size = len(json.dumps(result))
+            answer = {"result": result} if size <= RESPONSE_LIMIT else {"error": _error(
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+                f"({RESPONSE_LIMIT} bytes).")}
         except (TypeError, ValueError) as exc:
             if "not JSON serializable" in str(exc) or "Circular reference" in str(exc):
                 answer = {"error": _error("Runtime.MarshalError",

@@ -75,6 +75,7 @@ class ProjectResources:
         self.project, self.clock, self.depth = project, clock, depth
         self.pool_size = pool_size
         self._pools: dict[str, FunctionPool] = {}
+        self._roots: list[Any] = []  # temporary folders of one-file functions
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ tasks
@@ -157,8 +158,18 @@ class ProjectResources:
                   "env": self.project.env, "project": self.project.config.project}
         environment = {k: substitute(v, params, where=f"functions.{function}.environment")
                        for k, v in fn.environment.items()}
-        return FunctionSpec(function, code if code.is_dir() else code.parent, fn.handler,
-                            environment, float(fn.timeout), fn.memory)
+        if code.is_dir():
+            root = code
+        else:  # Lambda's package of a one-file function holds that file alone: so does this
+            import shutil
+            import tempfile
+
+            holder = tempfile.TemporaryDirectory(prefix=f"sluice-fn-{function}-")
+            self._roots.append(holder)
+            root = Path(holder.name)
+            shutil.copy2(code, root / code.name)
+        return FunctionSpec(function, root, fn.handler, environment, float(fn.timeout),
+                            fn.memory)
 
     def _nested(self, call: TaskCall, args: Mapping[str, Any], sync: str) -> Any:
         target = _MACHINE.fullmatch(str(args.get("StateMachineArn", "")))
@@ -194,8 +205,12 @@ class ProjectResources:
     # ------------------------------------------------------------------ objects
     def _object(self, key: str) -> Path:
         root = self.project.objects.resolve()
-        path = (root / key.lstrip("/")).resolve()
-        if not path.is_relative_to(root):
+        try:
+            path = (root / key.lstrip("/")).resolve()
+        except (ValueError, OSError) as exc:  # a NUL byte, a name the file system refuses
+            raise StatesError("S3.InvalidKey", f"key {key!r} is not a usable name: {exc}") \
+                from None
+        if path == root or not path.is_relative_to(root):
             raise StatesError("S3.AccessDenied", f"key {key!r} leaves the environment's "
                                                  "object store")
         return path
@@ -205,7 +220,10 @@ class ProjectResources:
         if not path.is_file():
             raise StatesError("S3.NoSuchKey", f"no object {key} in {self.project.env}'s "
                                               f"object store ({self.project.objects})")
-        return path.read_bytes()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise StatesError("S3.AccessDenied", f"cannot read {key}: {exc}") from None
 
     def list_objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         root = self.project.objects.resolve()
@@ -221,13 +239,19 @@ class ProjectResources:
 
     def write_object(self, bucket: str, key: str, data: bytes) -> None:
         path = self._object(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:  # a key that is a folder, or under a file
+            raise StatesError("S3.InvalidKey", f"cannot write {key}: {exc}") from None
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        for holder in self._roots:
+            holder.cleanup()
+        self._roots.clear()
 
 
 def _function_error(answer: Invocation) -> StatesError:

@@ -101,11 +101,19 @@ def _tasks(data: Any) -> Iterator[Mapping[str, Any]]:
 class _Validator:
     """The findings of one definition: AWS's validation, then the project's components."""
 
-    def __init__(self, rel: str, index: JsonIndex, jobs: Mapping[str, str],
+    def __init__(self, rel: str, text: str, jobs: Mapping[str, str],
                  functions: Collection[str], external: Collection[str]) -> None:
-        self.rel, self.index, self.jobs, self.functions = rel, index, jobs, functions
+        self.rel, self.text, self.jobs, self.functions = rel, text, jobs, functions
+        self._index: JsonIndex | None = None
         self.external = external
         self.findings: list[Finding] = []
+
+    @property
+    def index(self) -> JsonIndex:
+        """Positions in the text, read once a finding needs one (valid JSON only)."""
+        if self._index is None:
+            self._index = JsonIndex(self.text)
+        return self._index
 
     def finding(self, d: Diagnostic) -> None:
         line, col = (d.line, d.col) if d.line else self.index.locate(d.path, d.offset)
@@ -238,7 +246,7 @@ def _runner(ctx: CheckContext, name: str, rel: str, jobs: Mapping[str, str],
         if isinstance(loaded, Finding):
             return findings_outcome([loaded])
         workflow = ctx.config.workflows[name] if ctx.config else None
-        check = _Validator(rel, JsonIndex(loaded.text), jobs, functions,
+        check = _Validator(rel, loaded.text, jobs, functions,
                            workflow.external if workflow else ())
         for problem in loaded.problems:
             check.finding(problem)
