@@ -217,3 +217,4 @@ def test_masking_a_long_run_of_letters_takes_linear_time() -> None:
     assert mask("x" * 400_000 + " postgres://u:pw@h/db") == "x" * 400_000 + \
         " postgres://u:***@h/db"
     assert time.perf_counter() - started < 2  # the unbounded scheme took minutes here
+

@@ -4,7 +4,15 @@ The public library API lives in the layer packages; the most used entry points a
 re-exported here.
 """
 
+import logging
+
 from sluice.errors import SluiceError
+
+# sqlglot logs what it cannot parse ("Falling back to parsing as a 'Command'") as warnings;
+# with no handler configured Python would print them on stderr. sluice reports what it
+# cannot read itself (library code never prints), so they go nowhere unless an application
+# configures logging.
+logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 
 __all__ = ["SluiceError", "__version__"]
 

@@ -156,3 +156,28 @@ def test_a_service_role_makes_the_stack(aws: str) -> None:
     assert described.get("RoleARN") == role
     # the same template, values and role: no change set at all
     assert plan_stack(s, "retail-svc", TEMPLATE, {"Env": "svc"}, role_arn=role).empty
+
+
+def test_a_template_over_the_body_limit_deploys_by_url_uploaded_once(aws: str) -> None:
+    from sluice.targets.aws.stacks import BODY_LIMIT, TemplateStore
+
+    s = session(aws)
+    s.client("s3").create_bucket(Bucket="acme-artifacts", CreateBucketConfiguration={
+        "LocationConstraint": "eu-west-1"})
+    padding = "".join(f"# {'padding ' * 10} {i}\n" for i in range(800))  # a 60 KB template
+    big = TEMPLATE + padding
+    assert len(big.encode()) > BODY_LIMIT
+    store = TemplateStore("acme-artifacts", "sluice", "eu-west-1")
+    plan = plan_stack(s, "retail-big", big, {"Env": "big"}, poll=0.05, store=store)
+    assert apply_stack(s, plan, poll=0.05) == "CREATE_COMPLETE"
+    keys = [o["Key"] for o in s.client("s3").list_objects_v2(
+        Bucket="acme-artifacts", Prefix="sluice/templates/")["Contents"]]
+    assert len(keys) == 1 and keys[0].endswith(".template")
+    body = s.client("s3").get_object(Bucket="acme-artifacts", Key=keys[0])["Body"].read()
+    assert body.decode() == big
+    # unchanged: no change set; a small template still goes as TemplateBody
+    assert plan_stack(s, "retail-big", big, {"Env": "big"}, store=store).empty
+    small = plan_stack(s, "retail-small", TEMPLATE, {"Env": "small"}, poll=0.05, store=store)
+    assert apply_stack(s, small, poll=0.05) == "CREATE_COMPLETE"
+    assert len(s.client("s3").list_objects_v2(
+        Bucket="acme-artifacts", Prefix="sluice/templates/")["Contents"]) == 1

@@ -227,7 +227,10 @@ class AwsComponents:
                                  monitoring_minutes=st.monitoring_minutes,
                                  tags={"sluice:project": cfg.project,
                                        "sluice:env": self.target.env},
-                                 role_arn=st.role)
+                                 role_arn=st.role,
+                                 store=stacks.TemplateStore(
+                                     self.target.bucket, self.target.prefix,
+                                     self.aws.settings.region, self.target.encryption()))
 
     # ------------------------------------------------------------------ plan
     def plan(self, cfg: ProjectConfig, release_dir: Path) -> list[ComponentChange]:

@@ -15,8 +15,40 @@ from typing import Any
 from sluice.targets.aws.session import AwsError, AwsSession, aws_errors
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+#: the largest TemplateBody CloudFormation takes (bytes); above it, TemplateURL
+BODY_LIMIT = 51_200
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 _DONE = ("_COMPLETE", "_FAILED")
+
+
+@dataclass(frozen=True)
+class TemplateStore:
+    """Where templates too large for TemplateBody go: the environment's artifact bucket,
+    content-addressed (``<prefix>/templates/<sha256[:2]>/<sha256>.template``)."""
+
+    bucket: str
+    prefix: str
+    region: str
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the bucket's encryption
+
+
+def template_source(aws: AwsSession, template: str,
+                    store: TemplateStore | None) -> dict[str, str]:
+    """``{"TemplateBody": …}``, or above :data:`BODY_LIMIT` (with a store) the template
+    uploaded once and ``{"TemplateURL": …}``."""
+    body = template.encode("utf-8")
+    if len(body) <= BODY_LIMIT or store is None:
+        return {"TemplateBody": template}
+    import hashlib
+
+    from sluice.targets.aws.gluejobs import upload_once
+
+    digest = hashlib.sha256(body).hexdigest()
+    key = "/".join(p for p in (store.prefix, "templates", digest[:2], f"{digest}.template")
+                   if p)
+    upload_once(aws, store.bucket, key, body, dict(store.extra))
+    domain = "amazonaws.com.cn" if store.region.startswith("cn-") else "amazonaws.com"
+    return {"TemplateURL": f"https://s3.{store.region}.{domain}/{store.bucket}/{key}"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +82,8 @@ class StackEvent:
 def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[str, str], *,
                rollback_alarms: Sequence[str] = (), monitoring_minutes: int = 0,
                tags: Mapping[str, str] | None = None, timeout: float = 600,
-               poll: float = 2.0, role_arn: str | None = None) -> StackPlan:
+               poll: float = 2.0, role_arn: str | None = None,
+               store: TemplateStore | None = None) -> StackPlan:
     cfn = aws.client("cloudformation")
     live = _live(aws, stack)
     kind = "UPDATE" if live is not None else "CREATE"
@@ -59,7 +92,8 @@ def plan_stack(aws: AwsSession, stack: str, template: str, parameters: Mapping[s
         return StackPlan(stack, kind, None)  # the same template and values: no change set
     params: dict[str, Any] = {
         "StackName": stack, "ChangeSetName": f"sluice-{secrets.token_hex(6)}",
-        "TemplateBody": template, "ChangeSetType": kind, "Capabilities": CAPABILITIES,
+        **template_source(aws, template, store), "ChangeSetType": kind,
+        "Capabilities": CAPABILITIES,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v}
                        for k, v in sorted(parameters.items())],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
