@@ -105,3 +105,16 @@ def test_bad_names_and_duplicate_versions_are_refused(tmp_path: Path) -> None:
         "version 1 is also defined by" in text
     assert "migrations/create_table.sql: not a migration name" in text
     assert "U7__ghost.sql: undoes version 7, which no V script defines" in text
+
+
+def test_directives_are_read_from_the_whole_header_and_not_after_it(tmp_path: Path) -> None:
+    m = tmp_path / "migrations"
+    header = "".join(f"-- line {i} of a long licence header\n" for i in range(12))
+    write(m, "V1__late_marker.sql", header + "\n-- sluice: engine=redshift verbatim\n"
+                                              "GRANT SELECT ON t TO GROUP analysts;\n")
+    write(m, "V2__after_sql.sql", "SELECT 1;\n-- sluice: engine=redshift\n")
+    scripts = load_scripts(m)
+    first, second = scripts.versioned
+    assert first.engines == {"redshift"} and first.verbatim
+    assert not first.runs_on("duckdb") and not first.runs_on("postgres")
+    assert second.engines == frozenset()  # a comment after the first statement is no header

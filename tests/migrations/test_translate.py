@@ -51,8 +51,8 @@ def test_what_cannot_be_translated_is_reported_with_line_and_construct() -> None
     t = translate(script, "redshift", "postgres")
     assert [s.text for s in t.statements] == ["CREATE TABLE t (id INT)"]
     assert t.problems == ["line 2: CREATE PROCEDURE (stored procedure) cannot run on "
-                          "postgres; write it for one engine and mark the script "
-                          "`-- sluice: engine=<engine> verbatim`"]
+                          "postgres; to run the script as written on redshift only (skipped "
+                          "on postgres), start it with `-- sluice: engine=redshift verbatim`"]
 
 
 def test_verbatim_scripts_are_not_translated() -> None:

@@ -5,9 +5,9 @@ separates version parts), ``U<version>__<description>.sql`` undoes a version,
 ``R__<description>.sql`` is re-applied after the versioned ones whenever its checksum
 changes. Descriptions are the name's words (``add_orders`` → ``add orders``).
 
-A script may start with ``-- sluice: engine=postgres`` (or ``duckdb``, comma-separated) to run
-on those engines only, and ``-- sluice: verbatim`` to skip translation from the project's
-dialect.
+A script's header (its comment lines before the first statement) may hold
+``-- sluice: engine=postgres`` (or ``duckdb``, ``redshift``, comma-separated) to run on those
+engines only, and ``-- sluice: verbatim`` to skip translation from the project's dialect.
 """
 
 from __future__ import annotations
@@ -147,11 +147,14 @@ ENGINES = frozenset({"duckdb", "postgres", "redshift"})
 
 
 def _directives(text: str) -> tuple[frozenset[str], bool]:
-    """The ``-- sluice:`` directives of the first lines. A misspelt one would silently run
-    the script everywhere, so anything unknown raises ValueError("<line>: <problem>")."""
+    """The ``-- sluice:`` directives of the script's header: the comment and blank lines
+    before its first statement, however many. A misspelt one would silently run the script
+    everywhere, so anything unknown raises ValueError("<line>: <problem>")."""
     engines: set[str] = set()
     verbatim = False
-    for number, line in enumerate(text.splitlines()[:5], 1):
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("--"):
+            break  # the first statement ends the header
         m = _DIRECTIVE.match(line)
         if not m:
             continue

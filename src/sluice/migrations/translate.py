@@ -71,8 +71,9 @@ def translate(text: str, source: str, engine: str, *, verbatim: bool = False) ->
             problem = _unsupported(tree)
             if problem:
                 result.problems.append(
-                    f"line {stmt.line}: {problem} cannot run on {engine}; write it for one "
-                    "engine and mark the script `-- sluice: engine=<engine> verbatim`")
+                    f"line {stmt.line}: {problem} cannot run on {engine}; to run the script "
+                    f"as written on {source} only (skipped on {engine}), start it with "
+                    f"`-- sluice: engine={source} verbatim`")
                 continue
             pre: list[str] = []
             tree = _adapt(tree, engine, stmt.line, result.notes, pre)
