@@ -189,3 +189,35 @@ def test_timeout_names_the_timeout(tmp_path: Path) -> None:
     with pytest.raises(SluiceError, match="within the 0s timeout") as info:
         lint_stack(ctx, lint, "1.0")
     assert "checks.timeout" in (info.value.tip or "")
+
+
+REGISTRY = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Repo:
+    Type: GitHub::Repositories::Repository
+    Properties: {Name: pipelines}
+  Typo:
+    Type: AWS::S3::Buckett
+"""
+
+
+@pytest.mark.slow
+def test_a_registry_type_is_a_warning_and_a_stack_without_parameters_says_so(
+        tmp_path: Path) -> None:
+    root = project(tmp_path, REGISTRY)
+    config = (root / "sluice.yaml").read_text().replace(
+        '    parameters: {Env: "${env_name}"}\n', "")
+    (root / "sluice.yaml").write_text(config)
+    result = by_name(check(root))["storage@dev"]
+    assert result.detail == f"cfn-lint {cfn.cfn_lint_version()}, no parameters"
+    by_line = {f.line: f for f in result.findings}
+    registry, typo = by_line[4], by_line[7]
+    assert (registry.severity, registry.code) == ("warning", "E3006")
+    assert registry.message == ("resource type GitHub::Repositories::Repository is not one "
+                                "cfn-lint knows (a third-party type of the CloudFormation "
+                                "registry?)")
+    assert "activate it in the account" in registry.tip
+    assert (typo.severity, typo.code) == ("error", "E3006")  # AWS:: types are typos
+    assert not any("parameters" in f.message for f in result.findings)
+    assert result.status == Status.FAILED  # the typo

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +21,10 @@ from sluice.config import CONFIG_FILE, ProjectConfig, load_project
 from sluice.errors import SluiceError
 
 DEFAULT_REGION = "us-east-1"
+_REGISTRY_TYPE = re.compile(r"Resource type '(?P<type>[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+)' "
+                            r"does not exist")
+#: resource type namespaces of AWS itself (an unknown type there is a typo, not a registry type)
+_AWS_NAMESPACES = ("AWS::", "Alexa::", "Custom::")
 #: Environment parameters that name the AWS region, in order of preference.
 REGION_PARAMETERS = ("region", "aws_region")
 #: Project settings cfn-lint reads from its working directory (the project root).
@@ -126,7 +131,8 @@ def lint_stack(ctx: CheckContext, lint: StackLint, version: str | None) -> UnitO
     except OSError as exc:
         raise SluiceError(f"cannot run cfn-lint: {exc.strerror}") from exc
     findings = [_finding(item, lint) for item in _parse(proc, lint)]
-    return findings_outcome(findings, f"cfn-lint {version}, parameters of {lint.env}")
+    with_values = f", parameters of {lint.env}" if lint.parameters else ", no parameters"
+    return findings_outcome(findings, f"cfn-lint {version}{with_values}")
 
 
 def _parse(proc: subprocess.CompletedProcess[str], lint: StackLint) -> list[dict[str, Any]]:
@@ -152,7 +158,18 @@ def _finding(item: dict[str, Any], lint: StackLint) -> Finding:
     code = str(rule.get("Id", ""))
     message = str(item.get("Message", ""))
     # E2900 checks the values themselves; W1030-W1036 judge values resolved from them.
-    if code == "E2900" or " is resolved" in message:
+    level = "error" if item.get("Level") == "Error" else "warning"
+    registry = _REGISTRY_TYPE.search(message) if code == "E3006" else None
+    if registry and not registry["type"].startswith(_AWS_NAMESPACES):
+        # a third-party type of the CloudFormation registry: cfn-lint has no schema for it,
+        # CloudFormation takes it once it is activated in the account
+        level = "warning"
+        message = (f"resource type {registry['type']} is not one cfn-lint knows (a "
+                   "third-party type of the CloudFormation registry?)")
+        tip = (f"activate it in the account ({registry['type']} must be registered in "
+               "each region the stack deploys to); cfn-lint checks its properties given its "
+               "schema (cfn-lint --registry-schemas)")
+    elif (code == "E2900" or " is resolved" in message) and lint.parameters:
         message += f" (with {lint.env}'s parameters)"
         tip = (f"the values are stacks.{lint.stack}.parameters in {CONFIG_FILE}, "
                f"substituted with {lint.env}'s parameters")
@@ -162,8 +179,7 @@ def _finding(item: dict[str, Any], lint: StackLint) -> Finding:
             tip = f"{tip} ({rule['Source']})" if tip else str(rule["Source"])
     return Finding(
         message, str(item.get("Filename") or lint.template), _number(start, "LineNumber"),
-        _number(start, "ColumnNumber"), "error" if item.get("Level") == "Error" else "warning",
-        code, tip)
+        _number(start, "ColumnNumber"), level, code, tip)
 
 
 def _number(position: dict[str, Any], key: str) -> int | None:
