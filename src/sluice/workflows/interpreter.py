@@ -428,20 +428,18 @@ def _run_state(name: str, state: Mapping[str, Any], value: Any, frame: _Frame,
 
 def _task(name: str, state: Mapping[str, Any], arguments: Any, context: Mapping[str, Any],
           frame: _Frame, states: Mapping[str, Any] | None) -> Any:
-    timeout = state.get("TimeoutSeconds")
-    if "TimeoutSecondsPath" in state:
-        timeout = jp.select(state["TimeoutSecondsPath"], arguments,
-                            _scope(frame, context), field="TimeoutSecondsPath")
-    elif states is not None and expression_of(timeout) is not None:
-        timeout = resolve(timeout, states, frame.variables, field="TimeoutSeconds")
-    heartbeat = state.get("HeartbeatSeconds")
-    if "HeartbeatSecondsPath" in state:
-        heartbeat = jp.select(state["HeartbeatSecondsPath"], arguments,
-                              _scope(frame, context), field="HeartbeatSecondsPath")
-    elif states is not None and expression_of(heartbeat) is not None:
-        heartbeat = resolve(heartbeat, states, frame.variables, field="HeartbeatSeconds")
-    call = TaskCall(name, state["Resource"], arguments, context, _seconds(timeout),
-                    _seconds(heartbeat), frame.run.clock.sleep)
+    def seconds(key: str) -> float | None:
+        """TimeoutSeconds or HeartbeatSeconds: literal, from its …Path, or JSONata."""
+        value = state.get(key)
+        if f"{key}Path" in state:
+            value = jp.select(state[f"{key}Path"], arguments, _scope(frame, context),
+                              field=f"{key}Path")
+        elif states is not None and expression_of(value) is not None:
+            value = resolve(value, states, frame.variables, field=key)
+        return _seconds(value)
+
+    call = TaskCall(name, state["Resource"], arguments, context, seconds("TimeoutSeconds"),
+                    seconds("HeartbeatSeconds"), frame.run.clock.sleep)
     return frame.run.resources.invoke(call)
 
 

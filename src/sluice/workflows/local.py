@@ -32,16 +32,20 @@ from sluice.workflows.clock import Clock, iso
 from sluice.workflows.errors import StatesError
 from sluice.workflows.functions import FunctionPool, FunctionSpec, Invocation
 from sluice.workflows.interpreter import Execution, run_definition
-from sluice.workflows.resources import Mocks, TaskCall, unmocked
+from sluice.workflows.resources import (
+    GLUE_RUN,
+    GLUE_RUN_TYPES,
+    LAMBDA_INVOKE,
+    Mocks,
+    TaskCall,
+    unmocked,
+)
 
-_GLUE = re.compile(r"arn:aws[\w-]*:states:::glue:startJobRun(\.sync)?")
-_INVOKE = re.compile(r"arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?")
 _FUNCTION_ARN = re.compile(
     r"(arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
     r"(?P<name>[A-Za-z0-9_-]+)(:(?P<qualifier>[^:]+))?")
 _START = re.compile(r"arn:aws[\w-]*:states:::states:startExecution(?P<sync>\.sync(:2)?)?")
 _MACHINE = re.compile(r"(arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:stateMachine:)?(?P<name>[^:]+)")
-GLUE_RUN_TYPES = ("pyspark", "glue")
 MAX_DEPTH = 8  # nested executions
 
 
@@ -82,10 +86,10 @@ class ProjectResources:
     def invoke(self, call: TaskCall) -> Any:
         resource = call.resource
         args = call.arguments if isinstance(call.arguments, dict) else {}
-        glue = _GLUE.fullmatch(resource)
+        glue = GLUE_RUN.fullmatch(resource)
         if glue:
             return self._glue(call, args, sync=bool(glue[1]))
-        if _INVOKE.fullmatch(resource):
+        if LAMBDA_INVOKE.fullmatch(resource):
             return self._lambda(call, args)
         if ":lambda:" in resource:
             function = self._function(resource)

@@ -4,12 +4,19 @@ nested workflow, or mocks), plus the object store a distributed Map reads and wr
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sluice.workflows.errors import UNMOCKED, StatesError
+
+#: the Task resources that name a project's Glue job or Lambda function
+GLUE_RUN = re.compile(r"arn:aws[\w-]*:states:::glue:startJobRun(\.sync)?")
+LAMBDA_INVOKE = re.compile(r"arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?")
+#: the job types that run as Glue jobs on AWS (a ``glue:startJobRun`` task may name them)
+GLUE_RUN_TYPES = ("pyspark", "glue")
 
 
 @dataclass(frozen=True)

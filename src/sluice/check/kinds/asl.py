@@ -24,19 +24,16 @@ from sluice.config.base import did_you_mean
 from sluice.errors import ConfigError
 from sluice.workflows.definition import Definition, load_definition, values
 from sluice.workflows.positions import JsonIndex
+from sluice.workflows.resources import GLUE_RUN, GLUE_RUN_TYPES, LAMBDA_INVOKE
 from sluice.workflows.validate import Diagnostic, validate_document
 
 _DEFINED_IN = "the environment's parameters or workflows.{}.substitutions in sluice.yaml"
 
-_GLUE_RUN = re.compile(r"arn:aws[\w-]*:states:::glue:startJobRun(\.sync)?")
-_LAMBDA_INVOKE = re.compile(r"arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?")
 _LAMBDA_RESOURCE = re.compile(r"arn:[^:]*:lambda:")
 _LAMBDA_ARN = re.compile(  # arn:aws:lambda:<region>:<account>:function:<name>[:<alias>]
     r"arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[^:]+)(:[^:]+)?")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _PARTIAL_ARN = re.compile(r"(\d{12}:function:)?(?P<name>[A-Za-z0-9_-]+)(:[^:]+)?")
-#: the job types that run as Glue jobs on AWS (a ``glue:startJobRun`` task may name them)
-GLUE_RUN_TYPES = ("pyspark", "glue")
 Path = tuple[str | int, ...]
 
 
@@ -56,8 +53,8 @@ def _task_ref(state: Mapping[str, Any]) -> _Ref | None:
         return None
     if _LAMBDA_RESOURCE.match(resource):
         return _Ref("function", ("Resource",), resource)
-    glue = _GLUE_RUN.fullmatch(resource)
-    if not glue and not _LAMBDA_INVOKE.fullmatch(resource):
+    glue = GLUE_RUN.fullmatch(resource)
+    if not glue and not LAMBDA_INVOKE.fullmatch(resource):
         return None
     kind, key = ("job", "JobName") if glue else ("function", "FunctionName")
     section = "Arguments" if "Arguments" in state else "Parameters"  # Arguments: JSONata
