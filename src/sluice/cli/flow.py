@@ -21,6 +21,7 @@ from sluice.release import changed_since_release, list_releases, verify_release
 if TYPE_CHECKING:  # the deployer (DuckDB, sqlglot, the quality layer) loads in the commands
     from sluice.deploy.deployer import AuditFailed, DeployOutcome
     from sluice.serve.client import Client
+    from sluice.state import ApprovalRecord
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WaitOpt = Annotated[float, typer.Option(
@@ -110,6 +111,11 @@ def _deploy_result(outcome: DeployOutcome, as_json: bool) -> None:
     plan = outcome.plan
     outcomes.deployed(outcome.env, outcome.release_id, len(outcome.versions),
                       len(plan.jobs) - len(plan.recompute))
+
+
+def _record(rec: ApprovalRecord) -> dict[str, Any]:
+    return {"release": rec.release_id, "decision": rec.decision.value, "actor": rec.actor,
+            "via": rec.via, "comment": rec.comment, "acknowledges": list(rec.acknowledges)}
 
 
 def register(app: typer.Typer) -> None:
@@ -298,13 +304,27 @@ def register(app: typer.Typer) -> None:
         with _workspace() as ws:
             rec = decide(ws, env, release, approve=approve, comment=comment,
                          acknowledge=acknowledge)
-            if as_json:
-                _emit({"env": env, "release": rec.release_id, "decision": rec.decision.value,
-                       "actor": rec.actor, "comment": rec.comment,
-                       "acknowledges": list(rec.acknowledges)})
-            else:
-                out.print(f"{rec.decision.value} release {rec.release_id} for {env} "
-                          f"by {rec.actor}")
+            outcomes.decided(env, _record(rec), as_json)
+        return 0
+
+    def _relay(env: str, reference: str, action: str | None, release: str | None,
+               region: str | None, as_json: bool) -> int:
+        from sluice.flow import codepipeline as cp
+
+        pipeline, execution = cp.parse_reference(reference)
+        api = _team()
+        if api is not None:
+            from sluice.cli import team
+
+            with api:
+                return team.relay_codepipeline(api, env, pipeline, execution, action,
+                                               release, as_json)
+        client = cp.codepipeline_client(region)
+        approval = cp.read_approval(client, pipeline, execution, action)
+        with _workspace() as ws:
+            rec = cp.record_approval(ws, env, approval, release,
+                                     verified=cp.is_aws_endpoint(client))
+        outcomes.decided(env, {**_record(rec), "aws_principal": approval.approver}, as_json)
         return 0
 
     @app.command("approve")
@@ -319,8 +339,28 @@ def register(app: typer.Typer) -> None:
                         help="Accept a known risk of the release: " + "; ".join(
                             f"'{k}' ({v})" for k, v in ACKNOWLEDGEMENTS.items()) + ".")]
                     = None,
+                    codepipeline: Annotated[str | None, typer.Option(
+                        "--codepipeline", metavar="PIPELINE:EXECUTION_ID",
+                        help="Record the manual approval CodePipeline recorded for this "
+                             "execution: its approver, comment and release come from "
+                             "CodePipeline (the server reads them in team mode).")] = None,
+                    approval_action: Annotated[str | None, typer.Option(
+                        "--approval-action", metavar="STAGE/ACTION",
+                        help="With --codepipeline: the manual approval action (default: "
+                             "the execution's only one).")] = None,
+                    region: Annotated[str | None, typer.Option(
+                        help="With --codepipeline: the pipeline's region (default: "
+                             "AWS_REGION).")] = None,
                     as_json: JsonOpt = False) -> int:
         """Approve a release (default: the one live upstream) for ENV."""
+        if codepipeline is not None:
+            if comment or acknowledge:
+                raise UsageError("--codepipeline takes the comment from the approval in "
+                                 "CodePipeline, and nothing can be acknowledged for its "
+                                 "approver", tip="drop --comment and --acknowledge")
+            return _relay(env, codepipeline, approval_action, release, region, as_json)
+        if approval_action is not None or region is not None:
+            raise UsageError("--approval-action and --region go with --codepipeline")
         items = [part.strip() for item in acknowledge or [] for part in item.split(",")
                  if part.strip()]  # `--acknowledge a,b` means `--acknowledge a --acknowledge b`
         for item in items:
@@ -517,8 +557,10 @@ def register_extra(app: typer.Typer) -> None:
                           "SQL, Python, PySpark and Glue jobs, dev/staging/prod).")] = "blank",
                  ci: Annotated[str | None, typer.Option(
                      metavar="SYSTEM",
-                     help="Also write CI: 'github' (Actions workflow) or 'codebuild' "
-                          "(buildspec.yml); in an existing project, only that.")] = None,
+                     help="Also write CI: 'github' (Actions workflow), 'codebuild' "
+                          "(buildspec.yml) or 'codepipeline' (a CloudFormation template of "
+                          "a CodePipeline, ci/codepipeline.yml); in an existing project, "
+                          "only that.")] = None,
                  ) -> int:
         """Scaffold a working project in DIRECTORY from a template (default: blank)."""
         from sluice.project.ci import check_ci_kind, write_ci

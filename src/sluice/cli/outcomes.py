@@ -25,6 +25,23 @@ def deployed(env: str, release: str, new_versions: int, reused: int) -> None:
                    f"{reused} jobs reused)", style="green"))
 
 
+#: what ``approve``/``reject --json`` print (``aws_principal`` too for a CodePipeline relay)
+DECISION_KEYS = ("env", "release", "decision", "actor", "comment", "acknowledges")
+
+
+def decided(env: str, rec: dict[str, Any], as_json: bool) -> None:
+    """An approval or rejection as recorded (a local record's fields or the server's)."""
+    if as_json:
+        emit({k: env if k == "env" else rec[k] for k in DECISION_KEYS}
+             | ({"via": rec["via"], "aws_principal": rec["aws_principal"]}
+                if rec.get("aws_principal") else {}))
+        return
+    line = f"{rec['decision']} release {rec['release']} for {env} by {rec['actor']}"
+    if rec.get("aws_principal"):
+        line += f" ({rec['aws_principal']}, via CodePipeline)"
+    out.print(line)
+
+
 def rolled_back(env: str, from_release: str, to_release: str, undone: Sequence[str]) -> None:
     out.print(Text(f"{env}: rolled back from {from_release} to {to_release}", style="green"))
     if undone:

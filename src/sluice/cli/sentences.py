@@ -209,6 +209,8 @@ def _decision(event: EventRecord, p: Mapping[str, Any], facts: Facts) -> str:
     acks = p.get("acknowledges") or []
     if acks:
         text += f", acknowledging {_names(acks)}"
+    if p.get("aws_principal"):  # the CodePipeline bridge: who approved there
+        text += f" in CodePipeline by {p['aws_principal']}"
     comment = p.get("comment")
     return text + (f": “{comment}”" if comment else "")
 

@@ -95,11 +95,18 @@ def decide(api: Client, env: str, release: str | None, comment: str, approve: bo
     rec = api.post(f"/api/environments/{env}/approvals",
                    {"release": release, "decision": "approve" if approve else "reject",
                     "comment": comment, "acknowledge": list(acknowledge)})
-    if as_json:
-        _emit({k: rec[k] for k in ("env", "release", "decision", "actor", "comment",
-                                   "acknowledges")})
-    else:
-        out.print(f"{rec['decision']} release {rec['release']} for {env} by {rec['actor']}")
+    outcomes.decided(env, rec, as_json)
+    return 0
+
+
+def relay_codepipeline(api: Client, env: str, pipeline: str, execution_id: str,
+                       action: str | None, release: str | None, as_json: bool) -> int:
+    """Ask the server to read a CodePipeline approval itself and record it: only the
+    pipeline and execution are sent, never an approver."""
+    rec = api.post(f"/api/environments/{env}/approvals/codepipeline",
+                   {"pipeline": pipeline, "execution_id": execution_id,
+                    "approval_action": action, "release": release})
+    outcomes.decided(env, rec, as_json)
     return 0
 
 

@@ -41,6 +41,10 @@ class Principal(ConfigModel):
     #: other names the person commits or releases under (git author names, e-mail
     #: addresses): ``distinct_approver`` refuses them as approvers of their own work
     aliases: list[str] = Field(default_factory=list)
+    #: the IAM principals (ARNs; ``*`` matches any run of characters) that are this person
+    #: when they approve in AWS CodePipeline (the approval bridge, docs/codepipeline.md)
+    aws_principals: list[Annotated[str, Field(pattern=r"^arn:aws[\w*-]*:(iam|sts)::")]] = \
+        Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod

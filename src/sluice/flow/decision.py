@@ -58,6 +58,11 @@ from sluice.state import ApprovalDecision, ApprovalRecord
 
 Action = Literal["deploy", "promote", "run", "rollback", "migrate"]
 
+#: How an approval is known to come from its approver, where ``access:`` asks for that: the
+#: control plane authenticated the caller, or CodePipeline's own record named the approver
+#: (read by the server, or by a CLI from AWS's endpoint: :mod:`sluice.flow.codepipeline`).
+VERIFIED_VIA = ("authenticated", "codepipeline")
+
 #: What an approval can knowingly accept, and what each acknowledgement means.
 ACKNOWLEDGEMENTS: Mapping[str, str] = {
     "breaking": "contract changes that break what the environment serves (acknowledged "
@@ -247,7 +252,7 @@ def counting_decisions(decisions: Sequence[ApprovalRecord],
     if not rules.authenticated:
         return list(decisions)
     return [d for d in decisions
-            if d.via == "authenticated" or d.decision is ApprovalDecision.REJECTED]
+            if d.via in VERIFIED_VIA or d.decision is ApprovalDecision.REJECTED]
 
 
 def standing_approval(ws: Workspace, env: str, release_id: str,
@@ -294,7 +299,7 @@ def _decide(ws: Workspace, req: GateRequest) -> GateDecision:
     decisions = ws.state.approvals(req.env, rid)
     if rules.authenticated:
         decision.unauthenticated = next(
-            (d for d in decisions if d.via != "authenticated"
+            (d for d in decisions if d.via not in VERIFIED_VIA
              and d.decision is ApprovalDecision.APPROVED), None)
     decisions = counting_decisions(decisions, rules)
     latest = decisions[0] if decisions else None
@@ -590,6 +595,6 @@ def approvable(ws: Workspace, env: str, release_id: str) -> tuple[EnvRules, list
     return in_force.strictest(candidate), in_force.loosened_by(candidate)
 
 
-__all__ = ["ACKNOWLEDGEMENTS", "EnvRules", "GateDecision", "GateRequest", "approvable",
-           "approve_tip", "check_order", "decide_gates", "record_protection", "record_refusal",
-           "release_config", "rules_in_force", "verified_manifest"]
+__all__ = ["ACKNOWLEDGEMENTS", "VERIFIED_VIA", "EnvRules", "GateDecision", "GateRequest",
+           "approvable", "approve_tip", "check_order", "decide_gates", "record_protection",
+           "record_refusal", "release_config", "rules_in_force", "verified_manifest"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -20,6 +21,7 @@ from sluice.deploy.deployer import (
 from sluice.errors import GateError, SluiceError, UsageError
 from sluice.flow.authorship import own_work
 from sluice.flow.decision import (
+    VERIFIED_VIA,
     EnvRules,
     GateRequest,
     approvable,
@@ -79,7 +81,7 @@ def promote(ws: Workspace, source: str, dest: str, *, wait: float = 0.0,
 
 def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
            comment: str = "", acknowledge: tuple[str, ...] = (), actor: str | None = None,
-           via: str = "claimed") -> ApprovalRecord:
+           via: str = "claimed", evidence: Mapping[str, str] | None = None) -> ApprovalRecord:
     """Record an approval or a rejection of a release for an environment.
 
     Approvals are judged by the rules in force combined with the release's own
@@ -89,9 +91,11 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
 
     ``actor`` and ``via``: who decides and how that is known — by default the claimed local
     identity (:func:`current_actor`); the control plane passes the authenticated caller's name
-    with ``via="authenticated"``. Where the rules need authenticated approvers (``access:``
-    declared) a claimed decision is refused, and with ``distinct_approver`` so is an approval
-    by whoever authored or built the release.
+    with ``via="authenticated"``, the CodePipeline bridge (:mod:`sluice.flow.codepipeline`)
+    the approver CodePipeline names with ``via="codepipeline"`` and ``evidence`` (the
+    approver's ARN, the pipeline and execution: added to the event). Where the rules need
+    authenticated approvers (``access:`` declared) a claimed decision is refused, and with
+    ``distinct_approver`` so is an approval by whoever authored or built the release.
     """
     cfg = ws.config()
     cfg.environment(env)
@@ -117,7 +121,7 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
         raise UsageError(f"{env} is not protected: releases enter it without an approval",
                          tip=f"protect it with  environments.{env}.protection."
                              "approval_required: true  in a release")
-    if rules.authenticated and via != "authenticated":
+    if rules.authenticated and via not in VERIFIED_VIA:
         _refuse_decision(ws, env, release_id, actor, verb, GateError(
             f"{env} takes approvals and rejections from authenticated users only (access: "
             f"in sluice.yaml): {actor} is a claimed identity here, and approvals recorded on "
@@ -145,7 +149,7 @@ def decide(ws: Workspace, env: str, release_id: str | None, *, approve: bool,
     ws.state.event("approved" if approve else "rejected", env=env, actor=actor,
                    release_id=release_id,
                    payload={"comment": comment, "acknowledges": list(acknowledge),
-                            "via": via})
+                            "via": via, **(evidence or {})})
     ws.notify(env, "approved" if approve else "rejected", release=release_id, actor=actor,
               comment=comment)
     return rec

@@ -1,5 +1,7 @@
 """CI scaffolding (``sluice init --ci``): a GitHub Actions workflow or an AWS CodeBuild
-buildspec that runs ``sluice check`` on pull requests and ``sluice ship`` on the main branch.
+buildspec that runs ``sluice check`` on pull requests and ``sluice ship`` on the main branch,
+or the CloudFormation template of an AWS CodePipeline around sluice
+(:mod:`sluice.project.codepipeline`), rendered from the project's promotion order.
 
 Both install the distribution ``sluice-cd`` (``sluice`` on PyPI is an unrelated project) with
 the ``spark`` and ``check`` extras, pinned to the version of sluice that wrote them."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sluice import __version__
+from sluice.config import ProjectConfig
 from sluice.errors import UsageError
 
 # replaced by `requirement()` when written; GitHub's ${{ }} makes str.format unusable
@@ -100,6 +103,9 @@ reports:
 
 TEMPLATES = {"github": (".github/workflows/sluice.yml", GITHUB),
              "codebuild": ("buildspec.yml", CODEBUILD)}
+#: CI definitions rendered from the project's configuration (none: the default environments)
+RENDERED = ("codepipeline",)
+KINDS = (*TEMPLATES, *RENDERED)
 
 
 def requirement(version: str = __version__) -> str:
@@ -107,23 +113,40 @@ def requirement(version: str = __version__) -> str:
     return f"sluice-cd[spark,check]=={version}"
 
 
+def codepipeline_requirement(version: str = __version__) -> str:
+    """:func:`requirement` plus boto3 (the ``aws`` extra): CodePipeline's builds deploy to
+    AWS targets and read approvals from CodePipeline."""
+    return requirement(version).replace("[spark,check]", "[spark,check,aws]")
+
+
 def check_ci_kind(kind: str) -> None:
     """Refuse an unknown CI system, naming the known ones."""
-    if kind not in TEMPLATES:
+    if kind not in KINDS:
         raise UsageError(f"--ci {kind}: unknown CI system",
-                         tip=f"choose one of: {', '.join(TEMPLATES)}")
+                         tip=f"choose one of: {', '.join(KINDS)}")
 
 
-def render(kind: str) -> tuple[str, str]:
-    """The path (relative to the project) and text of the CI definition of ``kind``."""
+def render(kind: str, config: ProjectConfig | None = None) -> tuple[str, str]:
+    """The path (relative to the project) and text of the CI definition of ``kind``
+    (``config``: the project's, for the definitions rendered from it)."""
     check_ci_kind(kind)
+    if kind == "codepipeline":
+        from sluice.project import codepipeline
+
+        return codepipeline.PATH, codepipeline.render(config)
     rel, text = TEMPLATES[kind]
     return rel, text.replace(_PIN, requirement())
 
 
 def write_ci(directory: Path, kind: str) -> Path:
-    """Write the CI definition of ``kind``; refuses to overwrite an existing one."""
-    rel, text = render(kind)
+    """Write the CI definition of ``kind`` (for the project in ``directory``, if any);
+    refuses to overwrite an existing one."""
+    config = None
+    if kind in RENDERED and (directory / "sluice.yaml").is_file():
+        from sluice.config import load_project
+
+        config = load_project(directory)
+    rel, text = render(kind, config)
     path = directory / rel
     if path.exists():
         raise UsageError(f"{path} already exists", tip="remove it first to regenerate it")

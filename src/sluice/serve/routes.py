@@ -252,6 +252,30 @@ def add_routes(app: FastAPI) -> None:
                              actor=rec.actor, via=rec.via, comment=rec.comment,
                              acknowledges=list(rec.acknowledges))
 
+    @app.post("/api/environments/{env}/approvals/codepipeline", response_model=s.ApprovalOut,
+              status_code=201, tags=["gates"],
+              responses={404: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
+    def codepipeline_approvals(request: Request, services: ServicesDep, caller: CallerDep,
+                               env: str, body: s.CodePipelineApprovalIn) -> Any:
+        """Record the manual approval AWS CodePipeline recorded for an execution, read with
+        the server's own AWS credentials: the caller (the pipeline's CodeBuild step, a
+        deployer of ``env``) names the execution; the approver, comment and release are
+        CodePipeline's."""
+        from sluice.flow import codepipeline as cp
+
+        _known_env(services, env)
+        allow(services, request, caller, "deploy", env)
+        approval = cp.read_approval(services.codepipeline(), body.pipeline, body.execution_id,
+                                    body.approval_action)
+        with services.workspace() as ws:
+            rec = cp.record_approval(ws, env, approval, body.release, verified=True,
+                                     relayed_by=caller.name)
+        services.wake()
+        return s.ApprovalOut(env=env, release=rec.release_id, decision=rec.decision.value,
+                             actor=rec.actor, via=rec.via, comment=rec.comment,
+                             acknowledges=list(rec.acknowledges),
+                             aws_principal=approval.approver)
+
     @app.post("/api/environments/{env}/promotions", response_model=s.DeployOut,
               status_code=201, tags=["gates"],
               responses={404: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut},

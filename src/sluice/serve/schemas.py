@@ -152,6 +152,17 @@ class ApprovalIn(_Request):
     acknowledge: list[str] = Field(default_factory=list)
 
 
+class CodePipelineApprovalIn(_Request):
+    """A manual approval to read from CodePipeline: which one, never who gave it."""
+
+    pipeline: str = Field(pattern=r"^[A-Za-z0-9.@_-]{1,100}$")
+    execution_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    approval_action: str | None = Field(default=None, description="STAGE/ACTION or ACTION; "
+                                        "default: the execution's only manual approval")
+    release: str | None = Field(default=None, description="must be the release the "
+                                                          "execution shipped")
+
+
 class ApprovalOut(BaseModel):
     env: str
     release: str
@@ -160,6 +171,7 @@ class ApprovalOut(BaseModel):
     via: str
     comment: str
     acknowledges: list[str]
+    aws_principal: str | None = None  # the CodePipeline approver, for via=codepipeline
 
 
 class PromotionIn(_Request):

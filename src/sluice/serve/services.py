@@ -93,6 +93,7 @@ class Services:
         self._threads: list[threading.Thread] = []
         self._authenticator: Authenticator | None = None
         self._auth_lock = threading.Lock()
+        self._codepipeline: Any = None
 
     # ------------------------------------------------------------------ requests
 
@@ -113,6 +114,17 @@ class Services:
             if self._authenticator is None:
                 self._authenticator = Authenticator(self.base)
             return self._authenticator
+
+    def codepipeline(self) -> Any:
+        """The server's own CodePipeline client (its credentials; region
+        ``SLUICE_CODEPIPELINE_REGION``, else ``AWS_REGION``), made on first use."""
+        with self._auth_lock:
+            if self._codepipeline is None:
+                from sluice.flow.codepipeline import codepipeline_client
+
+                self._codepipeline = codepipeline_client(
+                    os.environ.get("SLUICE_CODEPIPELINE_REGION"))
+            return self._codepipeline
 
     def wake(self) -> None:
         """Tell the engine to look at the executions now (an approval, a new execution)."""
