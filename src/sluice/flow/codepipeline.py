@@ -115,7 +115,7 @@ def read_approval(client: Any, pipeline: str, execution_id: str,
     chosen = [d for d in approvals if _matches(d, action)]
     if not chosen:
         found = ", ".join(sorted({f"{d['stageName']}/{d['actionName']}" for d in approvals}))
-        what = f"a manual approval action {action}" if action else "a manual approval action"
+        what = f"manual approval action {action}" if action else "manual approval action"
         raise GateError(f"{pipeline} execution {execution_id} has no {what} that ran"
                         + (f" (it has {found})" if found else ""),
                         tip="name the approval with --approval-action STAGE/ACTION, and run "
