@@ -571,7 +571,10 @@ def register_extra(app: typer.Typer) -> None:
             check_ci_kind(ci)
         if ci is not None and (directory / "sluice.yaml").exists():
             path = write_ci(directory, ci)
-            out.print(f"wrote {path}: sluice check on pull requests, sluice ship on main")
+            out.print(f"wrote {path}: " + ("a CodePipeline to deploy with  aws cloudformation "
+                                           "deploy  (docs/codepipeline.md)" if ci == "codepipeline"
+                                           else "sluice check on pull requests, sluice ship "
+                                                "on main"))
             return 0
         scaffold(directory, template)
         if ci is not None:

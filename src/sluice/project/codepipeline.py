@@ -262,35 +262,22 @@ def _roles(stages: list[EnvStage]) -> dict[str, Any]:
                  _statement("ArtifactKey", _KMS_USE, arn("ArtifactKey"))]
     # the account's connections, for this repository only (the condition keys of
     # UseConnection); naming ConnectionArn would not lint with its empty default
-    connection = [when("UseConnection", _statement(
+    connection = [_statement(
         f"UseConnection{n}", [f"{service}:UseConnection"],
         sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:"
             "connection/*"),
-        Condition={"StringEquals": {f"{service}:FullRepositoryId": ref("FullRepositoryId")}}))
+        Condition={"StringEquals": {f"{service}:FullRepositoryId": ref("FullRepositoryId")}})
         for n, service in enumerate(("codestar-connections", "codeconnections"))]
     codecommit = sub("arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:"
                      "${CodeCommitRepository}")
     builds = [sub(f"arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:"
                   f"project/${{PipelineName}}-{p}") for p in PROJECTS]
     topics = [topic_of(s) for s in stages if s.protected]
-    pipeline = [*artifacts, *connection,
-                when("UseCodeCommit", _statement(
-                    "CodeCommitSource", ["codecommit:GetBranch", "codecommit:GetCommit",
-                                         "codecommit:UploadArchive",
-                                         "codecommit:GetUploadArchiveStatus",
-                                         "codecommit:CancelUploadArchive"], codecommit)),
-                when("UseS3", _statement(
-                    "S3Source", ["s3:GetObject", "s3:GetObjectVersion",
-                                 "s3:GetBucketVersioning"],
-                    [sub("arn:${AWS::Partition}:s3:::${SourceBucket}"),
-                     sub("arn:${AWS::Partition}:s3:::${SourceBucket}/${SourceObjectKey}")])),
-                _statement("RunBuilds", ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                           builds)]
+    pipeline = [*artifacts, _statement("RunBuilds", ["codebuild:StartBuild",
+                                                     "codebuild:BatchGetBuilds"], builds)]
     if topics:
         pipeline.append(_statement("NotifyApprovers", ["sns:Publish"], topics))
-    build = [*artifacts, *connection,
-             when("UseCodeCommit", _statement("CodeCommitClone", ["codecommit:GitPull"],
-                                              codecommit)),
+    build = [*artifacts,
              _statement("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"],
                         sub("${BuildLogs.Arn}")),
              _statement("CheckReports", ["codebuild:CreateReportGroup", "codebuild:CreateReport",
@@ -300,12 +287,30 @@ def _roles(stages: list[EnvStage]) -> dict[str, Any]:
                             "${AWS::AccountId}:report-group/${PipelineName}-check-*")),
              # the bridge reads approvals; nothing here may give one (PutApprovalResult)
              _statement("ReadApprovals", ["codepipeline:ListActionExecutions",
-                                          "codepipeline:GetPipelineExecution"], PIPELINE_ARN),
-             when("HasSecret", _statement("SluiceSecret", ["secretsmanager:GetSecretValue"],
-                                          ref("SluiceSecretArn"))),
-             *_deploy_roles(stages, lambda s: _statement(
-                 f"AssumeDeployRole{s.key}", ["sts:AssumeRole"],
-                 ref(f"DeployRoleArn{s.key}")))]
+                                          "codepipeline:GetPipelineExecution"], PIPELINE_ARN)]
+    both = ["PipelineRole", "CodeBuildRole"]
+    # what only some sources or settings need: one policy each, present under its condition
+    conditional = {
+        "ConnectionPolicy": ("UseConnection", both, connection),
+        "CodeCommitSourcePolicy": ("UseCodeCommit", ["PipelineRole"], [_statement(
+            "CodeCommitSource", ["codecommit:GetBranch", "codecommit:GetCommit",
+                                 "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus",
+                                 "codecommit:CancelUploadArchive"], codecommit)]),
+        "CodeCommitClonePolicy": ("UseCodeCommit", ["CodeBuildRole"], [_statement(
+            "CodeCommitClone", ["codecommit:GitPull"], codecommit)]),
+        "S3SourcePolicy": ("UseS3", ["PipelineRole"], [_statement(
+            "S3Source", ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning"],
+            [sub("arn:${AWS::Partition}:s3:::${SourceBucket}"),
+             sub("arn:${AWS::Partition}:s3:::${SourceBucket}/${SourceObjectKey}")])]),
+        "SluiceSecretPolicy": ("HasSecret", ["CodeBuildRole"], [_statement(
+            "SluiceSecret", ["secretsmanager:GetSecretValue"], ref("SluiceSecretArn"))]),
+        **{f"DeployRolePolicy{s.key}": (f"HasDeployRole{s.key}", ["CodeBuildRole"], [_statement(
+            f"AssumeDeployRole{s.key}", ["sts:AssumeRole"], ref(f"DeployRoleArn{s.key}"))])
+           for s in stages}}
+    policies = {name: {"Type": "AWS::IAM::Policy", "Condition": cond, "Properties": {
+        "PolicyName": name.replace("Policy", "").lower(), "Roles": [ref(r) for r in roles],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
+        for name, (cond, roles, statements) in conditional.items()}
     return {
         "PipelineRole": {"Type": "AWS::IAM::Role", "Properties": {
             "RoleName": sub("${PipelineName}-pipeline"),
@@ -325,6 +330,7 @@ def _roles(stages: list[EnvStage]) -> dict[str, Any]:
                 "Version": "2012-10-17", "Statement": [_statement(
                     "StartPipeline", ["codepipeline:StartPipelineExecution"],
                     PIPELINE_ARN)]}}]}},
+        **policies,
     }
 
 
