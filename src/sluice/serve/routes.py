@@ -226,7 +226,7 @@ def add_routes(app: FastAPI) -> None:
         return s.ExecutionStarted(execution=eid, commit=commit, ref=ref)
 
     @app.post("/api/environments/{env}/approvals", response_model=s.ApprovalOut,
-              status_code=201, tags=["gates"],
+              response_model_exclude_none=True, status_code=201, tags=["gates"],
               responses={404: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
     def approvals(request: Request, services: ServicesDep, caller: CallerDep, env: str,
                   body: s.ApprovalIn) -> Any:
