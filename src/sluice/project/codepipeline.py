@@ -312,18 +312,8 @@ def _roles(stages: list[EnvStage]) -> dict[str, Any]:
         "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
         for name, (cond, roles, statements) in conditional.items()}
     return {
-        "PipelineRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "RoleName": sub("${PipelineName}-pipeline"),
-            "AssumeRolePolicyDocument": _trust("codepipeline.amazonaws.com")}},
-        "PipelinePolicy": {"Type": "AWS::IAM::Policy", "Properties": {
-            "PolicyName": "pipeline", "Roles": [ref("PipelineRole")],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": pipeline}}},
-        "CodeBuildRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "RoleName": sub("${PipelineName}-codebuild"),
-            "AssumeRolePolicyDocument": _trust("codebuild.amazonaws.com")}},
-        "CodeBuildPolicy": {"Type": "AWS::IAM::Policy", "Properties": {
-            "PolicyName": "codebuild", "Roles": [ref("CodeBuildRole")],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": build}}},
+        **_service_role("Pipeline", "pipeline", "codepipeline.amazonaws.com", pipeline),
+        **_service_role("CodeBuild", "codebuild", "codebuild.amazonaws.com", build),
         "SourceEventsRole": {"Type": "AWS::IAM::Role", "Condition": "UseEvents", "Properties": {
             "AssumeRolePolicyDocument": _trust("events.amazonaws.com"),
             "Policies": [{"PolicyName": "start-pipeline", "PolicyDocument": {
@@ -332,6 +322,19 @@ def _roles(stages: list[EnvStage]) -> dict[str, Any]:
                     PIPELINE_ARN)]}}]}},
         **policies,
     }
+
+
+def _service_role(key: str, name: str, service: str,
+                  statements: list[Any]) -> dict[str, Any]:
+    """``<key>Role`` (named ``<PipelineName>-<name>``) and its policy ``<key>Policy``: apart,
+    so that the KMS key's policy can name the role before the policy names the key."""
+    return {
+        f"{key}Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": sub(f"${{PipelineName}}-{name}"),
+            "AssumeRolePolicyDocument": _trust(service)}},
+        f"{key}Policy": {"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": name, "Roles": [ref(f"{key}Role")],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}}
 
 
 def _source_rules() -> dict[str, Any]:
