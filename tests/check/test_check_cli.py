@@ -253,3 +253,28 @@ def test_unit_tests_ignore_the_pytest_config_of_a_parent_folder(repo: Repo) -> N
     repo.commit("own pytest config")
     code, report = repo.check("--only", "unit")
     assert code == 1 and errors(report, "unit")
+
+
+def test_migrations_are_executed_and_the_first_failing_statement_is_located(
+        repo: Repo) -> None:
+    with (repo.root / "sluice.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("migrations: {dialect: redshift}\n")
+    repo.write("migrations/V1__regions.sql",
+               "CREATE TABLE regions (id INT IDENTITY(0, 1), name VARCHAR(MAX)) DISTSTYLE ALL;\n"
+               "GRANT SELECT ON regions TO GROUP analysts;\n")
+    repo.write("migrations/V2__codes.sql", "-- adds a code\n\n"
+               "ALTER TABLE regions ADD COLUMN code VARCHAR(3);\n"
+               "INSERT INTO regoins (code) VALUES ('x');\n")
+    repo.commit("migrations")
+    run = repo.sluice("check", "--only", "migrations")
+    assert run.code == 1, run.out + run.err
+    assert "migrations/V2__codes.sql:4: fails on duckdb: Catalog Error: Table with name " \
+           "regoins does not exist" in run.out
+    code, report = repo.check("--only", "migrations")
+    assert code == 1
+    notes = [f for r in results(report, "migrations") for f in r["findings"]
+             if f["severity"] == "info"]
+    assert any("skipped GRANT" in f["message"] and f["line"] == 2 for f in notes)
+    repo.edit("migrations/V2__codes.sql", "regoins", "regions")
+    repo.commit("typo")
+    assert repo.check("--only", "migrations")[0] == 0

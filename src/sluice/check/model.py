@@ -27,7 +27,7 @@ class Finding:
     path: str | None = None
     line: int | None = None
     col: int | None = None
-    severity: str = "error"  # "error" fails the check, "warning" does not
+    severity: str = "error"  # "error" fails the check, "warning" and "info" (a note) do not
     code: str = ""  # the tool's rule id (ruff E501, cfn-lint E3012 …)
     tip: str = ""
 
@@ -80,7 +80,7 @@ class CheckResult:
 
     @property
     def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity != "error"]
+        return [f for f in self.findings if f.severity == "warning"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "status": self.status.value,

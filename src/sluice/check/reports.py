@@ -69,7 +69,7 @@ def markdown(report: CheckReport, limit: int = 50) -> str:
         for r, f in problems[:limit]:
             where = f"`{f.where}` " if f.where else ""
             lines.append(f"- **{r.kind}** {where}{_cell(f.message)}"
-                         + (" _(warning)_" if f.severity != "error" else ""))
+                         + (f" _({f.severity})_" if f.severity != "error" else ""))
         if len(problems) > limit:
             lines.append(f"- … and {len(problems) - limit} more")
     return "\n".join(lines) + "\n"
@@ -84,7 +84,7 @@ def github_annotations(report: CheckReport) -> list[str]:
     out: list[str] = []
     for r in report.results:
         for f in r.findings:
-            level = "error" if f.severity == "error" else "warning"
+            level = {"error": "error", "info": "notice"}.get(f.severity, "warning")
             props = [f"title={_prop(f'sluice {r.kind}: {r.name}')}"]
             if f.path:
                 props.insert(0, f"file={_prop(f.path)}")

@@ -155,11 +155,11 @@ def _print(report: CheckReport) -> None:
     out.print(t)
     for r in report.results:
         for f in r.findings:
-            mark = "✗" if f.severity == "error" else "!"
+            mark = {"error": "✗", "info": "·"}.get(f.severity, "!")
             where = f"{f.where}: " if f.where else ""
             code = f" [{f.code}]" if f.code else ""
             out.print(Text(f"{mark} {r.kind}: {where}{f.message}{code}",
-                           style="red" if f.severity == "error" else "yellow"))
+                           style={"error": "red", "info": "dim"}.get(f.severity, "yellow")))
             if f.tip and f.severity == "error":
                 out.print(Text(f"    tip: {f.tip}", style="cyan"))
     counts = report.counts()

@@ -5,7 +5,9 @@ successful: applied; ``UNDO_SQL``: undone, so pending again). Before anything is
 history is validated against the scripts (``flyway validate``): an applied script whose
 checksum changed, an applied version whose script is gone, or a failed row stops everything
 until ``repair``. Each migration runs in its own transaction with its history row, so a
-failure leaves the history exact: it lists what was applied, nothing else.
+failure leaves the history exact: it lists what was applied, nothing else. A script marked
+``-- sluice: no-transaction`` runs statement by statement; when one fails, what ran stays
+and the history records a failed row (Flyway's ``success = false``) until ``repair``.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from sluice.migrations import history
 from sluice.migrations.history import HistoryRow
 from sluice.migrations.scripts import FOLDER, Script, Scripts, version_key
 from sluice.migrations.session import Session
-from sluice.migrations.translate import Translation, translate
+from sluice.migrations.translate import Statement, Translation, translate
 
 
 class MigrationError(SluiceError):
     """A migration failed, or the history does not match the scripts."""
 
-    def __init__(self, message: str, *, tip: str | None = None) -> None:
+    def __init__(self, message: str, *, tip: str | None = None, script: str | None = None,
+                 line: int | None = None, cause: str = "") -> None:
         super().__init__(message, tip=tip)
         self.undone: list[str] = []  # set by undo(): the versions undone before the failure
+        self.script, self.line = script, line  # where a statement failed (script: file name)
+        self.cause = cause  # the engine's error, first line
 
 
 @dataclass(frozen=True)
@@ -134,14 +139,15 @@ def plan(scripts: Scripts, session: Session, source_dialect: str) -> MigrationPl
     result.pending += [s for s in scripts.repeatable
                        if s.runs_on(session.engine) and done.get(s.description) != s.checksum]
     for s in result.pending:
-        t = _translated(s, source_dialect, session.engine)
+        t = _translated(s, source_dialect, session)
         result.notes += [f"{s.name}: {n}" for n in t.notes]
         result.problems += [f"migrations/{s.name}: {p}" for p in t.problems]
     return result
 
 
-def _translated(s: Script, source: str, engine: str) -> Translation:
-    return translate(s.text(), source, engine, verbatim=s.verbatim)
+def _translated(s: Script, source: str, session: Session) -> Translation:
+    return translate(s.text(), source, session.engine, verbatim=s.verbatim,
+                     objects=session.objects)
 
 
 def apply(scripts: Scripts, session: Session, source_dialect: str, actor: str, *,
@@ -161,7 +167,7 @@ def apply(scripts: Scripts, session: Session, source_dialect: str, actor: str, *
     for s in p.pending:
         if target is not None and s.version is not None and s.key > version_key(target):
             continue
-        _run(session, s, _translated(s, source_dialect, session.engine), actor, "SQL")
+        _run(session, s, _translated(s, source_dialect, session), actor, "SQL")
         done.append(s)
         if on_applied is not None:
             on_applied(s)
@@ -185,7 +191,7 @@ def undo(scripts: Scripts, session: Session, source_dialect: str, actor: str, *,
     for k in chosen:
         u = scripts.undo[k]
         try:
-            _run(session, u, _translated(u, source_dialect, session.engine), actor, "UNDO_SQL")
+            _run(session, u, _translated(u, source_dialect, session), actor, "UNDO_SQL")
         except MigrationError as exc:
             exc.undone = list(out)  # what was undone before this one failed
             raise
@@ -244,22 +250,68 @@ def status(scripts: Scripts, session: Session) -> list[Entry]:
 def _run(session: Session, s: Script, t: Translation, actor: str, type_: str) -> None:
     if t.problems:
         raise MigrationError(f"migrations/{s.name}: " + "; ".join(t.problems))
+    if s.no_transaction:
+        _run_autocommit(session, s, t, actor, type_)
+        return
     started = time.perf_counter()
     current = None
     try:
         with session.transaction():
             for current in t.statements:
-                session.execute(current.text)
-            history.append(session, version=s.version, description=s.description, type_=type_,
-                           script=s.name, checksum=s.checksum, installed_by=actor,
-                           execution_ms=int((time.perf_counter() - started) * 1000))
+                _execute(session, current)
+            _record(session, s, actor, type_, started)
     except SluiceError:
         raise
     except Exception as exc:
-        where = f"migrations/{s.name}:{current.line}" if current else f"migrations/{s.name}"
-        shown = _redact(current.text) if current else ""
-        raise MigrationError(
-            f"{where}: migration {_label(s)} failed and was rolled back: "
-            f"{str(exc).splitlines()[0]}\n    {shown[:300]}",
-            tip="fix the script (it was not recorded as applied) and run again",
-        ) from exc
+        raise _failed(s, current, exc, "failed and was rolled back",
+                      "fix the script (it was not recorded as applied) and run again") from exc
+
+
+def _run_autocommit(session: Session, s: Script, t: Translation, actor: str,
+                    type_: str) -> None:
+    """``-- sluice: no-transaction``: each statement commits on its own; a failure cannot
+    undo the ones before it, so the history gets a failed row that stops the next apply
+    until the script is fixed and ``repair`` removes it."""
+    started = time.perf_counter()
+    ran: list[int] = []
+    for current in t.statements:
+        try:
+            _execute(session, current)
+        except Exception as exc:
+            with session.transaction():
+                _record(session, s, actor, type_, started, success=False)
+            done = (f"the statements at line {', '.join(map(str, ran))} ran and cannot be "
+                    "rolled back" if ran else "no statement before it ran")
+            raise _failed(s, current, exc, f"failed outside a transaction ({done})",
+                          "fix the script (and what the statements that ran left behind), "
+                          "then run  sluice migrate repair ENV  and apply again") from exc
+        ran.append(current.line)
+    with session.transaction():
+        _record(session, s, actor, type_, started)
+
+
+def _execute(session: Session, stmt: Statement) -> None:
+    if stmt.load is None:
+        session.execute(stmt.text)
+        return
+    load = getattr(session, "load", None)
+    if load is None:
+        raise MigrationError(f"a {session.engine} session cannot load files: {stmt.text}")
+    load(stmt.load)
+
+
+def _record(session: Session, s: Script, actor: str, type_: str, started: float, *,
+            success: bool = True) -> None:
+    history.append(session, version=s.version, description=s.description, type_=type_,
+                   script=s.name, checksum=s.checksum, installed_by=actor,
+                   execution_ms=int((time.perf_counter() - started) * 1000), success=success)
+
+
+def _failed(s: Script, current: Statement | None, exc: Exception, what: str,
+            tip: str) -> MigrationError:
+    where = f"migrations/{s.name}:{current.line}" if current else f"migrations/{s.name}"
+    shown = _redact(current.text) if current else ""
+    cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return MigrationError(f"{where}: migration {_label(s)} {what}: {cause}\n    {shown[:300]}",
+                          tip=tip, script=s.name, line=current.line if current else None,
+                          cause=cause)

@@ -7,7 +7,9 @@ changes. Descriptions are the name's words (``add_orders`` → ``add orders``).
 
 A script's header (its comment lines before the first statement) may hold
 ``-- sluice: engine=postgres`` (or ``duckdb``, ``redshift``, comma-separated) to run on those
-engines only, and ``-- sluice: verbatim`` to skip translation from the project's dialect.
+engines only, ``-- sluice: verbatim`` to skip translation from the project's dialect, and
+``-- sluice: no-transaction`` to run it statement by statement outside a transaction (for
+the statements Redshift refuses inside one).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Script:
     checksum: int
     engines: frozenset[str] = field(default_factory=frozenset)  # empty: every engine
     verbatim: bool = False
+    no_transaction: bool = False  # `-- sluice: no-transaction`: autocommit, one by one
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -108,18 +111,18 @@ def load_scripts(folder: Path, *, where: str = FOLDER) -> Scripts:
             problems.append(f"{rel}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})")
             continue
         try:
-            engines, verbatim = _directives(data.decode("utf-8"))
+            engines, verbatim, no_transaction = _directives(data.decode("utf-8"))
         except ValueError as exc:
             problems.append(f"{rel}:{exc}")
             continue
         if m["rdesc"] is not None:
             repeatable.append(Script("repeatable", None, _words(m["rdesc"]), path.name, path,
-                                     checksum, engines, verbatim))
+                                     checksum, engines, verbatim, no_transaction))
             continue
         version = m["version"].replace("_", ".")
         kind: Kind = "versioned" if m["prefix"] == "V" else "undo"
         script = Script(kind, version, _words(m["desc"]), path.name, path, checksum, engines,
-                        verbatim)
+                        verbatim, no_transaction)
         into = versioned if kind == "versioned" else undo
         if script.key in into:
             problems.append(f"{rel}: version {version} is also defined by "
@@ -146,12 +149,12 @@ def _words(name: str) -> str:
 ENGINES = frozenset({"duckdb", "postgres", "redshift"})
 
 
-def _directives(text: str) -> tuple[frozenset[str], bool]:
+def _directives(text: str) -> tuple[frozenset[str], bool, bool]:
     """The ``-- sluice:`` directives of the script's header: the comment and blank lines
     before its first statement, however many. A misspelt one would silently run the script
     everywhere, so anything unknown raises ValueError("<line>: <problem>")."""
     engines: set[str] = set()
-    verbatim = False
+    verbatim = no_transaction = False
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() and not line.lstrip().startswith("--"):
             break  # the first statement ends the header
@@ -170,7 +173,9 @@ def _directives(text: str) -> tuple[frozenset[str], bool]:
                 engines |= named
             elif key.lower() == "verbatim":
                 verbatim = True
+            elif key.lower() == "no-transaction" and not value:
+                no_transaction = True
             else:
                 raise ValueError(f"{number}: unknown sluice directive {part!r} (known: "
-                                 "engine=…, verbatim)")
-    return frozenset(engines), verbatim
+                                 "engine=…, verbatim, no-transaction)")
+    return frozenset(engines), verbatim, no_transaction

@@ -1,22 +1,25 @@
 """Migrations are written in the project's dialect (e.g. Redshift) and run on each
 environment's engine, translated with sqlglot.
 
-Redshift's physical storage hints (DISTSTYLE, DISTKEY, SORTKEY, ENCODE) have no meaning on
-DuckDB or PostgreSQL and are dropped (reported as notes); IDENTITY columns become identity
-columns on PostgreSQL and a sequence-backed default on DuckDB. What cannot be translated
-(stored procedures, statements sqlglot cannot parse) is reported with its line and construct.
+What sqlglot's dialect translation leaves to do for Redshift (storage hints, IDENTITY, SUPER,
+statements that mean nothing locally, COPY …) is :mod:`sluice.migrations.redshift`'s. What
+cannot be translated (stored procedures, UNLOAD, statements sqlglot cannot parse) is reported
+with its line and construct.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import TokenType
 
-_HINTS = (exp.DistStyleProperty, exp.DistKeyProperty, exp.SortKeyProperty)
+from sluice.migrations import copy, redshift
+from sluice.migrations.copy import Load
+
 _UNSUPPORTED = {"PROCEDURE": "stored procedure", "FUNCTION": "user-defined function"}
 
 
@@ -24,6 +27,7 @@ _UNSUPPORTED = {"PROCEDURE": "stored procedure", "FUNCTION": "user-defined funct
 class Statement:
     text: str
     line: int  # 1-based line of its first token in the script
+    load: Load | None = None  # a COPY the session loads (text is what it shows)
 
 
 @dataclass
@@ -53,11 +57,15 @@ def split_statements(text: str, dialect: str) -> list[Statement]:
     return [s for s in out if s.text]
 
 
-def translate(text: str, source: str, engine: str, *, verbatim: bool = False) -> Translation:
+def translate(text: str, source: str, engine: str, *, verbatim: bool = False,
+              objects: Path | None = None) -> Translation:
+    """``text`` for ``engine``; ``objects`` is the local object store a COPY reads from."""
     result = Translation()
     for stmt in split_statements(text, source):
         if verbatim or source == engine:
             result.statements.append(stmt)
+            continue
+        if source == "redshift" and _redshift_verdict(stmt, engine, objects, result):
             continue
         try:
             trees = sqlglot.parse(stmt.text, read=source)
@@ -70,13 +78,10 @@ def translate(text: str, source: str, engine: str, *, verbatim: bool = False) ->
                 continue
             problem = _unsupported(tree)
             if problem:
-                result.problems.append(
-                    f"line {stmt.line}: {problem} cannot run on {engine}; to run the script "
-                    f"as written on {source} only (skipped on {engine}), start it with "
-                    f"`-- sluice: engine={source} verbatim`")
+                result.problems.append(_refusal(stmt.line, problem, source, engine))
                 continue
             pre: list[str] = []
-            tree = _adapt(tree, engine, stmt.line, result.notes, pre)
+            tree = redshift.adapt(tree, engine, stmt.line, result.notes, pre)
             try:
                 sql = tree.sql(dialect=engine, unsupported_level=sqlglot.ErrorLevel.RAISE)
             except SqlglotError as exc:
@@ -88,6 +93,34 @@ def translate(text: str, source: str, engine: str, *, verbatim: bool = False) ->
     return result
 
 
+def _refusal(line: int, construct: str, source: str, engine: str) -> str:
+    return (f"line {line}: {construct} cannot run on {engine}; to run the script as written "
+            f"on {source} only (skipped on {engine}), start it with "
+            f"`-- sluice: engine={source} verbatim`")
+
+
+def _redshift_verdict(stmt: Statement, engine: str, objects: Path | None,
+                      result: Translation) -> bool:
+    """True when the statement was dealt with by its leading keywords (skipped, refused or
+    loaded)."""
+    verdict = redshift.classify(stmt.text)
+    if verdict is None:
+        return False
+    if verdict.skip:
+        result.notes.append(f"line {stmt.line}: {verdict.skip}")
+    elif verdict.refuse:
+        result.problems.append(_refusal(stmt.line, verdict.refuse, "redshift", engine))
+    else:
+        try:
+            sql, load = copy.load(stmt.text, engine, objects)
+        except copy.CopyError as exc:
+            result.problems.append(f"line {stmt.line}: {exc} on {engine}; {copy.GUIDANCE}")
+        else:
+            result.notes.append(f"line {stmt.line}: COPY became a load from the object store")
+            result.statements.append(Statement(sql, stmt.line, load))
+    return True
+
+
 def _unsupported(tree: exp.Expr) -> str | None:
     if isinstance(tree, exp.Create):
         kind = str(tree.args.get("kind") or "").upper()
@@ -96,34 +129,3 @@ def _unsupported(tree: exp.Expr) -> str | None:
     if isinstance(tree, exp.Command):
         return f"{str(tree.this).upper()} (not understood by the translator)"
     return None
-
-
-def _adapt(tree: exp.Expr, engine: str, line: int, notes: list[str],
-           pre: list[str]) -> exp.Expr:
-    for hint in list(tree.find_all(*_HINTS)):
-        notes.append(f"line {line}: dropped {hint.sql('redshift')} (a Redshift storage hint)")
-        hint.pop()
-    for constraint in list(tree.find_all(exp.ColumnConstraint)):
-        if isinstance(constraint.args.get("kind"), exp.EncodeColumnConstraint):
-            notes.append(f"line {line}: dropped {constraint.sql('redshift')} (a Redshift "
-                         "column encoding)")
-            constraint.pop()
-    if engine == "duckdb":
-        for ident in list(tree.find_all(exp.GeneratedAsIdentityColumnConstraint)):
-            column = ident.find_ancestor(exp.ColumnDef)
-            table = tree.find(exp.Table)
-            if column is None or table is None:
-                continue
-            start = ident.args.get("start") or exp.Literal.number(1)
-            step = ident.args.get("increment") or exp.Literal.number(1)
-            seq = f"{table.db + '.' if table.db else ''}{table.name}_{column.name}_seq"
-            pre.append(f"CREATE SEQUENCE IF NOT EXISTS {seq} START {start.sql()} "
-                       f"INCREMENT {step.sql()} MINVALUE {start.sql()}")
-            parent = ident.parent
-            default = exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
-                this=exp.func("nextval", exp.Literal.string(seq))))
-            if isinstance(parent, exp.ColumnConstraint):
-                parent.replace(default)
-            notes.append(f"line {line}: IDENTITY on {table.name}.{column.name} became "
-                         f"DEFAULT nextval('{seq}')")
-    return tree

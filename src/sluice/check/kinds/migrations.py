@@ -1,6 +1,8 @@
 """Migrations in CI: names and versions are valid (no duplicates), every script parses and
-translates for the engines sluice runs it on, and no script that a deployment already
-applied has been edited since (its digest differs from the one in that release)."""
+translates for the engines sluice runs it on (what the translation changed is listed as
+notes), all of them run on scratch engines in order (:mod:`.migrations_exec`), and no script
+that a deployment already applied has been edited since (its digest differs from the one in
+that release)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ ENGINES = ("duckdb", "postgres")
 
 class MigrationsCheck:
     kind = "migrations"
-    description = "migration scripts: names, parsing and translation, no edit of applied ones"
+    description = ("migration scripts: names, parsing and translation, executed on scratch "
+                   "engines, no edit of applied ones")
 
     def units(self, ctx: CheckContext) -> list[Unit]:
         cfg = ctx.config
@@ -35,6 +38,8 @@ class MigrationsCheck:
 
 def _runner(ctx: CheckContext, cfg: ProjectConfig) -> Callable[[], UnitOutcome]:
     def run() -> UnitOutcome:
+        from sluice.check.kinds.integration import samples_folder
+        from sluice.check.kinds.migrations_exec import execution_findings
         from sluice.migrations import project_scripts
         from sluice.migrations.translate import translate
 
@@ -45,6 +50,8 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig) -> Callable[[], UnitOutcome]:
                                      for line in exc.message.splitlines()])
         findings: list[Finding] = []
         deployed = _deployed_manifests(ctx)
+        samples = samples_folder(ctx, cfg)
+        objects = ctx.root / samples if samples else None  # what a COPY reads in the check
         for s in scripts.all():
             rel = f"{FOLDER}/{s.path.relative_to(ctx.root / FOLDER).as_posix()}"
             written_in = (sorted(s.engines)[0] if s.verbatim and s.engines
@@ -53,19 +60,27 @@ def _runner(ctx: CheckContext, cfg: ProjectConfig) -> Callable[[], UnitOutcome]:
             for engine in ENGINES:
                 if not s.runs_on(engine):
                     continue
-                t = translate(s.text(), cfg.migrations_dialect, engine, verbatim=s.verbatim)
+                t = translate(s.text(), cfg.migrations_dialect, engine, verbatim=s.verbatim,
+                              objects=objects)
                 for problem in t.problems:
-                    line = int(problem.split(":")[0].removeprefix("line ")) \
-                        if problem.startswith("line ") else None
-                    findings.append(Finding(f"{problem} ({engine})", rel, line,
+                    findings.append(Finding(f"{problem} ({engine})", rel, _line(problem),
                                             tip="mark it `-- sluice: engine=...`, or rewrite it"))
+                findings += [Finding(f"{note.split(': ', 1)[-1]} ({engine})", rel, _line(note),
+                                     severity="info") for note in t.notes]
             if s.kind == "versioned":
                 findings += _edited_after_deploy(ctx, rel, deployed)
+        findings += execution_findings(cfg, scripts, objects)
         n = len(scripts.versioned)
         return findings_outcome(findings, f"{n} versioned, {len(scripts.undo)} undo, "
                                           f"{len(scripts.repeatable)} repeatable")
 
     return run
+
+
+def _line(text: str) -> int | None:
+    """N of a translation problem or note that starts ``line N: ``."""
+    head = text.split(":")[0]
+    return int(head.removeprefix("line ")) if head.startswith("line ") else None
 
 
 def _parse_findings(text: str, dialect: str, rel: str) -> list[Finding]:
@@ -76,6 +91,7 @@ def _parse_findings(text: str, dialect: str, rel: str) -> list[Finding]:
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
+    from sluice.migrations.redshift import classify
     from sluice.migrations.translate import split_statements
 
     out: list[Finding] = []
@@ -93,7 +109,8 @@ def _parse_findings(text: str, dialect: str, rel: str) -> list[Finding]:
                                    stmt.line + max(int(err.get("line", 1)), 1) - 1,
                                    err.get("col")))
                 continue
-            if any(isinstance(t, exp.Command) for t in trees):
+            if any(isinstance(t, exp.Command) for t in trees) and not (
+                    dialect == "redshift" and classify(stmt.text) is not None):
                 out.append(Finding(f"sqlglot does not understand this {dialect} statement; it "
                                    "is neither checked nor translated", rel, stmt.line,
                                    severity="warning"))

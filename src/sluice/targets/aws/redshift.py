@@ -28,6 +28,7 @@ class RedshiftTarget:
 class RedshiftDataSession:
     engine = "redshift"
     transactional_ddl = True
+    objects = None  # COPY runs on Redshift as written: nothing is loaded locally
 
     def __init__(self, aws: AwsSession, target: RedshiftTarget, *, timeout: float = 900,
                  sleep: Callable[[float], None] = time.sleep) -> None:
