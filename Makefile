@@ -16,8 +16,13 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[spark,check]'
 	touch $@
 
+# the CDK CLI and aws-cdk-lib for the CDK tests (tests/fixtures/cdk_app; marker `cdk`)
+CDK_PACKAGES := aws-cdk@2.1149.0 aws-cdk-lib@2.278.0 constructs@10.8.1
+
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/cdk $(CDK_PACKAGES); fi
 	touch $@ $(STAMP_RUN)
 
 # the story in ./sluice-demo, and the sample data of examples/quality in .sluice/demo

@@ -221,3 +221,29 @@ def test_a_registry_type_is_a_warning_and_a_stack_without_parameters_says_so(
     assert (typo.severity, typo.code) == ("error", "E3006")  # AWS:: types are typos
     assert not any("parameters" in f.message for f in result.findings)
     assert result.status == Status.FAILED  # the typo
+
+
+UNUSED = VALID.replace("Resources:", "  Unused: {Type: String, Default: x}\nResources:")
+
+
+def codes(root: Path) -> dict[str, set[str]]:
+    return {name: {f.code for f in r.findings} for name, r in by_name(check(root)).items()}
+
+
+def test_a_stacks_lint_options_and_the_projects_cfnlintrc_change_the_findings(
+        tmp_path: Path) -> None:
+    root = project(tmp_path, UNUSED)
+    assert codes(root) == {"storage@dev": {"W2001"}, "storage@prod": {"W2001"}}
+    config = root / "sluice.yaml"
+    plain = config.read_text()
+    config.write_text(plain.replace(
+        "    parameters: {Env: \"${env_name}\"}\n",
+        "    parameters: {Env: \"${env_name}\"}\n"
+        "    lint: {ignore_checks: [W2001], include_checks: [I], regions: [eu-west-1]}\n"))
+    found = units(root)["storage@dev"]
+    assert found.key["lint"] == {"ignore_checks": ["W2001"], "include_checks": ["I"],
+                                 "regions": ["eu-west-1"]}
+    assert "W2001" not in codes(root)["storage@dev"]
+    config.write_text(plain)
+    (root / ".cfnlintrc").write_text("ignore_checks: [W2001]\n", encoding="utf-8")
+    assert codes(root) == {"storage@dev": set(), "storage@prod": set()}

@@ -61,11 +61,30 @@ class Workflow(ConfigModel):
         default_factory=dict)
 
 
-class Stack(ConfigModel):
-    """A CloudFormation stack: a template in the repo, parameter values per environment
-    (``${param}`` in a value is the environment's parameter)."""
+class CdkApp(ConfigModel):
+    """A CDK app whose stack is synthesised at release time (``cdk synth``)."""
 
-    template: RelPath
+    app: str = Field(min_length=1)  # as cdk.json's "app": e.g. "python app.py", "node app.js"
+    stack: str = Field(min_length=1)  # the stack's id in the app
+    context: dict[str, ParamValue] = Field(default_factory=dict)  # --context k=v
+
+
+class CfnLintOptions(ConfigModel):
+    """cfn-lint options for one stack (on top of the project's ``.cfnlintrc``)."""
+
+    ignore_checks: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    include_checks: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    registry_schemas: list[RelPath] = Field(default_factory=list)
+    regions: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+
+
+class Stack(ConfigModel):
+    """A CloudFormation stack: a template in the repo (or a CDK app's stack), parameter
+    values per environment (``${param}`` in a value is the environment's parameter)."""
+
+    template: RelPath | None = None
+    cdk: CdkApp | None = None
+    lint: CfnLintOptions = Field(default_factory=CfnLintOptions)
     parameters: dict[str, ParamValue] = Field(default_factory=dict)
     description: str | None = None
     #: CloudWatch alarms that roll the stack back when they fire during the update …
@@ -75,6 +94,14 @@ class Stack(ConfigModel):
     #: a CloudFormation service role: the stack's resources are made with its permissions,
     #: so the deployer needs only sluice's own (``sluice export iam-policy``) plus PassRole
     role: str | None = None
+
+    @model_validator(mode="after")
+    def _template_or_cdk(self) -> Self:
+        if (self.template is None) == (self.cdk is None):
+            raise problems_error("Stack", [(("template",), (
+                "give a stack either `template: PATH` or `cdk: {app: COMMAND, stack: NAME}`"
+                ", exactly one of the two"))])
+        return self
 
 
 class Crawler(ConfigModel):

@@ -262,7 +262,8 @@ def _references(config: ProjectConfig, doc: YamlDocument | None) -> list[tuple[A
         if dataset.rules is not None:
             refs.append((("datasets", as_written.get(name, name), "rules"), dataset.rules))
     refs += [(("workflows", n, "definition"), w.definition) for n, w in config.workflows.items()]
-    refs += [(("stacks", n, "template"), s.template) for n, s in config.stacks.items()]
+    refs += [(("stacks", n, "template"), s.template) for n, s in config.stacks.items()
+             if s.template is not None]
     return refs
 
 

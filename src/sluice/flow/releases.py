@@ -12,12 +12,14 @@ from sluice.project.graph import build_graph
 from sluice.project.workspace import Workspace, current_actor
 from sluice.release import Manifest, build_release
 from sluice.release.git import Git
+from sluice.stacks.build import build_stacks
 from sluice.state import ReleaseRecord
 
 
 def make_release(ws: Workspace, *, allow_dirty: bool = False, message: str = "",
                  actor: str | None = None) -> tuple[Manifest, bool]:
-    """Fingerprint every job of the work tree and bundle it; returns (manifest, created).
+    """Fingerprint every job of the work tree and bundle it, with its stacks packaged and
+    its CDK stacks synthesised (:mod:`sluice.stacks`); returns (manifest, created).
 
     ``actor`` (default: :func:`current_actor`) is recorded as who built it: with
     ``distinct_approver`` they may not approve it (:mod:`sluice.flow.authorship`)."""
@@ -25,9 +27,10 @@ def make_release(ws: Workspace, *, allow_dirty: bool = False, message: str = "",
     check_files(cfg, ws.root)  # a missing or binary job file, at its line in sluice.yaml
     graph = build_graph(ws.root, cfg)
     checks = checks_of_tree(ws)
-    manifest, created = build_release(ws.root, ws.artifacts, jobs=graph.fingerprints,
-                                      project=cfg.project, allow_dirty=allow_dirty,
-                                      message=message, checks=checks)
+    manifest, created = build_release(
+        ws.root, ws.artifacts, jobs=graph.fingerprints, project=cfg.project,
+        allow_dirty=allow_dirty, message=message, checks=checks,
+        generate=(lambda files: build_stacks(ws.root, cfg, files)) if cfg.stacks else None)
     ws.state.add_release(ReleaseRecord(
         id=manifest.id, digest=manifest.digest, commit=manifest.commit,
         author=manifest.author, created_at=dt.datetime.fromisoformat(manifest.created_at),

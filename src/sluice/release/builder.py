@@ -12,7 +12,7 @@ may be a subdirectory of a larger repository.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from sluice.errors import ReleaseError
 from sluice.release.artifacts import ArtifactStore
 from sluice.release.git import Git
-from sluice.release.manifest import Manifest, unsafe_path_reason
+from sluice.release.manifest import BUILD_DIR, Manifest, unsafe_path_reason
 
 MAX_DIRTY_LISTED = 10
 _GIT_TIMEOUT_S = 120
@@ -35,6 +35,7 @@ def build_release(
     allow_dirty: bool = False,
     message: str = "",
     checks: Mapping[str, Any] | None = None,
+    generate: Callable[[Collection[str]], Mapping[str, bytes]] | None = None,
 ) -> tuple[Manifest, bool]:
     """Bundle the project's git tree into ``store``.
 
@@ -42,6 +43,10 @@ def build_release(
     digest, already existed; its manifest, with its original ``created_at``, is returned).
     Raises :class:`ReleaseError` if the directory is not in a git repository, has no commit, or
     has uncommitted changes and ``allow_dirty`` is false.
+
+    ``generate`` is given the release's file paths and returns files sluice builds from them
+    (``path → bytes``, all under :data:`BUILD_DIR`, e.g. packaged stacks): they are part of
+    the release, hashed like the rest.
     """
     root = Path(project_root).resolve()
     git = Git(root)
@@ -66,6 +71,16 @@ def build_release(
         if not os.path.lexists(path):
             continue  # tracked but deleted in the work tree (only possible when dirty)
         files[rel] = _store_file(store, root, rel, path)
+    reserved = [rel for rel in files if rel.split("/", 1)[0] == BUILD_DIR]
+    if reserved:
+        raise ReleaseError(
+            f"cannot release {reserved[0]}: {BUILD_DIR}/ is reserved for what sluice builds "
+            "into a release (packaged stacks)",
+            tip=f"rename the folder {BUILD_DIR}/ in the project")
+    for rel, data in sorted((generate(sorted(files)) if generate else {}).items()):
+        if rel.split("/", 1)[0] != BUILD_DIR or unsafe_path_reason(rel) is not None:
+            raise ReleaseError(f"cannot add built file {rel!r} outside {BUILD_DIR}/")
+        files[rel] = store.put_bytes(data)
 
     manifest = Manifest.create(
         project=project,

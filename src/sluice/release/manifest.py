@@ -22,6 +22,9 @@ from sluice.release.artifacts import is_digest
 FORMAT_VERSION = 1
 ID_LENGTH = 12
 MARKER_NAME = ".sluice-release"
+#: the folder of a release holding what sluice built from the project (packaged stacks, CDK
+#: synth output); reserved: no project file may be there
+BUILD_DIR = "_sluice_build"
 # Fields that identify the release itself or record when it was built; not hashed.
 _UNHASHED = frozenset({"id", "digest", "created_at"})
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")

@@ -16,10 +16,8 @@ environment's resources (``JobName`` → the Glue job, ``FunctionName`` → the 
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -27,8 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sluice.config import GlueJob, ProjectConfig, PySparkJob, qualify, substitute
-from sluice.errors import ConfigError
+from sluice.errors import ConfigError, ReleaseError
+from sluice.release.zips import zip_tree
+from sluice.stacks import packaged_template_paths
 from sluice.targets.aws import (
+    assets,
     crawlers,
     events,
     functions,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 WORKERS = 8
 Journal = Callable[[str, dict[str, Any]], object]
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass
@@ -60,19 +60,9 @@ class ComponentChange:
 
 
 def package(code: Path) -> bytes:
-    """A deterministic zip of a file or folder: sorted entries, fixed timestamps and modes,
-    so unchanged code has the same CodeSha256 and makes no Lambda write."""
-    files = [code] if code.is_file() else sorted(
-        p for p in code.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for path in files:
-            name = path.name if code.is_file() else path.relative_to(code).as_posix()
-            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, path.read_bytes())
-    return buf.getvalue()
+    """A deterministic zip of a file or folder (:func:`sluice.release.zips.zip_tree`), so
+    unchanged code has the same CodeSha256 and makes no Lambda write."""
+    return zip_tree(code)
 
 
 def public_parameters(params: Mapping[str, str]) -> dict[str, str]:
@@ -218,19 +208,35 @@ class AwsComponents:
                 paths=tuple(paths), schedule=cr.schedule, description=cr.description or "")
         return out
 
+    def _template_store(self) -> stacks.TemplateStore:
+        return stacks.TemplateStore(self.target.bucket, self.target.prefix,
+                                    self.aws.settings.region, self.target.encryption())
+
+    def stack_template(self, cfg: ProjectConfig, release_dir: Path, name: str) -> str:
+        """The template the stack deploys: the release's packaged one (its artifacts
+        uploaded to the bucket, their locations filled in), else the template as written."""
+        for rel in packaged_template_paths(name):
+            if (release_dir / rel).is_file():
+                self.target.ensure_bucket()  # a plan too: the change set reads the artifacts
+                return assets.Assets(self.aws, self._template_store(), release_dir).resolve(
+                    (release_dir / rel).read_text(encoding="utf-8"))
+        st = cfg.stacks[name]
+        if st.template is None:
+            raise ReleaseError(f"stack {name}: the release holds no synthesised template of "
+                               "its CDK app (it was built by an older sluice?)",
+                               tip="build a new release with `sluice release`")
+        return (release_dir / st.template).read_text(encoding="utf-8")
+
     def _stack_plan(self, cfg: ProjectConfig, release_dir: Path, name: str) -> stacks.StackPlan:
         st = cfg.stacks[name]
         return stacks.plan_stack(self.aws, self.resource(cfg, name),
-                                 (release_dir / st.template).read_text(encoding="utf-8"),
+                                 self.stack_template(cfg, release_dir, name),
                                  {k: str(v) for k, v in st.parameters.items()},
                                  rollback_alarms=st.rollback_alarms,
                                  monitoring_minutes=st.monitoring_minutes,
                                  tags={"sluice:project": cfg.project,
                                        "sluice:env": self.target.env},
-                                 role_arn=st.role,
-                                 store=stacks.TemplateStore(
-                                     self.target.bucket, self.target.prefix,
-                                     self.aws.settings.region, self.target.encryption()))
+                                 role_arn=st.role, store=self._template_store())
 
     # ------------------------------------------------------------------ plan
     def plan(self, cfg: ProjectConfig, release_dir: Path) -> list[ComponentChange]:

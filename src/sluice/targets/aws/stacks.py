@@ -5,6 +5,7 @@ rollback and reported with the resource that failed and why."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -23,13 +24,35 @@ _DONE = ("_COMPLETE", "_FAILED")
 
 @dataclass(frozen=True)
 class TemplateStore:
-    """Where templates too large for TemplateBody go: the environment's artifact bucket,
-    content-addressed (``<prefix>/templates/<sha256[:2]>/<sha256>.template``)."""
+    """Where templates too large for TemplateBody, nested templates and packaged artifacts
+    go: the environment's artifact bucket, content-addressed
+    (``<prefix>/templates/<sha256[:2]>/<sha256>.template``, ``<prefix>/assets/<name>``)."""
 
     bucket: str
     prefix: str
     region: str
     extra: Mapping[str, Any] = field(default_factory=dict)  # the bucket's encryption
+
+    def key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def url(self, key: str) -> str:
+        """The HTTPS URL CloudFormation reads a template from."""
+        domain = "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
+        return f"https://s3.{self.region}.{domain}/{self.bucket}/{key}"
+
+    def upload(self, aws: AwsSession, key: str, body: bytes) -> None:
+        """Put the object unless it is there (the key names its content)."""
+        from sluice.targets.aws.gluejobs import upload_once
+
+        upload_once(aws, self.bucket, key, body, dict(self.extra))
+
+    def put_template(self, aws: AwsSession, body: bytes) -> str:
+        """Upload a template once; returns its URL."""
+        digest = hashlib.sha256(body).hexdigest()
+        key = self.key("templates", digest[:2], f"{digest}.template")
+        self.upload(aws, key, body)
+        return self.url(key)
 
 
 def template_source(aws: AwsSession, template: str,
@@ -39,16 +62,7 @@ def template_source(aws: AwsSession, template: str,
     body = template.encode("utf-8")
     if len(body) <= BODY_LIMIT or store is None:
         return {"TemplateBody": template}
-    import hashlib
-
-    from sluice.targets.aws.gluejobs import upload_once
-
-    digest = hashlib.sha256(body).hexdigest()
-    key = "/".join(p for p in (store.prefix, "templates", digest[:2], f"{digest}.template")
-                   if p)
-    upload_once(aws, store.bucket, key, body, dict(store.extra))
-    domain = "amazonaws.com.cn" if store.region.startswith("cn-") else "amazonaws.com"
-    return {"TemplateURL": f"https://s3.{store.region}.{domain}/{store.bucket}/{key}"}
+    return {"TemplateURL": store.put_template(aws, body)}
 
 
 @dataclass(frozen=True)
