@@ -181,9 +181,51 @@ def test_the_postgres_scratch_runs_the_migrator_and_leaves_nothing(postgres_db: 
         apply(load_scripts(m), session, "redshift", "sluice check")
     assert (info.value.script, info.value.line) == ("V2__b.sql", 3)
     assert 'relation "app.nowhere" does not exist' in info.value.cause
-    with psycopg.connect(postgres_db) as con:  # schemas and history were rolled back
-        assert con.execute("SELECT nspname FROM pg_namespace WHERE nspname = 'app' OR "
-                           "nspname LIKE 'sluice_check_%'").fetchall() == []
+    with psycopg.connect(postgres_db) as con:  # a database of its own, dropped after
+        assert con.execute("SELECT nspname FROM pg_namespace WHERE nspname = 'app'"
+                           ).fetchall() == []
+        assert con.execute("SELECT datname FROM pg_database WHERE datname LIKE "
+                           "'sluice_check_%'").fetchall() == []
     with pytest.raises(ScratchUnavailable), postgres_scratch(
             "postgresql://nobody:secret@127.0.0.1:1/none"):
         pass
+
+
+@pytest.mark.postgres
+def test_a_commit_in_a_checked_script_never_reaches_the_environments_database(
+        postgres_db: str, tmp_path: Path) -> None:
+    import psycopg
+
+    from sluice.migrations.scratch import postgres_scratch
+
+    with psycopg.connect(postgres_db, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS public.keep_me")
+        con.execute("CREATE TABLE public.keep_me (v TEXT)")
+        con.execute("INSERT INTO public.keep_me VALUES ('secret-42')")
+    m = tmp_path / "migrations"
+    write(m, "V1__evil.sql", "-- sluice: engine=postgres verbatim no-transaction\n"
+                             "DELETE FROM public.keep_me;\nCOMMIT;\n")
+    with pytest.raises(MigrationError), postgres_scratch(postgres_db) as session:
+        apply(load_scripts(m), session, "redshift", "sluice check")
+    with psycopg.connect(postgres_db) as con:
+        assert con.execute("SELECT v FROM public.keep_me").fetchall() == [("secret-42",)]
+
+
+def test_the_duckdb_scratch_reaches_no_file_but_the_object_store(tmp_path: Path) -> None:
+    import duckdb
+
+    from sluice.migrations.scratch import duckdb_scratch
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    objects = tmp_path / "objects"
+    (objects / "raw").mkdir(parents=True)
+    (objects / "raw" / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    with duckdb_scratch(objects) as session:
+        for sql in (f"ATTACH '{other}' AS other", f"COPY (SELECT 1) TO '{tmp_path}/out.csv'",
+                    "SELECT * FROM read_text('/etc/hostname')",
+                    "SET enable_external_access = true"):
+            with pytest.raises(duckdb.Error):
+                session.execute(sql)
+        assert session.query(f"SELECT x FROM read_csv('{objects}/raw/a.csv')") == [(1,)]
+    assert not (tmp_path / "out.csv").exists()

@@ -1,24 +1,22 @@
 """Scratch warehouses that ``sluice check`` replays the migrations on, with the migrator
 itself (:func:`sluice.migrations.apply`), so a check that passes ran what apply will run.
 
-- DuckDB: an in-memory database, gone when the check ends.
-- PostgreSQL: a schema ``sluice_check_<random>`` on the project's server, first on the
-  ``search_path``, inside one transaction that is rolled back at the end: the schema and
-  everything the scripts created (in it or in schemas they name) disappear with it. Each
-  statement runs in a savepoint, so a ``no-transaction`` script fails there as it would
-  outside a transaction, and the history can still record it.
+- DuckDB: an in-memory database, gone when the check ends, without file or network access
+  (only the object store a translated COPY reads).
+- PostgreSQL: a throw-away database ``sluice_check_<random>`` created on the project's server
+  (the check's role needs CREATEDB) and dropped at the end: a pull request's scripts never
+  run in, read or commit to the environment's own database, and run as apply runs them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sluice.errors import SluiceError
-from sluice.migrations.copy import Load
 from sluice.migrations.session import DuckDBSession, PostgresSession
 
 CONNECT_TIMEOUT_S = 5
@@ -34,43 +32,56 @@ def duckdb_scratch(objects: Path | None = None) -> Iterator[DuckDBSession]:
 
     con = duckdb.connect()
     try:
+        _sandbox(con, objects)
         yield DuckDBSession(con, objects)
     finally:
         con.close()
 
 
-class _SavepointSession(PostgresSession):
-    """Every statement in its own savepoint of the scratch's outer transaction."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.con.transaction():
-            super().execute(sql, params)
-
-    def load(self, load: Load) -> None:
-        with self.con.transaction():
-            super().load(load)
+def _sandbox(con: Any, objects: Path | None) -> None:
+    """A pull request's scripts run here: no file or network access (no ATTACH of another
+    warehouse, no COPY TO, no read_text), except reading the object store sluice's own COPY
+    translation reads; locked so that no script can turn it back on."""
+    if objects is not None:
+        allowed = str(objects.resolve()).replace("'", "''").rstrip("/") + "/"
+        con.execute(f"SET allowed_directories = ['{allowed}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 @contextmanager
 def postgres_scratch(url: str, objects: Path | None = None) -> Iterator[PostgresSession]:
-    """A session whose search_path starts at a fresh schema; nothing it does persists."""
+    """A session on a throw-away database ``sluice_check_<random>`` of the server: the
+    scripts never see (or commit to) the environment's own database, and run exactly as
+    apply runs them (a transaction per script, none for ``no-transaction`` ones)."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     from sluice.targets.local.postgres_warehouse import _scrub
 
+    def connect(conninfo: str, autocommit: bool) -> Any:
+        try:
+            return psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_S,
+                                   autocommit=autocommit)
+        except psycopg.Error as exc:
+            raise ScratchUnavailable(_scrub(str(exc).strip().splitlines()[0], url)) from exc
+
+    name = f"sluice_check_{uuid.uuid4().hex[:12]}"
+    admin = connect(url, True)
     try:
-        con = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=False)
-    except psycopg.Error as exc:
-        raise ScratchUnavailable(_scrub(str(exc).strip().splitlines()[0], url)) from exc
-    schema = f"sluice_check_{uuid.uuid4().hex[:12]}"
-    try:
-        with con.transaction(force_rollback=True):
+        try:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.Error as exc:
+            raise ScratchUnavailable(
+                f"cannot create a scratch database there ({str(exc).strip().splitlines()[0]}); "
+                "grant the check's role CREATEDB to run the scripts on PostgreSQL") from exc
+        try:
+            con = connect(make_conninfo(url, dbname=name), True)
             try:
-                con.execute(f'CREATE SCHEMA "{schema}"')
-                con.execute(f'SET LOCAL search_path TO "{schema}", public')
-            except psycopg.Error as exc:
-                raise ScratchUnavailable(f"cannot create a scratch schema there: "
-                                         f"{str(exc).strip().splitlines()[0]}") from exc
-            yield _SavepointSession(con, objects)
+                yield PostgresSession(con, objects)
+            finally:
+                con.close()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        con.close()
+        admin.close()
